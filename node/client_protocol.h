@@ -1,0 +1,179 @@
+// The client protocol: versioned msgpack frames over ZeroMQ (DEALER -> the node's ROUTER).
+//
+// A request frame is the msgpack array [magic, version, type, request_id, body]; a reply is
+// [magic, version, request_id, code, error, body]. body is the msgpack of the struct named by
+// type. A frame that is not of this shape, too large, or of another version is answered
+// with a clear error and never changes state.
+#ifndef MAGPIE_NODE_CLIENT_PROTOCOL_H_
+#define MAGPIE_NODE_CLIENT_PROTOCOL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "base/status.h"
+#include "node/task.h"
+
+namespace magpie {
+
+inline constexpr const char* kClientMagic = "magpie-client";
+inline constexpr uint32_t kClientProtocolVersion = 1;
+inline constexpr size_t kMaxClientFrameBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxTasksPerSubmit = 10000;
+
+enum class RequestType : uint8_t {
+  kSubmit = 1,
+  kStatus = 2,
+  kList = 3,
+  kWait = 4,
+  kLogs = 5,
+  kCancel = 6,
+  kRestart = 7,
+  kMembers = 8,
+};
+const char* RequestTypeName(RequestType t);
+
+// Submits one task or a whole pipeline atomically: every task is stored, or none.
+// In spec.after, an entry may be a task id, the name of another task in the same request,
+// or the name of an existing task (the most recent one of that name).
+struct SubmitRequest {
+  std::vector<TaskSpec> tasks;
+  bool dry_run = false;  // validate and resolve, store nothing
+  MSGPACK_DEFINE_MAP(tasks, dry_run);
+};
+struct SubmitReply {
+  std::vector<std::string> ids;  // in request order
+  std::vector<bool> existing;    // true where an idempotency key matched an earlier task
+  MSGPACK_DEFINE_MAP(ids, existing);
+};
+
+struct StatusRequest {
+  std::string id;  // an id, or a task name (the most recent task of that name)
+  MSGPACK_DEFINE_MAP(id);
+};
+struct StatusReply {
+  Task task;
+  MSGPACK_DEFINE_MAP(task);
+};
+
+struct ListRequest {
+  std::string state;       // empty: any
+  int64_t since_ms = 0;    // submitted at or after
+  uint32_t limit = 1000;   // at most this many, oldest first
+  std::string after_id;    // paging: start after this id
+  MSGPACK_DEFINE_MAP(state, since_ms, limit, after_id);
+};
+struct ListReply {
+  std::vector<Task> tasks;
+  bool truncated = false;
+  MSGPACK_DEFINE_MAP(tasks, truncated);
+};
+
+// Answers when every task has ended, or at timeout with their states so far.
+struct WaitRequest {
+  std::vector<std::string> ids;
+  int64_t timeout_ms = 1000;
+  MSGPACK_DEFINE_MAP(ids, timeout_ms);
+};
+struct WaitReply {
+  std::vector<Task> tasks;
+  bool all_ended = false;
+  MSGPACK_DEFINE_MAP(tasks, all_ended);
+};
+
+struct LogsRequest {
+  std::string id;
+  bool stderr_stream = false;
+  uint32_t attempt = 0;  // 0: the latest
+  MSGPACK_DEFINE_MAP(id, stderr_stream, attempt);
+};
+struct LogsReply {
+  std::string text;
+  bool complete = false;  // false: only the tail kept in the task record
+  std::string node;       // where the full output lives
+  MSGPACK_DEFINE_MAP(text, complete, node);
+};
+
+struct CancelRequest {
+  std::string id;
+  MSGPACK_DEFINE_MAP(id);
+};
+struct RestartRequest {
+  std::string id;
+  MSGPACK_DEFINE_MAP(id);
+};
+// Cancel and Restart answer with the task as it is once the change is committed.
+using CancelReply = StatusReply;
+using RestartReply = StatusReply;
+
+struct MembersRequest {
+  bool unused = false;
+  MSGPACK_DEFINE_MAP(unused);
+};
+struct MemberInfo {
+  std::string id;
+  std::string address;
+  std::string state;  // "alive", "suspect", "dead", "left"
+  uint64_t incarnation = 0;
+  int32_t slots = 0;
+  int32_t running = 0;
+  int32_t ready = 0;
+  std::map<std::string, std::string> labels;
+  int64_t age_ms = 0;  // since the last update heard about it
+  int64_t stolen = 0;
+  int64_t given = 0;
+  MSGPACK_DEFINE_MAP(id, address, state, incarnation, slots, running, ready, labels, age_ms,
+                     stolen, given);
+};
+struct MembersReply {
+  std::vector<MemberInfo> members;
+  MSGPACK_DEFINE_MAP(members);
+};
+
+struct RequestFrame {
+  RequestType type = RequestType::kStatus;
+  uint64_t request_id = 0;
+  std::string body;
+};
+struct ReplyFrame {
+  uint64_t request_id = 0;
+  Status status;
+  std::string body;
+};
+
+std::string EncodeRequest(const RequestFrame& frame);
+// Never throws; bad bytes give InvalidArgument with what was wrong.
+Result<RequestFrame> DecodeRequest(std::string_view bytes);
+std::string EncodeReply(const ReplyFrame& frame);
+Result<ReplyFrame> DecodeReply(std::string_view bytes);
+
+// Body helpers: pack any of the structs above, and unpack with errors as values.
+template <typename T>
+std::string PackBody(const T& v) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, v);
+  return std::string(buf.data(), buf.size());
+}
+Result<msgpack::object_handle> UnpackLimited(std::string_view bytes);
+template <typename T>
+Result<T> UnpackBody(std::string_view bytes) {
+  auto oh = UnpackLimited(bytes);
+  if (!oh.ok()) return oh.status();
+  try {
+    T v;
+    oh->get().convert(v);
+    return v;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed request body: ") + e.what());
+  }
+}
+
+}  // namespace magpie
+
+MSGPACK_ADD_ENUM(magpie::RequestType);
+
+#endif  // MAGPIE_NODE_CLIENT_PROTOCOL_H_

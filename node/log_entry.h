@@ -1,0 +1,105 @@
+// The entries of a group's replicated log. All task state is a function of the committed
+// entries, applied in order (DESIGN §4); nothing else changes a task.
+#ifndef MAGPIE_NODE_LOG_ENTRY_H_
+#define MAGPIE_NODE_LOG_ENTRY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "base/status.h"
+#include "node/task.h"
+
+namespace magpie {
+
+enum class EntryType : uint8_t {
+  kNoop = 0,    // a new leader's first entry
+  kSubmit = 1,
+  kGrant = 2,
+  kFinish = 3,
+  kCancel = 4,
+  kRestart = 5,
+};
+
+struct SubmitEntry {
+  std::string id;
+  uint64_t seq = 0;
+  TaskSpec spec;  // `after` holds resolved task ids
+  int64_t submitted_ms = 0;
+  MSGPACK_DEFINE_MAP(id, seq, spec, submitted_ms);
+};
+
+struct GrantEntry {
+  std::string task_id;
+  uint32_t attempt = 0;  // fencing token: previous attempt + 1
+  std::string holder;    // node id that runs it
+  std::string stolen_from;
+  int64_t granted_ms = 0;
+  MSGPACK_DEFINE_MAP(task_id, attempt, holder, stolen_from, granted_ms);
+};
+
+struct FinishEntry {
+  std::string task_id;
+  uint32_t attempt = 0;
+  Outcome outcome = Outcome::kFailed;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  int64_t ended_ms = 0;
+  std::string reason;
+  std::string stdout_tail;
+  std::string stderr_tail;
+  MSGPACK_DEFINE_MAP(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
+                     stderr_tail);
+};
+
+struct CancelEntry {
+  std::string task_id;
+  int64_t at_ms = 0;
+  MSGPACK_DEFINE_MAP(task_id, at_ms);
+};
+
+struct RestartEntry {
+  std::string task_id;
+  int64_t at_ms = 0;
+  MSGPACK_DEFINE_MAP(task_id, at_ms);
+};
+
+struct Entry {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  EntryType type = EntryType::kNoop;
+  std::string payload;  // msgpack of the entry struct named by type
+
+  MSGPACK_DEFINE(index, term, type, payload);
+};
+
+// Encoding: msgpack, with errors returned as values (never thrown across the boundary).
+std::string EncodeEntry(const Entry& e);
+Result<Entry> DecodeEntry(std::string_view bytes);
+
+template <typename T>
+std::string EncodePayload(const T& v) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, v);
+  return std::string(buf.data(), buf.size());
+}
+
+template <typename T>
+Result<T> DecodePayload(std::string_view bytes) {
+  try {
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    T v;
+    oh.get().convert(v);
+    return v;
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("undecodable record: ") + e.what());
+  }
+}
+
+}  // namespace magpie
+
+MSGPACK_ADD_ENUM(magpie::EntryType);
+
+#endif  // MAGPIE_NODE_LOG_ENTRY_H_

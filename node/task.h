@@ -1,0 +1,117 @@
+// What a task is: the spec a user writes, the attempts the system records, and the record
+// every replica derives by applying the committed log (DESIGN §3).
+#ifndef MAGPIE_NODE_TASK_H_
+#define MAGPIE_NODE_TASK_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+namespace magpie {
+
+enum class TaskState : uint8_t {
+  kPending = 0,    // waiting on `after`
+  kReady = 1,      // may be granted (once not_before has passed)
+  kRunning = 2,    // an attempt holds a grant
+  kSucceeded = 3,
+  kFailed = 4,
+  kCancelled = 5,
+  kBlocked = 6,    // an upstream task failed, was cancelled or is blocked
+};
+const char* TaskStateName(TaskState s);
+std::optional<TaskState> ParseTaskState(std::string_view name);
+inline bool IsEnded(TaskState s) {
+  return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kCancelled ||
+         s == TaskState::kBlocked;
+}
+
+// How one attempt ended.
+enum class Outcome : uint8_t {
+  kNone = 0,       // still running
+  kSucceeded = 1,  // exit code 0
+  kFailed = 2,     // non-zero exit, killed by a signal, or could not start
+  kTimedOut = 3,   // killed because the task's timeout passed
+  kCancelled = 4,  // killed because the task was cancelled
+  kLost = 5,       // its node died or lost the lease; the process is gone
+};
+const char* OutcomeName(Outcome o);
+
+struct TaskSpec {
+  std::string name;
+  std::vector<std::string> command;  // argv; "@noop", "@sleep S", "@fail" are built in
+  std::map<std::string, std::string> env;
+  std::string cwd;
+  int32_t priority = 50;  // 0..100, higher first
+  std::vector<std::string> after;  // task ids (names are resolved before a Submit is logged)
+  std::map<std::string, std::string> labels;  // required of the node that runs it
+  int32_t slots = 1;
+  int64_t timeout_ms = 0;  // 0: no timeout
+  int32_t max_attempts = 3;
+  int64_t backoff_ms = 1000;  // first retry delay; doubles per failed attempt
+  std::string idempotency_key;
+
+  MSGPACK_DEFINE_MAP(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
+                     max_attempts, backoff_ms, idempotency_key);
+};
+
+struct Attempt {
+  uint32_t number = 0;  // the fencing token: strictly increasing per task
+  std::string node;     // node id of the holder
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  Outcome outcome = Outcome::kNone;
+  std::string reason;       // human words: "exit 1", "timeout after 5000 ms", "node restarted"
+  std::string stolen_from;  // node id the task was stolen from, if it was
+  uint32_t restarted_from = 0;  // attempt number this chain restarted (0: none)
+
+  MSGPACK_DEFINE_MAP(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
+                     stolen_from, restarted_from);
+};
+
+struct Task {
+  std::string id;  // "<group>-<seq>"
+  uint64_t seq = 0;
+  TaskSpec spec;
+  TaskState state = TaskState::kPending;
+  std::vector<Attempt> attempts;
+  int64_t submitted_ms = 0;
+  int64_t started_ms = 0;   // first attempt's start
+  int64_t finished_ms = 0;  // when it reached an end state
+  int64_t not_before_ms = 0;  // backoff: not granted before this time
+  int32_t failed_attempts = 0;  // counted against max_attempts (lost ones are not)
+  int32_t lost_attempts = 0;
+  std::string stdout_tail;
+  std::string stderr_tail;
+  std::string blocked_by;  // the upstream id that blocked it
+  std::string end_reason;
+
+  MSGPACK_DEFINE_MAP(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
+                     not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
+                     blocked_by, end_reason);
+
+  const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
+};
+
+// Checks a spec a user sent; the message says which field is wrong and why.
+// Returns an empty string when the spec is valid.
+std::string ValidateSpec(const TaskSpec& spec);
+
+// Limits on what a spec may hold, so one request cannot exhaust a node.
+inline constexpr size_t kMaxCommandArgs = 4096;
+inline constexpr size_t kMaxSpecBytes = 256 * 1024;
+inline constexpr size_t kMaxOutputTailBytes = 4096;
+inline constexpr int32_t kMaxLostAttempts = 10;
+
+}  // namespace magpie
+
+MSGPACK_ADD_ENUM(magpie::TaskState);
+MSGPACK_ADD_ENUM(magpie::Outcome);
+
+#endif  // MAGPIE_NODE_TASK_H_
