@@ -1,1 +1,299 @@
-// placeholder: written in the foundation issue
+#include "node/node_driver.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <zmq_addon.hpp>
+
+#include "node/node_identity.h"
+
+namespace magpie {
+
+namespace {
+
+// Bounds on one loop turn: a flood of requests cannot starve the executor or the disk.
+constexpr size_t kMaxFramesPerTurn = 4096;
+constexpr int kMaxReadyPerTurn = 64;
+constexpr size_t kMaxLogBytes = 8 * 1024 * 1024;
+constexpr auto kMaxPollWait = std::chrono::milliseconds(250);
+
+std::string ReadFileCapped(const std::string& path, size_t cap, bool* complete) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  f.seekg(0, std::ios::end);
+  std::streamoff size = f.tellg();
+  std::streamoff from = size > static_cast<std::streamoff>(cap) ? size - cap : 0;
+  *complete = from == 0;
+  f.seekg(from);
+  std::string out(static_cast<size_t>(size - from), '\0');
+  f.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
+}  // namespace
+
+void NodeDriver::BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+NodeDriver::NodeDriver(NodeConfig config, std::shared_ptr<spdlog::logger> logger)
+    : config_(std::move(config)), log_(std::move(logger)), zmq_context_(1) {}
+
+NodeDriver::~NodeDriver() {
+  if (router_) router_->close();
+  if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
+                                                     std::shared_ptr<spdlog::logger> logger) {
+  std::unique_ptr<NodeDriver> d(new NodeDriver(config, std::move(logger)));
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return Status::IOError("cannot create data directory " + config.data_dir + ": " + ec.message());
+  }
+  const std::string lock_path = config.data_dir + "/watchdog.lock";
+  // A previous life's watchdog holds this lock until it has killed every process group
+  // of that life; only then may attempts it ran be declared lost and run again.
+  Status s = Watchdog::WaitForPrevious(lock_path, std::chrono::seconds(30));
+  if (!s.ok()) return s;
+  auto wd = Watchdog::Spawn(lock_path);
+  if (!wd.ok()) return wd.status();
+  d->watchdog_ = std::move(*wd);
+
+  auto st = RocksDbStorage::Open(config.data_dir + "/db");
+  if (!st.ok()) return st.status();
+  d->storage_ = std::move(*st);
+
+  auto ident = LoadOrCreateIdentity(d->storage_.get());
+  if (!ident.ok()) return ident.status();
+  d->log_->info("node {} (home group {}){}", ident->node_id, ident->group_id,
+                ident->created ? ", first start" : "");
+
+  CoreOptions co;
+  co.node_id = ident->node_id;
+  co.group_id = ident->group_id;
+  co.client_address = config.listen;
+  co.slots = config.slots > 0 ? config.slots
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  co.labels = config.labels;
+  d->core_ = std::make_unique<NodeCore>(co, d->log_);
+  s = d->core_->Recover(d->storage_.get(), d->clock_.Now());
+  if (!s.ok()) return s;
+
+  d->output_dir_ = config.data_dir + "/output";
+  ProcessExecutorOptions eo;
+  eo.output_dir = d->output_dir_;
+  eo.node_address = config.listen;
+  eo.watchdog = d->watchdog_.get();
+  d->executor_ = std::make_unique<ProcessExecutor>(eo, d->log_, &d->clock_);
+
+  try {
+    d->router_ = std::make_unique<zmq::socket_t>(d->zmq_context_, zmq::socket_type::router);
+    d->router_->set(zmq::sockopt::linger, 0);
+    d->router_->set(zmq::sockopt::sndhwm, 100000);
+    d->router_->set(zmq::sockopt::rcvhwm, 100000);
+    // Far above any honest frame; a larger one costs the sender its connection.
+    d->router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(4 * kMaxClientFrameBytes));
+    d->router_->bind("tcp://" + config.listen);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot listen on " + config.listen + ": " + e.what() +
+                               " (is another node using that port?)");
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  d->signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (d->signal_fd_ < 0) return Status::IOError("signalfd failed");
+
+  d->log_->info("listening on {} with {} slots, data in {}", config.listen, co.slots,
+                config.data_dir);
+  if (!config.join.empty()) {
+    d->log_->warn("--join given, but this build has no gossip yet: running as a one-node cluster");
+  }
+  if (!config.http.empty()) {
+    d->log_->warn("--http given, but this build has no HTTP server yet");
+  }
+  return d;
+}
+
+Status NodeDriver::Run() {
+  bool stop_requested = false;
+  Instant stop_deadline = Instant::Never();
+  for (;;) {
+    Status s = Flush();
+    if (!s.ok()) return s;
+    Instant now = clock_.Now();
+    if (core_->stopping() && (core_->running_local() == 0 || now >= stop_deadline) &&
+        !core_->HasReady()) {
+      break;
+    }
+
+    Instant next = std::min(core_->NextDeadline(), executor_->NextDeadline());
+    auto wait = std::chrono::milliseconds(0);
+    if (!core_->HasReady() && next > now) {
+      wait = std::min<std::chrono::milliseconds>(
+          kMaxPollWait, std::chrono::milliseconds((next - now).millis() + 1));
+    }
+    std::vector<zmq::pollitem_t> items = {
+        {router_->handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+        {nullptr, executor_->wake_fd(), ZMQ_POLLIN, 0},
+    };
+    try {
+      zmq::poll(items, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::IOError(std::string("poll failed: ") + e.what());
+    }
+    now = clock_.Now();
+
+    if (items[1].revents & ZMQ_POLLIN) {
+      signalfd_siginfo si;
+      while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+        if (!stop_requested) {
+          log_->info("signal {}: stopping; running attempts end as lost and run again later",
+                     si.ssi_signo);
+          stop_requested = true;
+          stop_deadline = now + Duration::Seconds(10);
+          core_->Stop(now);
+        }
+      }
+    }
+    if (!core_->stopping()) ReceiveRequests(now);
+    PollExecutor(now);
+    core_->Tick(now);
+  }
+  executor_->KillAll();
+  log_->info("stopped");
+  return Status::Ok();
+}
+
+void NodeDriver::ReceiveRequests(Instant now) {
+  for (size_t n = 0; n < kMaxFramesPerTurn; ++n) {
+    std::vector<zmq::message_t> parts;
+    try {
+      auto got = zmq::recv_multipart(*router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      if (!got) return;
+    } catch (const zmq::error_t& e) {
+      log_->warn("receive failed: {}", e.what());
+      return;
+    }
+    HandleFrame(now, parts);
+  }
+}
+
+void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
+  // [identity, (empty delimiter,) payload]: REQ and DEALER clients both work.
+  if (parts.size() < 2) return;
+  ReplyTo to;
+  to.route = parts[0].to_string();
+  if (envelopes_.size() > 10000 && envelopes_.count(to.route) == 0) {
+    envelopes_.clear();  // a bound: clients that left long ago need no route
+  }
+  std::vector<std::string>& envelope = envelopes_[to.route];
+  envelope.clear();
+  for (size_t i = 0; i + 1 < parts.size(); ++i) envelope.push_back(parts[i].to_string());
+
+  const zmq::message_t& payload = parts.back();
+  auto frame = DecodeRequest(std::string_view(static_cast<const char*>(payload.data()), payload.size()));
+  if (!frame.ok()) {
+    log_->debug("bad frame from a client: {}", frame.status().ToString());
+    SendReply(to, ReplyFrame{0, frame.status(), {}});
+    return;
+  }
+  to.request_id = frame->request_id;
+  if (frame->type == RequestType::kLogs) return AnswerLogs(to, frame->body);
+  core_->Request(now, to, *frame);
+}
+
+void NodeDriver::AnswerLogs(const ReplyTo& to, const std::string& body) {
+  auto req = UnpackBody<LogsRequest>(body);
+  if (!req.ok()) return SendReply(to, ReplyFrame{to.request_id, req.status(), {}});
+  const Task* t = core_->tasks().Lookup(req->id);
+  if (t == nullptr) {
+    return SendReply(to, ReplyFrame{to.request_id,
+                                    Status::NotFound("no task with id or name '" + req->id + "'"), {}});
+  }
+  if (t->attempts.empty()) {
+    return SendReply(to, ReplyFrame{to.request_id,
+                                    Status::FailedPrecondition("task " + t->id + " has not run yet"), {}});
+  }
+  const Attempt* a = &t->attempts.back();
+  if (req->attempt != 0) {
+    a = nullptr;
+    for (const auto& x : t->attempts) {
+      if (x.number == req->attempt) a = &x;
+    }
+    if (a == nullptr) {
+      return SendReply(to, ReplyFrame{to.request_id,
+                                      Status::NotFound("task " + t->id + " has no attempt " +
+                                                       std::to_string(req->attempt)), {}});
+    }
+  }
+  LogsReply reply;
+  reply.node = a->node;
+  if (a->node == core_->options().node_id) {
+    std::string path = output_dir_ + "/" + t->id + "/" + std::to_string(a->number) +
+                       (req->stderr_stream ? ".err" : ".out");
+    reply.text = ReadFileCapped(path, kMaxLogBytes, &reply.complete);
+  }
+  if (reply.text.empty() && !reply.complete && a == &t->attempts.back()) {
+    reply.text = req->stderr_stream ? t->stderr_tail : t->stdout_tail;
+  }
+  SendReply(to, ReplyFrame{to.request_id, Status::Ok(), PackBody(reply)});
+}
+
+void NodeDriver::SendReply(const ReplyTo& to, const ReplyFrame& frame) {
+  auto it = envelopes_.find(to.route);
+  if (it == envelopes_.end()) return;
+  try {
+    for (const auto& part : it->second) {
+      router_->send(zmq::buffer(part), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
+    std::string bytes = EncodeReply(frame);
+    router_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    log_->warn("reply to a client failed: {}", e.what());
+  }
+}
+
+void NodeDriver::PollExecutor(Instant now) {
+  for (const auto& ev : executor_->Poll(now)) core_->OnExecutorEvent(now, ev);
+}
+
+Status NodeDriver::Flush() {
+  for (int turn = 0; turn < kMaxReadyPerTurn && core_->HasReady(); ++turn) {
+    Ready rd = core_->TakeReady();
+    if (!rd.writes.empty()) {
+      Status s = storage_->Write(rd.writes, rd.sync);
+      if (!s.ok()) {
+        // Going on could acknowledge what is not stored. Stop; a restart recovers.
+        log_->critical("storage write failed, stopping to keep data safe: {}", s.ToString());
+        return s;
+      }
+    }
+    Instant now = clock_.Now();
+    for (const auto& r : rd.replies) SendReply(r.to, r.frame);
+    for (const auto& k : rd.kills) executor_->Kill(k);
+    for (const auto& e : rd.extends) executor_->Extend(e);
+    for (const auto& sp : rd.starts) executor_->Start(sp, now);
+    core_->Advance(now);
+    // Built-ins finish at once: feed them back in this turn, so they batch with the rest.
+    PollExecutor(now);
+  }
+  return Status::Ok();
+}
+
+}  // namespace magpie

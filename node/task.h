@@ -91,10 +91,11 @@ struct Task {
   std::string stderr_tail;
   std::string blocked_by;  // the upstream id that blocked it
   std::string end_reason;
+  uint32_t restart_of = 0;  // set by Restart: the next attempt records it as restarted_from
 
   MSGPACK_DEFINE_MAP(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
-                     blocked_by, end_reason);
+                     blocked_by, end_reason, restart_of);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };

@@ -1,1 +1,372 @@
-// placeholder: written in the foundation issue
+#include "node/task_table.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace magpie {
+
+int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts) {
+  constexpr int64_t kMaxBackoffMs = 3600 * 1000;
+  int64_t d = base_ms;
+  for (int32_t i = 1; i < failed_attempts && d < kMaxBackoffMs; ++i) d *= 2;
+  return std::min(d, kMaxBackoffMs);
+}
+
+void TaskTable::Load(Task task) {
+  std::string id = task.id;
+  by_seq_[task.seq] = id;
+  if (!task.spec.name.empty()) {
+    auto it = by_name_.find(task.spec.name);
+    if (it == by_name_.end() || tasks_.at(it->second).seq < task.seq) by_name_[task.spec.name] = id;
+  }
+  if (!task.spec.idempotency_key.empty()) by_key_[task.spec.idempotency_key] = id;
+  state_counts_[static_cast<int>(task.state)]++;
+  tasks_[id] = std::move(task);
+}
+
+void TaskTable::FinishLoad() {
+  for (auto& [id, t] : tasks_) {
+    for (const auto& up : t.spec.after) dependents_[up].push_back(id);
+    if (t.state == TaskState::kReady) {
+      ready_.insert(KeyOf(t));
+      if (t.not_before_ms > 0) backoff_.insert({t.not_before_ms, t.id});
+    }
+    if (t.state == TaskState::kPending) {
+      int unmet = 0;
+      for (const auto& up : t.spec.after) {
+        const Task* u = Find(up);
+        if (u == nullptr || u->state != TaskState::kSucceeded) ++unmet;
+      }
+      unmet_[id] = unmet;
+    }
+  }
+}
+
+const Task* TaskTable::Find(const std::string& id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+const Task* TaskTable::FindByName(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : Find(it->second);
+}
+
+const Task* TaskTable::FindByIdempotencyKey(const std::string& key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : Find(it->second);
+}
+
+const Task* TaskTable::Lookup(const std::string& id_or_name) const {
+  const Task* t = Find(id_or_name);
+  return t != nullptr ? t : FindByName(id_or_name);
+}
+
+int64_t TaskTable::NextNotBefore(int64_t now_ms) const {
+  auto it = backoff_.upper_bound({now_ms, std::string(1, '\xff')});
+  return it == backoff_.end() ? INT64_MAX : it->first;
+}
+
+std::vector<std::string> TaskTable::TakeDirty() {
+  std::vector<std::string> out(dirty_.begin(), dirty_.end());
+  dirty_.clear();
+  return out;
+}
+
+std::vector<std::string> TaskTable::TakeEnded() {
+  std::vector<std::string> out;
+  out.swap(ended_);
+  return out;
+}
+
+void TaskTable::SetState(Task& t, TaskState s) {
+  if (t.state == TaskState::kReady) {
+    ready_.erase(KeyOf(t));
+    if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
+  }
+  state_counts_[static_cast<int>(t.state)]--;
+  t.state = s;
+  state_counts_[static_cast<int>(s)]++;
+  if (s == TaskState::kReady) {
+    ready_.insert(KeyOf(t));
+    if (t.not_before_ms > 0) backoff_.insert({t.not_before_ms, t.id});
+  }
+  Touch(t);
+}
+
+ApplyResult TaskTable::Apply(const Entry& entry) {
+  switch (entry.type) {
+    case EntryType::kNoop:
+      return {};
+    case EntryType::kSubmit: {
+      auto e = DecodePayload<SubmitEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Submit undecodable: " + e.status().ToString());
+      return ApplySubmit(*e);
+    }
+    case EntryType::kGrant: {
+      auto e = DecodePayload<GrantEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Grant undecodable: " + e.status().ToString());
+      return ApplyGrant(*e);
+    }
+    case EntryType::kFinish: {
+      auto e = DecodePayload<FinishEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Finish undecodable: " + e.status().ToString());
+      return ApplyFinish(*e);
+    }
+    case EntryType::kCancel: {
+      auto e = DecodePayload<CancelEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Cancel undecodable: " + e.status().ToString());
+      return ApplyCancel(*e);
+    }
+    case EntryType::kRestart: {
+      auto e = DecodePayload<RestartEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Restart undecodable: " + e.status().ToString());
+      return ApplyRestart(*e);
+    }
+  }
+  return {false, "unknown entry type"};
+}
+
+ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
+  if (tasks_.count(e.id) != 0) return {false, "task " + e.id + " already exists"};
+  Task t;
+  t.id = e.id;
+  t.seq = e.seq;
+  t.spec = e.spec;
+  // Duplicate upstreams would be counted twice as unmet and released once.
+  std::sort(t.spec.after.begin(), t.spec.after.end());
+  t.spec.after.erase(std::unique(t.spec.after.begin(), t.spec.after.end()), t.spec.after.end());
+  t.submitted_ms = e.submitted_ms;
+  t.state = TaskState::kPending;
+  Task& stored = tasks_[t.id] = std::move(t);
+  state_counts_[static_cast<int>(TaskState::kPending)]++;
+  by_seq_[stored.seq] = stored.id;
+  if (!stored.spec.name.empty()) by_name_[stored.spec.name] = stored.id;
+  if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;
+  for (const auto& up : stored.spec.after) dependents_[up].push_back(stored.id);
+  Touch(stored);
+  ResolveDependencies(stored);
+  ApplyResult r;
+  r.task = &stored;
+  return r;
+}
+
+void TaskTable::ResolveDependencies(Task& t) {
+  int unmet = 0;
+  for (const auto& up : t.spec.after) {
+    const Task* u = Find(up);
+    if (u == nullptr) {
+      t.blocked_by = up;
+      End(t, TaskState::kBlocked, t.submitted_ms, "upstream " + up + " does not exist");
+      return;
+    }
+    if (u->state == TaskState::kSucceeded) continue;
+    if (u->state == TaskState::kFailed || u->state == TaskState::kCancelled ||
+        u->state == TaskState::kBlocked) {
+      t.blocked_by = up;
+      End(t, TaskState::kBlocked, std::max(t.submitted_ms, u->finished_ms),
+          "upstream " + up + " " + TaskStateName(u->state));
+      return;
+    }
+    ++unmet;
+  }
+  if (unmet == 0) {
+    unmet_.erase(t.id);
+    SetState(t, TaskState::kReady);
+  } else {
+    unmet_[t.id] = unmet;
+    if (t.state != TaskState::kPending) SetState(t, TaskState::kPending);
+  }
+}
+
+ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
+  auto it = tasks_.find(e.task_id);
+  if (it == tasks_.end()) return {false, "grant for unknown task " + e.task_id};
+  Task& t = it->second;
+  if (t.state != TaskState::kReady) {
+    return {false, "grant for " + t.id + " which is " + TaskStateName(t.state)};
+  }
+  uint32_t last = t.attempts.empty() ? 0 : t.attempts.back().number;
+  if (e.attempt != last + 1) {
+    return {false, "grant of attempt " + std::to_string(e.attempt) + " for " + t.id +
+                       " whose last attempt is " + std::to_string(last)};
+  }
+  Attempt a;
+  a.number = e.attempt;
+  a.node = e.holder;
+  a.started_ms = e.granted_ms;
+  a.stolen_from = e.stolen_from;
+  a.restarted_from = t.restart_of;
+  t.restart_of = 0;
+  t.attempts.push_back(std::move(a));
+  if (t.started_ms == 0) t.started_ms = e.granted_ms;
+  SetState(t, TaskState::kRunning);
+  ApplyResult r;
+  r.task = &t;
+  return r;
+}
+
+ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
+  auto it = tasks_.find(e.task_id);
+  if (it == tasks_.end()) return {false, "finish for unknown task " + e.task_id};
+  Task& t = it->second;
+  Attempt* cur = t.attempts.empty() ? nullptr : &t.attempts.back();
+  if (cur == nullptr || cur->number != e.attempt || cur->outcome != Outcome::kNone) {
+    ++stale_finishes_;
+    return {false, "stale finish of attempt " + std::to_string(e.attempt) + " of " + t.id +
+                       " rejected (current attempt " +
+                       std::to_string(cur ? cur->number : 0) + ")"};
+  }
+  cur->ended_ms = e.ended_ms;
+  cur->exit_code = e.exit_code;
+  cur->signal = e.signal;
+  cur->outcome = e.outcome;
+  cur->reason = e.reason;
+  t.stdout_tail = e.stdout_tail;
+  t.stderr_tail = e.stderr_tail;
+  Touch(t);
+  ApplyResult r;
+  r.task = &t;
+  // A cancelled task keeps its end state; the attempt's record is all that changes.
+  if (t.state != TaskState::kRunning) return r;
+
+  switch (e.outcome) {
+    case Outcome::kSucceeded:
+      End(t, TaskState::kSucceeded, e.ended_ms, "");
+      break;
+    case Outcome::kLost:
+      // The node or its lease went away, not the task: run it again at once, without
+      // counting it against max_attempts, but not forever (a task that kills its node).
+      if (++t.lost_attempts > kMaxLostAttempts) {
+        End(t, TaskState::kFailed, e.ended_ms,
+            "lost " + std::to_string(t.lost_attempts) + " attempts to node failures");
+      } else {
+        t.not_before_ms = 0;
+        SetState(t, TaskState::kReady);
+      }
+      break;
+    case Outcome::kCancelled:
+      End(t, TaskState::kCancelled, e.ended_ms, "cancelled");
+      break;
+    case Outcome::kNone:
+    case Outcome::kFailed:
+    case Outcome::kTimedOut:
+      if (++t.failed_attempts < t.spec.max_attempts) {
+        t.not_before_ms = e.ended_ms + BackoffMillis(t.spec.backoff_ms, t.failed_attempts);
+        SetState(t, TaskState::kReady);
+      } else {
+        End(t, TaskState::kFailed, e.ended_ms,
+            e.reason + " (attempt " + std::to_string(cur->number) + ", no attempts left)");
+      }
+      break;
+  }
+  return r;
+}
+
+ApplyResult TaskTable::ApplyCancel(const CancelEntry& e) {
+  auto it = tasks_.find(e.task_id);
+  if (it == tasks_.end()) return {false, "cancel of unknown task " + e.task_id};
+  Task& t = it->second;
+  if (IsEnded(t.state)) return {false, "task " + t.id + " already " + TaskStateName(t.state)};
+  ApplyResult r;
+  r.task = &t;
+  if (t.state == TaskState::kRunning) {
+    r.was_running = true;
+    r.running_holder = t.attempts.back().node;
+    r.running_attempt = t.attempts.back().number;
+  }
+  End(t, TaskState::kCancelled, e.at_ms, "cancelled by request");
+  return r;
+}
+
+ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
+  auto it = tasks_.find(e.task_id);
+  if (it == tasks_.end()) return {false, "restart of unknown task " + e.task_id};
+  Task& t = it->second;
+  if (!IsEnded(t.state) || t.state == TaskState::kBlocked) {
+    return {false, "task " + t.id + " is " + TaskStateName(t.state) + "; only a succeeded, "
+                   "failed or cancelled task can be restarted"};
+  }
+  t.failed_attempts = 0;
+  t.lost_attempts = 0;
+  t.not_before_ms = 0;
+  t.finished_ms = 0;
+  t.end_reason.clear();
+  t.blocked_by.clear();
+  t.restart_of = t.attempts.empty() ? 0 : t.attempts.back().number;
+  ResolveDependencies(t);
+  UnblockDownstream(t);
+  ApplyResult r;
+  r.task = &t;
+  return r;
+}
+
+void TaskTable::End(Task& t, TaskState s, int64_t at_ms, std::string reason) {
+  SetState(t, s);
+  t.finished_ms = at_ms;
+  t.end_reason = std::move(reason);
+  unmet_.erase(t.id);
+  ended_.push_back(t.id);
+  if (s == TaskState::kSucceeded) {
+    OnSucceeded(t);
+  } else {
+    BlockDownstream(t, at_ms);
+  }
+}
+
+void TaskTable::OnSucceeded(const Task& t) {
+  auto it = dependents_.find(t.id);
+  if (it == dependents_.end()) return;
+  for (const auto& d : it->second) {
+    auto u = unmet_.find(d);
+    if (u == unmet_.end()) continue;
+    if (--u->second == 0) {
+      unmet_.erase(u);
+      SetState(tasks_.at(d), TaskState::kReady);
+    }
+  }
+}
+
+void TaskTable::BlockDownstream(const Task& root, int64_t at_ms) {
+  // Iterative, so a long chain cannot overflow the stack.
+  std::vector<std::string> stack{root.id};
+  while (!stack.empty()) {
+    std::string up = std::move(stack.back());
+    stack.pop_back();
+    auto it = dependents_.find(up);
+    if (it == dependents_.end()) continue;
+    const std::string up_state = TaskStateName(tasks_.at(up).state);
+    for (const auto& d : it->second) {
+      Task& dt = tasks_.at(d);
+      if (dt.state != TaskState::kPending) continue;
+      dt.blocked_by = up;
+      SetState(dt, TaskState::kBlocked);
+      dt.finished_ms = at_ms;
+      dt.end_reason = "upstream " + up + " " + up_state;
+      unmet_.erase(d);
+      ended_.push_back(d);
+      stack.push_back(d);
+    }
+  }
+}
+
+void TaskTable::UnblockDownstream(const Task& root) {
+  std::vector<std::string> stack{root.id};
+  while (!stack.empty()) {
+    std::string up = std::move(stack.back());
+    stack.pop_back();
+    auto it = dependents_.find(up);
+    if (it == dependents_.end()) continue;
+    for (const auto& d : it->second) {
+      Task& dt = tasks_.at(d);
+      if (dt.state != TaskState::kBlocked || dt.blocked_by != up) continue;
+      dt.blocked_by.clear();
+      dt.end_reason.clear();
+      dt.finished_ms = 0;
+      ResolveDependencies(dt);
+      if (dt.state != TaskState::kBlocked) stack.push_back(d);
+    }
+  }
+}
+
+}  // namespace magpie

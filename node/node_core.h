@@ -1,0 +1,180 @@
+// The node's protocol core: deterministic, single-threaded and sans-IO, after
+// etcd-io/raft's RawNode. Input arrives only through Tick, Request and OnExecutorEvent,
+// each with `now`; output leaves only through TakeReady, acknowledged by Advance.
+//
+// The driver's loop (node_driver.h for real processes, magpie-sim for simulated ones):
+//   feed inputs; while (core.HasReady()) { Ready rd = core.TakeReady();
+//     storage.Write(rd.writes, rd.sync);            // FIRST: persist, synced if rd.sync
+//     send rd.replies; start rd.starts; kill rd.kills; extend rd.extends;
+//     core.Advance(now); }
+//   sleep until core.NextDeadline() or the next input.
+#ifndef MAGPIE_NODE_NODE_CORE_H_
+#define MAGPIE_NODE_NODE_CORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "node/client_protocol.h"
+#include "node/effects.h"
+#include "node/group_log.h"
+#include "node/task_table.h"
+#include "storage/storage.h"
+
+namespace magpie {
+
+struct CoreOptions {
+  std::string node_id;         // stable across restarts
+  std::string group_id;        // the node's home group
+  std::string client_address;  // HOST:PORT clients (and tasks, via MAGPIE_NODE) reach it at
+  int32_t slots = 4;
+  std::map<std::string, std::string> labels;
+  // Bounds on one loop turn, so a flood of work cannot stall the node.
+  size_t max_scan_per_turn = 4096;
+  // Log entries kept behind the applied index before compaction removes them.
+  uint64_t compact_every = 20000;
+};
+
+// Where a client reply goes: opaque to the core, meaningful to the driver.
+struct ReplyTo {
+  std::string route;  // the transport's address of the client
+  uint64_t request_id = 0;
+};
+
+struct ClientReply {
+  ReplyTo to;
+  RequestType type = RequestType::kStatus;
+  ReplyFrame frame;
+};
+
+// One batch of effects. Field order is the order the driver must carry them out in.
+struct Ready {
+  // 1. Persist. When sync is true the write must be durable before anything below happens.
+  WriteBatch writes;
+  bool sync = false;
+  // 2. Then, in any order:
+  std::vector<ClientReply> replies;
+  std::vector<StartProcess> starts;
+  std::vector<KillProcess> kills;
+  std::vector<ExtendDeadline> extends;
+};
+
+class NodeCore {
+ public:
+  NodeCore(CoreOptions options, std::shared_ptr<spdlog::logger> logger);
+  NodeCore(const NodeCore&) = delete;
+  NodeCore& operator=(const NodeCore&) = delete;
+
+  // Loads the task table and log from storage and decides what became of attempts that
+  // were running when the node last stopped. REQUIRES: called once, before any input.
+  // storage must outlive the core; the core only reads it (writes go through Ready).
+  Status Recover(const Storage* storage, Instant now);
+
+  void Tick(Instant now);
+  void Request(Instant now, const ReplyTo& from, const RequestFrame& frame);
+  void OnExecutorEvent(Instant now, const ExecutorEvent& event);
+
+  // A graceful stop: take no new attempts and end the running ones as lost, so they run
+  // again (here after a restart, or elsewhere). The driver keeps turning the loop until
+  // running_local() is 0 and HasReady() is false.
+  void Stop(Instant now);
+  bool stopping() const { return stopping_; }
+
+  bool HasReady() const;
+  Ready TakeReady();
+  // The last Ready has been carried out (its writes are durable).
+  void Advance(Instant now);
+
+  // When the core next needs a Tick (Instant::Never() if nothing is scheduled).
+  Instant NextDeadline() const;
+
+  // Read-only views for the driver (logs, metrics) and tests.
+  const TaskTable& tasks() const { return table_; }
+  const CoreOptions& options() const { return options_; }
+  int32_t used_slots() const { return used_slots_; }
+  size_t running_local() const { return local_.size(); }
+
+ private:
+  struct LocalAttempt {
+    uint32_t attempt = 0;
+    int32_t slots = 0;
+    Instant timeout_at = Instant::Never();
+    Outcome killed_for = Outcome::kNone;
+  };
+  struct PendingReply {
+    ReplyTo to;
+    RequestType type;
+    std::vector<std::string> ids;
+    std::vector<bool> existing;
+  };
+  struct Waiter {
+    ReplyTo to;
+    std::vector<std::string> ids;
+    size_t remaining = 0;
+    Instant deadline;
+  };
+
+  // Request handlers (node_core_requests.cc).
+  void HandleSubmit(Instant now, const ReplyTo& from, const std::string& body);
+  void HandleStatus(const ReplyTo& from, const std::string& body);
+  void HandleList(const ReplyTo& from, const std::string& body);
+  void HandleWait(Instant now, const ReplyTo& from, const std::string& body);
+  void HandleCancel(Instant now, const ReplyTo& from, const std::string& body);
+  void HandleRestart(Instant now, const ReplyTo& from, const std::string& body);
+  void HandleMembers(Instant now, const ReplyTo& from);
+
+  template <typename T>
+  void Reply(const ReplyTo& to, RequestType type, const T& body) {
+    outbox_.replies.push_back(ClientReply{to, type, ReplyFrame{to.request_id, Status::Ok(), PackBody(body)}});
+  }
+  void ReplyError(const ReplyTo& to, RequestType type, Status status);
+
+  uint64_t Propose(EntryType type, std::string payload);
+  void ApplyCommitted(Instant now);
+  void OnApplied(Instant now, const Entry& entry, const ApplyResult& result);
+  void AnswerPending(uint64_t applied_index);
+  void AnswerWaiters(Instant now);
+  void Schedule(Instant now);
+  void EnforceTimeouts(Instant now);
+  void PersistDirty();
+  void StartLocal(Instant now, const Task& t);
+
+  CoreOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  const Storage* storage_ = nullptr;
+  GroupLog group_log_;
+  TaskTable table_;
+
+  Ready outbox_;
+  uint64_t in_flight_index_ = 0;  // last log index in the Ready being carried out
+  bool recovering_ = false;       // replaying the log: no processes, no replies
+  uint64_t next_seq_ = 1;
+  Instant last_now_;
+  bool stopping_ = false;  // the latest `now` passed in: NextDeadline has none of its own
+  uint64_t last_compacted_ = 0;
+
+  std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
+  std::set<std::string> granting_;             // Grants to this node not yet applied
+  int32_t used_slots_ = 0;
+
+  // Proposed but not yet applied, so a second request sees them.
+  std::map<std::string, std::string> inflight_keys_;   // idempotency key -> id
+  std::map<std::string, std::string> inflight_names_;  // name -> id
+  std::set<std::string> inflight_ids_;
+  std::map<uint64_t, PendingReply> pending_;  // by the log index that completes them
+
+  std::map<uint64_t, Waiter> waiters_;
+  std::multimap<std::string, uint64_t> waiting_on_;  // task id -> waiter
+  uint64_t next_waiter_ = 1;
+};
+
+}  // namespace magpie
+
+#endif  // MAGPIE_NODE_NODE_CORE_H_

@@ -1,0 +1,77 @@
+// The real node: carries out what NodeCore asks for with RocksDB, ZeroMQ and processes,
+// on one thread. Everything here is I/O; every decision is the core's.
+#ifndef MAGPIE_NODE_NODE_DRIVER_H_
+#define MAGPIE_NODE_NODE_DRIVER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "base/status.h"
+#include "node/node_core.h"
+#include "node/process_executor.h"
+#include "node/real_clock.h"
+#include "node/watchdog.h"
+#include "storage/rocksdb_storage.h"
+
+namespace magpie {
+
+struct NodeConfig {
+  std::string data_dir = "./magpie-data";
+  std::string listen = "127.0.0.1:7400";
+  std::vector<std::string> join;
+  int32_t slots = 0;  // 0: the number of CPUs
+  std::map<std::string, std::string> labels;
+  std::string http;
+};
+
+class NodeDriver {
+ public:
+  // Starts the watchdog (before any thread exists), waits out a previous life's watchdog,
+  // opens storage, recovers the core and binds the listen address.
+  // REQUIRES: the process is still single-threaded, and SIGTERM, SIGINT are blocked
+  // (BlockStopSignals) so that every later thread inherits the mask.
+  static Result<std::unique_ptr<NodeDriver>> Open(const NodeConfig& config,
+                                                  std::shared_ptr<spdlog::logger> logger);
+  ~NodeDriver();
+  NodeDriver(const NodeDriver&) = delete;
+  NodeDriver& operator=(const NodeDriver&) = delete;
+
+  // Serves until SIGTERM or SIGINT, then stops gracefully.
+  Status Run();
+
+  static void BlockStopSignals();
+
+ private:
+  NodeDriver(NodeConfig config, std::shared_ptr<spdlog::logger> logger);
+
+  void ReceiveRequests(Instant now);
+  void HandleFrame(Instant now, std::vector<zmq::message_t>& parts);
+  void AnswerLogs(const ReplyTo& to, const std::string& body);
+  void SendReply(const ReplyTo& to, const ReplyFrame& frame);
+  void PollExecutor(Instant now);
+  // Carries out Ready batches until the core has nothing more (bounded per call).
+  Status Flush();
+
+  NodeConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  RealClock clock_;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<RocksDbStorage> storage_;
+  std::unique_ptr<NodeCore> core_;
+  std::unique_ptr<ProcessExecutor> executor_;
+  zmq::context_t zmq_context_;
+  std::unique_ptr<zmq::socket_t> router_;
+  int signal_fd_ = -1;
+  std::string output_dir_;
+  // Routing frames of clients, so a reply retraces the path of its request.
+  std::map<std::string, std::vector<std::string>> envelopes_;
+};
+
+}  // namespace magpie
+
+#endif  // MAGPIE_NODE_NODE_DRIVER_H_

@@ -1,0 +1,120 @@
+// The task table: the state every replica derives by applying a group's committed log in
+// order. Apply is a pure function of the table and the entry — no clock, no randomness —
+// so replicas that applied the same entries hold the same table.
+#ifndef MAGPIE_NODE_TASK_TABLE_H_
+#define MAGPIE_NODE_TASK_TABLE_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "node/log_entry.h"
+#include "node/task.h"
+
+namespace magpie {
+
+// What applying one entry did, for the core to act on (start or kill processes, answer
+// clients). The table has already changed when this is returned.
+struct ApplyResult {
+  bool accepted = true;      // false: the entry was stale or named an unknown task
+  std::string reason;        // why it was not accepted
+  const Task* task = nullptr;
+  bool was_running = false;  // Cancel: an attempt was running when the task was cancelled
+  std::string running_holder;
+  uint32_t running_attempt = 0;
+};
+
+class TaskTable {
+ public:
+  TaskTable() = default;
+  TaskTable(const TaskTable&) = delete;
+  TaskTable& operator=(const TaskTable&) = delete;
+
+  // Puts back a record read from storage (recovery). Indexes are rebuilt by FinishLoad.
+  void Load(Task task);
+  void FinishLoad();
+
+  ApplyResult Apply(const Entry& entry);
+
+  const Task* Find(const std::string& id) const;
+  // The most recent task with this name.
+  const Task* FindByName(const std::string& name) const;
+  const Task* FindByIdempotencyKey(const std::string& key) const;
+  // An id or, failing that, a name.
+  const Task* Lookup(const std::string& id_or_name) const;
+
+  // Ready tasks in the order they should run: priority high to low, then oldest first.
+  // Only tasks whose backoff has passed by now_ms are visited. Stops when visit says false.
+  template <typename F>
+  void ForEachReady(int64_t now_ms, F&& visit) const {
+    for (const auto& key : ready_) {
+      const Task& t = tasks_.at(std::get<2>(key));
+      if (t.not_before_ms > now_ms) continue;
+      if (!visit(t)) return;
+    }
+  }
+  // The earliest backoff end after now_ms among ready tasks, or INT64_MAX.
+  int64_t NextNotBefore(int64_t now_ms) const;
+
+  // Visits tasks in submission order starting after the given sequence number.
+  template <typename F>
+  void ForEachBySeq(uint64_t after_seq, F&& visit) const {
+    for (auto it = by_seq_.upper_bound(after_seq); it != by_seq_.end(); ++it) {
+      if (!visit(tasks_.at(it->second))) return;
+    }
+  }
+
+  // Ids whose records changed since the last call (to persist them).
+  std::vector<std::string> TakeDirty();
+  // Ids that reached an end state since the last call (to answer waiters).
+  std::vector<std::string> TakeEnded();
+
+  size_t size() const { return tasks_.size(); }
+  size_t ready_count() const { return ready_.size(); }
+  size_t CountInState(TaskState s) const { return state_counts_[static_cast<int>(s)]; }
+  uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
+  uint64_t stale_finishes() const { return stale_finishes_; }
+
+ private:
+  using ReadyKey = std::tuple<int32_t, uint64_t, std::string>;  // -priority, seq, id
+  static ReadyKey KeyOf(const Task& t) { return {-t.spec.priority, t.seq, t.id}; }
+
+  ApplyResult ApplySubmit(const SubmitEntry& e);
+  ApplyResult ApplyGrant(const GrantEntry& e);
+  ApplyResult ApplyFinish(const FinishEntry& e);
+  ApplyResult ApplyCancel(const CancelEntry& e);
+  ApplyResult ApplyRestart(const RestartEntry& e);
+
+  // Every state change goes through here, so the indexes and counters stay right.
+  void SetState(Task& t, TaskState s);
+  void Touch(const Task& t) { dirty_.insert(t.id); }
+  // Upstream counts that are not yet succeeded; a failed/cancelled/blocked one blocks.
+  void ResolveDependencies(Task& t);
+  void OnSucceeded(const Task& t);
+  void BlockDownstream(const Task& t, int64_t at_ms);
+  void UnblockDownstream(const Task& t);
+  void End(Task& t, TaskState s, int64_t at_ms, std::string reason);
+
+  std::map<std::string, Task> tasks_;
+  std::map<uint64_t, std::string> by_seq_;
+  std::map<std::string, std::string> by_name_;  // name -> id of the most recent
+  std::map<std::string, std::string> by_key_;   // idempotency key -> id
+  std::map<std::string, std::vector<std::string>> dependents_;  // upstream -> downstream ids
+  std::map<std::string, int> unmet_;  // pending task -> upstreams not yet succeeded
+  std::set<ReadyKey> ready_;
+  std::set<std::pair<int64_t, std::string>> backoff_;  // ready tasks with a not_before
+  std::set<std::string> dirty_;
+  std::vector<std::string> ended_;
+  size_t state_counts_[7] = {};
+  uint64_t stale_finishes_ = 0;
+};
+
+// Backoff before retry n (n = failed attempts so far, from 1): base * 2^(n-1), capped at 1 h.
+int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts);
+
+}  // namespace magpie
+
+#endif  // MAGPIE_NODE_TASK_TABLE_H_
