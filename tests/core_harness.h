@@ -1,0 +1,179 @@
+// Runs one NodeCore against MemoryStorage with a scripted executor, the way a driver would
+// (persist, then act, then Advance), so unit tests can drive whole scenarios without I/O.
+#ifndef MAGPIE_TESTS_CORE_HARNESS_H_
+#define MAGPIE_TESTS_CORE_HARNESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "node/node_core.h"
+#include "storage/memory_storage.h"
+
+namespace magpie {
+
+class CoreHarness {
+ public:
+  explicit CoreHarness(int32_t slots = 4, std::map<std::string, std::string> labels = {},
+                       uint64_t compact_every = 20000) {
+    options_.compact_every = compact_every;
+    options_.node_id = "00000000000000aa";
+    options_.group_id = "g1";
+    options_.client_address = "127.0.0.1:7400";
+    options_.slots = slots;
+    options_.labels = std::move(labels);
+    now_ = Instant::FromMicros(1'700'000'000'000'000);
+    Boot();
+  }
+
+  // A fresh core over the same storage, as after a process restart.
+  void Boot() {
+    auto logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    core_ = std::make_unique<NodeCore>(options_, logger);
+    running_.clear();
+    Status s = core_->Recover(&storage_, now_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    Drain();
+  }
+  // The process dies: unsynced writes are lost; the processes it ran are gone too.
+  void CrashAndRestart() {
+    storage_.Crash();
+    Boot();
+  }
+
+  // Carries out every Ready, checking the persist-before-act rule on the way.
+  void Drain() {
+    for (int i = 0; i < 1000 && core_->HasReady(); ++i) {
+      Ready rd = core_->TakeReady();
+      size_t synced_before = storage_.synced_writes();
+      Status s = storage_.Write(rd.writes, rd.sync);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      if (rd.sync) ASSERT_GT(storage_.synced_writes(), synced_before);
+      for (auto& r : rd.replies) replies_.push_back(std::move(r));
+      for (auto& k : rd.kills) {
+        kills_.push_back(k);
+        auto it = running_.find(k.task_id);
+        if (it != running_.end() && it->second.attempt == k.attempt) {
+          ExecutorEvent ev{ExecutorEvent::Kind::kExited, k.task_id, k.attempt, -1, 9, "", "", ""};
+          running_.erase(it);
+          events_.push_back(ev);
+        }
+      }
+      for (auto& sp : rd.starts) {
+        starts_.push_back(sp);
+        running_[sp.task_id] = sp;
+      }
+      core_->Advance(now_);
+    }
+    ASSERT_FALSE(core_->HasReady()) << "core did not settle";
+    FeedEvents();
+  }
+
+  void FeedEvents() {
+    while (!events_.empty()) {
+      auto evs = std::move(events_);
+      events_.clear();
+      for (const auto& ev : evs) core_->OnExecutorEvent(now_, ev);
+      Drain();
+    }
+  }
+
+  // Ends every running attempt whose command is "true" (exit 0) or "false" (exit 1);
+  // others ("sleep") keep running until Exit or a kill.
+  void RunQuickProcesses() {
+    for (int round = 0; round < 100; ++round) {
+      std::vector<std::string> done;
+      for (const auto& [id, sp] : running_) {
+        if (sp.spec.command[0] == "true" || sp.spec.command[0] == "false") done.push_back(id);
+      }
+      if (done.empty()) return;
+      for (const auto& id : done) Exit(id, running_[id].spec.command[0] == "true" ? 0 : 1);
+    }
+  }
+
+  void Exit(const std::string& id, int code) {
+    auto it = running_.find(id);
+    ASSERT_NE(it, running_.end()) << id << " is not running";
+    ExecutorEvent ev{ExecutorEvent::Kind::kExited, id, it->second.attempt, code, 0, "", "out", ""};
+    running_.erase(it);
+    core_->OnExecutorEvent(now_, ev);
+    Drain();
+  }
+
+  void Advance(Duration d) {
+    now_ = now_ + d;
+    core_->Tick(now_);
+    Drain();
+  }
+
+  // Sends a request; returns its reply (there must be exactly one by the time all settles).
+  ReplyFrame Call(RequestType type, const std::string& body) {
+    uint64_t id = ++next_request_;
+    core_->Request(now_, ReplyTo{"client", id}, RequestFrame{type, id, body});
+    Drain();
+    for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+      if (it->to.request_id == id) {
+        ReplyFrame f = it->frame;
+        replies_.erase(it);
+        return f;
+      }
+    }
+    ADD_FAILURE() << "no reply to request " << id;
+    return ReplyFrame{id, Status::Unavailable("no reply"), {}};
+  }
+
+  std::vector<std::string> Submit(std::vector<TaskSpec> specs) {
+    ReplyFrame f = Call(RequestType::kSubmit, PackBody(SubmitRequest{std::move(specs), false}));
+    EXPECT_TRUE(f.status.ok()) << f.status.ToString();
+    if (!f.status.ok()) return {};
+    return UnpackBody<SubmitReply>(f.body)->ids;
+  }
+  std::string Submit(TaskSpec spec) {
+    auto ids = Submit(std::vector<TaskSpec>{std::move(spec)});
+    return ids.empty() ? "" : ids[0];
+  }
+
+  const Task& Get(const std::string& id) {
+    const Task* t = core_->tasks().Lookup(id);
+    MAGPIE_CHECK(t != nullptr, "no task " + id);
+    return *t;
+  }
+  TaskState StateOf(const std::string& id) { return Get(id).state; }
+
+  NodeCore& core() { return *core_; }
+  MemoryStorage& storage() { return storage_; }
+  Instant now() const { return now_; }
+  std::map<std::string, StartProcess>& running() { return running_; }
+  std::vector<StartProcess>& starts() { return starts_; }
+  std::vector<KillProcess>& kills() { return kills_; }
+  std::vector<ClientReply>& replies() { return replies_; }
+
+ private:
+  CoreOptions options_;
+  MemoryStorage storage_;
+  std::unique_ptr<NodeCore> core_;
+  Instant now_;
+  uint64_t next_request_ = 0;
+  std::map<std::string, StartProcess> running_;
+  std::vector<ExecutorEvent> events_;
+  std::vector<StartProcess> starts_;
+  std::vector<KillProcess> kills_;
+  std::vector<ClientReply> replies_;
+};
+
+inline TaskSpec Spec(std::vector<std::string> cmd, std::string name = "",
+                     std::vector<std::string> after = {}) {
+  TaskSpec s;
+  s.command = std::move(cmd);
+  s.name = std::move(name);
+  s.after = std::move(after);
+  return s;
+}
+
+}  // namespace magpie
+
+#endif  // MAGPIE_TESTS_CORE_HARNESS_H_

@@ -1,0 +1,277 @@
+// NodeCore scenarios on MemoryStorage with a scripted executor: each test names the
+// promise it proves.
+#include "tests/core_harness.h"
+
+namespace magpie {
+namespace {
+
+TEST(NodeCore, SubmitIsAnsweredOnlyAfterItsEntryIsSynced) {
+  CoreHarness h;
+  uint64_t synced = h.storage().synced_writes();
+  h.core().Request(h.now(), ReplyTo{"c", 1},
+                   RequestFrame{RequestType::kSubmit, 1,
+                                PackBody(SubmitRequest{{Spec({"sleep", "1"})}, false})});
+  ASSERT_TRUE(h.core().HasReady());
+  Ready rd = h.core().TakeReady();
+  EXPECT_TRUE(rd.sync);
+  EXPECT_TRUE(rd.replies.empty()) << "a submit must not be acknowledged before it is durable";
+  ASSERT_TRUE(h.storage().Write(rd.writes, rd.sync).ok());
+  h.core().Advance(h.now());
+  Ready next = h.core().TakeReady();
+  ASSERT_EQ(next.replies.size(), 1u);
+  EXPECT_TRUE(next.replies[0].frame.status.ok());
+  EXPECT_GT(h.storage().synced_writes(), synced);
+}
+
+TEST(NodeCore, DiamondWithFailingArmBlocksOnlyItsDownstream) {
+  CoreHarness h;
+  auto ids = h.Submit({Spec({"true"}, "a"), Spec({"true"}, "b", {"a"}),
+                       Spec({"false"}, "c", {"a"}), Spec({"true"}, "d", {"b", "c"}),
+                       Spec({"true"}, "e")});
+  ASSERT_EQ(ids.size(), 5u);
+  for (int i = 0; i < 10; ++i) {
+    h.RunQuickProcesses();
+    h.Advance(Duration::Seconds(10));  // past every backoff
+  }
+  EXPECT_EQ(h.StateOf("a"), TaskState::kSucceeded);
+  EXPECT_EQ(h.StateOf("b"), TaskState::kSucceeded);
+  EXPECT_EQ(h.StateOf("c"), TaskState::kFailed);
+  EXPECT_EQ(h.StateOf("d"), TaskState::kBlocked);
+  EXPECT_EQ(h.Get("d").blocked_by, ids[2]);
+  EXPECT_EQ(h.StateOf("e"), TaskState::kSucceeded);
+  EXPECT_EQ(h.Get("c").attempts.size(), 3u) << "default max_attempts is 3";
+}
+
+TEST(NodeCore, FailedAttemptWaitsOutExponentialBackoff) {
+  CoreHarness h;
+  TaskSpec s = Spec({"false"});
+  s.backoff_ms = 1000;
+  s.max_attempts = 3;
+  std::string id = h.Submit(s);
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.Get(id).attempts.size(), 1u);
+  h.Advance(Duration::Millis(900));
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.Get(id).attempts.size(), 1u) << "retried before the 1 s backoff";
+  h.Advance(Duration::Millis(200));
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.Get(id).attempts.size(), 2u);
+  h.Advance(Duration::Millis(1900));
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.Get(id).attempts.size(), 2u) << "second backoff should be 2 s";
+  h.Advance(Duration::Millis(200));
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.Get(id).attempts.size(), 3u);
+  EXPECT_EQ(h.StateOf(id), TaskState::kFailed);
+}
+
+TEST(NodeCore, HigherPriorityRunsFirstAndSlotsBoundConcurrency) {
+  CoreHarness h(/*slots=*/1);
+  TaskSpec blocker = Spec({"sleep", "5"});
+  std::string b = h.Submit(blocker);
+  TaskSpec low = Spec({"true"}, "low");
+  low.priority = 10;
+  TaskSpec high = Spec({"true"}, "high");
+  high.priority = 90;
+  h.Submit(low);
+  h.Submit(high);
+  EXPECT_EQ(h.running().size(), 1u);
+  h.Exit(b, 0);
+  ASSERT_EQ(h.running().size(), 1u);
+  EXPECT_EQ(h.running().begin()->second.spec.name, "high");
+}
+
+TEST(NodeCore, TimeoutKillsTheAttemptAndCountsAsFailure) {
+  CoreHarness h;
+  TaskSpec s = Spec({"sleep", "100"});
+  s.timeout_ms = 500;
+  s.max_attempts = 1;
+  std::string id = h.Submit(s);
+  h.Advance(Duration::Millis(400));
+  EXPECT_TRUE(h.kills().empty());
+  h.Advance(Duration::Millis(200));
+  ASSERT_EQ(h.kills().size(), 1u);
+  EXPECT_EQ(h.kills()[0].why, Outcome::kTimedOut);
+  EXPECT_EQ(h.StateOf(id), TaskState::kFailed);
+  EXPECT_EQ(h.Get(id).attempts[0].outcome, Outcome::kTimedOut);
+}
+
+TEST(NodeCore, CancelKillsRunningAttemptAndBlocksDownstream) {
+  CoreHarness h;
+  auto ids = h.Submit({Spec({"sleep", "100"}, "up"), Spec({"true"}, "down", {"up"})});
+  ReplyFrame f = h.Call(RequestType::kCancel, PackBody(CancelRequest{ids[0]}));
+  ASSERT_TRUE(f.status.ok()) << f.status.ToString();
+  EXPECT_EQ(UnpackBody<StatusReply>(f.body)->task.state, TaskState::kCancelled);
+  ASSERT_EQ(h.kills().size(), 1u);
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kBlocked);
+  EXPECT_EQ(h.Get(ids[0]).attempts[0].outcome, Outcome::kCancelled);
+  ReplyFrame again = h.Call(RequestType::kCancel, PackBody(CancelRequest{ids[0]}));
+  EXPECT_EQ(again.status.code(), Status::Code::kFailedPrecondition);
+}
+
+TEST(NodeCore, RestartOfFailedTaskRecordsOriginAndUnblocksDownstream) {
+  CoreHarness h;
+  TaskSpec up = Spec({"false"}, "up");
+  up.max_attempts = 1;
+  auto ids = h.Submit({up, Spec({"true"}, "down", {"up"})});
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(ids[0]), TaskState::kFailed);
+  ASSERT_EQ(h.StateOf(ids[1]), TaskState::kBlocked);
+  ReplyFrame f = h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[0]}));
+  ASSERT_TRUE(f.status.ok()) << f.status.ToString();
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kPending);
+  ASSERT_EQ(h.Get(ids[0]).attempts.size(), 2u);
+  EXPECT_EQ(h.Get(ids[0]).attempts[1].restarted_from, 1u);
+  h.Exit(ids[0], 0);
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kSucceeded);
+}
+
+TEST(NodeCore, CrashLosesNoAcknowledgedTaskAndRunsInterruptedOnesAgain) {
+  CoreHarness h;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(h.Submit(Spec({"sleep", "3"})));
+  ASSERT_EQ(h.running().size(), 4u);
+  h.CrashAndRestart();
+  for (const auto& id : ids) ASSERT_NE(h.core().tasks().Find(id), nullptr) << id << " lost";
+  EXPECT_EQ(h.running().size(), 4u) << "interrupted attempts should start again";
+  for (int i = 0; i < 10 && !h.running().empty(); ++i) {
+    auto running = h.running();
+    for (const auto& [id, sp] : running) h.Exit(id, 0);
+  }
+  int second = 0;
+  for (const auto& id : ids) {
+    EXPECT_EQ(h.StateOf(id), TaskState::kSucceeded);
+    if (h.Get(id).attempts.size() == 2) {
+      ++second;
+      EXPECT_EQ(h.Get(id).attempts[0].outcome, Outcome::kLost);
+    }
+  }
+  EXPECT_EQ(second, 4);
+}
+
+TEST(NodeCore, RecoveryAfterCompactionRebuildsTheSameTable) {
+  CoreHarness h(/*slots=*/64, {}, /*compact_every=*/100);
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 300; ++i) specs.push_back(Spec({"true"}));
+  auto ids = h.Submit(specs);
+  h.RunQuickProcesses();
+  size_t log_entries = 0;
+  ASSERT_TRUE(h.storage().Scan(Column::kLog, "", "", [&](std::string_view, std::string_view) {
+    ++log_entries;
+    return true;
+  }).ok());
+  EXPECT_LT(log_entries, 300u) << "900 entries were applied; compaction should have removed most";
+  h.CrashAndRestart();
+  for (const auto& id : ids) EXPECT_EQ(h.StateOf(id), TaskState::kSucceeded);
+  std::string more = h.Submit(Spec({"true"}));
+  EXPECT_EQ(more, "g1-301") << "sequence numbers continue after recovery";
+}
+
+TEST(NodeCore, IdempotencyKeyGivesTheSameIdAndOneTask) {
+  CoreHarness h;
+  TaskSpec s = Spec({"sleep", "1"});
+  s.idempotency_key = "k1";
+  std::string a = h.Submit(s);
+  std::string b = h.Submit(s);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(h.core().tasks().size(), 1u);
+}
+
+TEST(NodeCore, LabelsKeepTasksOffNodesWithoutThem) {
+  CoreHarness h(4, {{"gpu", "0"}});
+  TaskSpec s = Spec({"true"});
+  s.labels["gpu"] = "1";
+  std::string id = h.Submit(s);
+  EXPECT_TRUE(h.running().empty());
+  EXPECT_EQ(h.StateOf(id), TaskState::kReady);
+}
+
+TEST(NodeCore, BadRequestsGetClearErrorsAndChangeNothing) {
+  CoreHarness h;
+  std::string ok = h.Submit(Spec({"sleep", "1"}));
+  struct Case {
+    RequestType type;
+    std::string body;
+    Status::Code want;
+  };
+  std::vector<Case> cases = {
+      {RequestType::kSubmit, "\xc1garbage", Status::Code::kInvalidArgument},
+      {RequestType::kSubmit, PackBody(SubmitRequest{{Spec({})}, false}), Status::Code::kInvalidArgument},
+      {RequestType::kSubmit, PackBody(SubmitRequest{{Spec({"true"}, "x", {"nope"})}, false}),
+       Status::Code::kNotFound},
+      {RequestType::kSubmit,
+       PackBody(SubmitRequest{{Spec({"true"}, "a", {"b"}), Spec({"true"}, "b", {"a"})}, false}),
+       Status::Code::kInvalidArgument},
+      {RequestType::kSubmit, PackBody(SubmitRequest{{Spec({"@sleep", "soon"})}, false}),
+       Status::Code::kInvalidArgument},
+      {RequestType::kStatus, PackBody(StatusRequest{"g1-999"}), Status::Code::kNotFound},
+      {RequestType::kList, PackBody(ListRequest{"weird", 0, 10, ""}), Status::Code::kInvalidArgument},
+      {RequestType::kRestart, PackBody(RestartRequest{ok}), Status::Code::kFailedPrecondition},
+  };
+  for (const auto& c : cases) {
+    ReplyFrame f = h.Call(c.type, c.body);
+    EXPECT_EQ(f.status.code(), c.want) << RequestTypeName(c.type) << ": " << f.status.ToString();
+    EXPECT_FALSE(f.status.message().empty());
+  }
+  EXPECT_EQ(h.core().tasks().size(), 1u);
+  EXPECT_EQ(h.StateOf(ok), TaskState::kRunning);
+}
+
+TEST(NodeCore, WaitAnswersWhenEveryTaskHasEnded) {
+  CoreHarness h;
+  std::string id = h.Submit(Spec({"sleep", "1"}));
+  uint64_t rid = 77;
+  h.core().Request(h.now(), ReplyTo{"w", rid},
+                   RequestFrame{RequestType::kWait, rid, PackBody(WaitRequest{{id}, 5000})});
+  h.Drain();
+  for (const auto& r : h.replies()) EXPECT_NE(r.to.request_id, rid) << "answered too early";
+  h.Exit(id, 0);
+  bool answered = false;
+  for (const auto& r : h.replies()) {
+    if (r.to.request_id != rid) continue;
+    answered = true;
+    auto w = UnpackBody<WaitReply>(r.frame.body);
+    EXPECT_TRUE(w->all_ended);
+    EXPECT_EQ(w->tasks[0].state, TaskState::kSucceeded);
+  }
+  EXPECT_TRUE(answered);
+}
+
+TEST(NodeCore, GracefulStopEndsRunningAttemptsAsLost) {
+  CoreHarness h;
+  std::string id = h.Submit(Spec({"sleep", "100"}));
+  h.core().Stop(h.now());
+  h.Drain();
+  EXPECT_EQ(h.core().running_local(), 0u);
+  EXPECT_EQ(h.Get(id).attempts[0].outcome, Outcome::kLost);
+  EXPECT_EQ(h.StateOf(id), TaskState::kReady);
+}
+
+TEST(TaskTable, StaleFinishIsRejectedAndCounted) {
+  TaskTable table;
+  auto entry = [](uint64_t index, EntryType type, std::string payload) {
+    Entry e;
+    e.index = index;
+    e.term = 1;
+    e.type = type;
+    e.payload = std::move(payload);
+    return e;
+  };
+  SubmitEntry s{"g-1", 1, Spec({"true"}), 1000};
+  ASSERT_TRUE(table.Apply(entry(1, EntryType::kSubmit, EncodePayload(s))).accepted);
+  ASSERT_TRUE(table.Apply(entry(2, EntryType::kGrant, EncodePayload(GrantEntry{"g-1", 1, "n1", "", 1001}))).accepted);
+  FinishEntry stale{"g-1", 2, Outcome::kSucceeded, 0, 0, 1002, "exit 0", "", ""};
+  ApplyResult r = table.Apply(entry(3, EntryType::kFinish, EncodePayload(stale)));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(table.stale_finishes(), 1u);
+  EXPECT_EQ(table.Find("g-1")->state, TaskState::kRunning);
+  FinishEntry good{"g-1", 1, Outcome::kSucceeded, 0, 0, 1003, "exit 0", "", ""};
+  EXPECT_TRUE(table.Apply(entry(4, EntryType::kFinish, EncodePayload(good))).accepted);
+  EXPECT_FALSE(table.Apply(entry(5, EntryType::kFinish, EncodePayload(good))).accepted)
+      << "an outcome is decided once";
+  EXPECT_EQ(table.Find("g-1")->state, TaskState::kSucceeded);
+}
+
+}  // namespace
+}  // namespace magpie
