@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: unit tests, end-to-end tests with the real
+# binaries on loopback, the outside acceptance tests whose features exist, and a bounded
+# fuzzing run. Prints one closing "N passed, M failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/bootstrap.sh || exit 1
+bin=$(scripts/build.sh) || { echo "build failed"; exit 1; }
+echo "== binaries in $bin"
+
+passed=0
+failed=0
+record() {  # name, exit code
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+echo "== unit and end-to-end tests (ctest)"
+ctest --test-dir build --output-on-failure -j 2 --timeout 300
+record ctest $?
+
+acceptance="$root/../shared/acceptance"
+# The outside acceptance tests whose features this build has (see docs/DESIGN.md).
+accepted_tests=(t_foundation_dag t_foundation_kill9)
+if [ -d "$acceptance" ]; then
+  echo "== acceptance tests: ${accepted_tests[*]}"
+  MAGPIE_BIN_DIR="$bin" python3 "$acceptance/run.py" "${accepted_tests[@]}"
+  record acceptance $?
+else
+  echo "== acceptance tests skipped: $acceptance not found"
+fi
+
+echo "== fuzzing the client frame decoder (bounded)"
+scripts/fuzz.sh "${MAGPIE_FUZZ_SECONDS:-30}"
+record fuzz $?
+
+echo "== benchmark smoke run (tiny; checks it runs and its JSON parses)"
+"$bin/magpie-bench" --workload W1 --tasks 2000 | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); assert j["tasks"]==2000 and j["failed"]==0, j; print("W1 smoke:", j)'
+record bench-smoke $?
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
