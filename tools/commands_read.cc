@@ -1,0 +1,182 @@
+// The read commands: `status`, `list`, `logs`, `members`. Each has --json.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "tools/commands.h"
+#include "tools/duration.h"
+#include "tools/task_json.h"
+#include "tools/task_text.h"
+
+namespace magpie {
+
+namespace {
+
+// One page per List call; the node caps it too. Bounds the memory of one reply.
+constexpr uint32_t kListPageSize = 1000;
+// A node that keeps saying "truncated" without advancing must not loop us forever.
+constexpr int kMaxListPages = 100000;
+
+struct StatusFlags {
+  std::string id;
+  bool json = false;
+};
+
+int RunStatus(const StatusFlags& f, const GlobalOptions& global) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto reply = (*client)->GetStatus(f.id, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  if (f.json) {
+    std::cout << DumpJson(TaskToJson(reply->task)) << std::endl;
+  } else {
+    std::cout << RenderTaskDetails(reply->task, NowUnixMs()) << std::flush;
+  }
+  return kExitOk;
+}
+
+struct ListFlags {
+  std::string state;
+  std::string since;
+  uint32_t limit = 0;
+  bool json = false;
+};
+
+int RunList(const ListFlags& f, const GlobalOptions& global) {
+  ListRequest req;
+  if (!f.state.empty()) {
+    if (!ParseTaskState(f.state)) {
+      return ReportUsage("--state '" + f.state +
+                         "' is not a state; use pending, ready, running, succeeded, failed, "
+                         "cancelled or blocked");
+    }
+    req.state = f.state;
+  }
+  const int64_t now_ms = NowUnixMs();
+  if (!f.since.empty()) {
+    auto since = ParseSinceMs(f.since, now_ms);
+    if (!since.ok()) return ReportError(since.status());
+    req.since_ms = *since;
+  }
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+
+  std::vector<Task> tasks;
+  for (int page = 0; page < kMaxListPages; ++page) {
+    req.limit = kListPageSize;
+    if (f.limit > 0) req.limit = std::min<uint32_t>(kListPageSize, f.limit - tasks.size());
+    auto reply = (*client)->List(req, global.call_timeout);
+    if (!reply.ok()) return ReportError(reply.status());
+    for (Task& t : reply->tasks) tasks.push_back(std::move(t));
+    bool full = f.limit > 0 && tasks.size() >= f.limit;
+    if (!reply->truncated || reply->tasks.empty() || full) break;
+    req.after_id = tasks.back().id;
+  }
+  if (f.json) {
+    std::cout << DumpJson(TasksToJson(tasks)) << std::endl;
+  } else {
+    std::cout << RenderTaskTable(tasks, now_ms) << std::flush;
+  }
+  return kExitOk;
+}
+
+struct LogsFlags {
+  std::string id;
+  bool stderr_stream = false;
+  uint32_t attempt = 0;
+  bool json = false;
+};
+
+int RunLogs(const LogsFlags& f, const GlobalOptions& global) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  LogsRequest req;
+  req.id = f.id;
+  req.stderr_stream = f.stderr_stream;
+  req.attempt = f.attempt;
+  auto reply = (*client)->Logs(req, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  if (f.json) {
+    Json j = {{"id", f.id},
+              {"stream", f.stderr_stream ? "stderr" : "stdout"},
+              {"attempt", f.attempt == 0 ? Json(nullptr) : Json(f.attempt)},
+              {"text", reply->text},
+              {"complete", reply->complete},
+              {"node", reply->node}};
+    std::cout << DumpJson(j) << std::endl;
+    return kExitOk;
+  }
+  // The output exactly as the task wrote it, so it can be piped on.
+  std::cout.write(reply->text.data(), static_cast<std::streamsize>(reply->text.size()));
+  std::cout.flush();
+  if (!reply->complete) {
+    std::cerr
+        << "magpie: only the tail kept in the task record is shown; the full output is on node "
+        << (reply->node.empty() ? "that ran it" : reply->node) << std::endl;
+  }
+  return kExitOk;
+}
+
+struct MembersFlags {
+  bool json = false;
+};
+
+int RunMembers(const MembersFlags& f, const GlobalOptions& global) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto reply = (*client)->Members(global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  if (f.json) {
+    std::cout << DumpJson(MembersToJson(reply->members)) << std::endl;
+  } else {
+    std::cout << RenderMemberTable(reply->members) << std::flush;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRunner AddStatusCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<StatusFlags>();
+  CLI::App* sub =
+      app->add_subcommand("status", "Show one task: its state, attempts and output tails");
+  sub->fallthrough();
+  sub->add_option("id", f->id, "Task id, or name (the most recent task of that name)")->required();
+  sub->add_flag("--json", f->json, "Print the task as a JSON object");
+  return [f, global] { return RunStatus(*f, *global); };
+}
+
+CommandRunner AddListCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<ListFlags>();
+  CLI::App* sub = app->add_subcommand("list", "List tasks, oldest first");
+  sub->fallthrough();
+  sub->add_option("--state", f->state, "Only tasks in this state (pending, ready, running, ...)");
+  sub->add_option("--since", f->since,
+                  "Only tasks submitted since: a duration ago (10m, 2h), Unix seconds, or "
+                  "ISO-8601 UTC");
+  sub->add_option("--limit", f->limit, "At most this many tasks (default: all)");
+  sub->add_flag("--json", f->json, "Print a JSON array of tasks");
+  return [f, global] { return RunList(*f, *global); };
+}
+
+CommandRunner AddLogsCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<LogsFlags>();
+  CLI::App* sub = app->add_subcommand("logs", "Print a task's output (stdout unless --stderr)");
+  sub->fallthrough();
+  sub->add_option("id", f->id, "Task id or name")->required();
+  sub->add_flag("--stderr", f->stderr_stream, "Print stderr instead of stdout");
+  sub->add_option("--attempt", f->attempt, "Attempt number (default: the latest)")
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--json", f->json, "Print {id, stream, attempt, text, complete, node} as JSON");
+  return [f, global] { return RunLogs(*f, *global); };
+}
+
+CommandRunner AddMembersCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<MembersFlags>();
+  CLI::App* sub = app->add_subcommand("members", "List the cluster's nodes as this node sees them");
+  sub->fallthrough();
+  sub->add_flag("--json", f->json, "Print a JSON array of members");
+  return [f, global] { return RunMembers(*f, *global); };
+}
+
+}  // namespace magpie

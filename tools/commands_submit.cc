@@ -1,0 +1,254 @@
+// `magpie submit`: one command from flags, or a pipeline file with -f.
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "tools/commands.h"
+#include "tools/duration.h"
+#include "tools/pipeline_file.h"
+#include "tools/task_json.h"
+#include "tools/task_text.h"
+
+namespace magpie {
+
+namespace {
+
+struct SubmitFlags {
+  std::string name;
+  int priority = 50;
+  std::vector<std::string> after;
+  int retries = 0;
+  std::string timeout;
+  std::vector<std::string> labels;
+  int slots = 1;
+  std::vector<std::string> env;
+  std::string cwd;
+  std::string idempotency_key;
+  std::string backoff;
+  std::string file;
+  bool dry_run = false;
+  bool json = false;
+  std::vector<std::string> command;  // words before any "--"
+
+  // Flags that describe one command; meaningless with -f.
+  std::vector<CLI::Option*> task_options;
+  CLI::Option* retries_opt = nullptr;
+  CLI::Option* cwd_opt = nullptr;
+  CLI::Option* backoff_opt = nullptr;
+};
+
+// "K=V" into out[K] = V. With allow_inherit, a bare "K" takes K's value from our own
+// environment, as `docker run -e K` does.
+Status ParseAssignments(const std::vector<std::string>& items, const std::string& flag,
+                        bool allow_inherit, std::map<std::string, std::string>* out) {
+  for (const std::string& item : items) {
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    if (key.empty()) return Status::InvalidArgument(flag + " '" + item + "': expected K=V");
+    if (eq == std::string::npos) {
+      const char* value = allow_inherit ? std::getenv(key.c_str()) : nullptr;
+      if (value == nullptr) {
+        return Status::InvalidArgument(
+            flag + " '" + item + "': expected K=V" +
+            (allow_inherit ? " (or K, with K set in this shell's environment)" : ""));
+      }
+      (*out)[key] = value;
+    } else {
+      (*out)[key] = item.substr(eq + 1);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> CurrentDir() {
+  std::error_code ec;
+  auto dir = std::filesystem::current_path(ec);
+  if (ec) return Status::InvalidArgument("cannot read the current directory: " + ec.message());
+  return dir.string();
+}
+
+Result<TaskSpec> SpecFromFlags(const SubmitFlags& f, std::vector<std::string> argv) {
+  TaskSpec spec;
+  spec.name = f.name;
+  spec.command = std::move(argv);
+  spec.priority = f.priority;
+  spec.after = f.after;
+  spec.slots = f.slots;
+  spec.idempotency_key = f.idempotency_key;
+  if (f.retries_opt->count() > 0) spec.max_attempts = f.retries + 1;
+  if (!f.timeout.empty()) {
+    auto ms = ParseDurationMs(f.timeout);
+    if (!ms.ok()) return Status::InvalidArgument("--timeout: " + ms.status().message());
+    spec.timeout_ms = *ms;
+  }
+  if (f.backoff_opt->count() > 0) {
+    auto ms = ParseDurationMs(f.backoff);
+    if (!ms.ok()) return Status::InvalidArgument("--backoff: " + ms.status().message());
+    spec.backoff_ms = *ms;
+  }
+  Status s = ParseAssignments(f.labels, "--label", /*allow_inherit=*/false, &spec.labels);
+  if (!s.ok()) return s;
+  s = ParseAssignments(f.env, "--env", /*allow_inherit=*/true, &spec.env);
+  if (!s.ok()) return s;
+  // The task runs where the user stands, as the command would if typed directly; relative
+  // paths in it then mean what the user meant. An explicit empty --cwd leaves the choice
+  // to the node (for tasks that may run on machines without this directory).
+  auto here = CurrentDir();
+  if (!here.ok()) return here.status();
+  if (f.cwd_opt->count() == 0) {
+    spec.cwd = *here;
+  } else if (!f.cwd.empty()) {
+    spec.cwd = (std::filesystem::path(*here) / f.cwd).lexically_normal().string();
+  }
+  std::string invalid = ValidateSpec(spec);
+  if (!invalid.empty()) return Status::InvalidArgument("invalid task: " + invalid);
+  return spec;
+}
+
+int PrintPlan(const SubmitRequest& req, bool json) {
+  std::vector<size_t> order = TopologicalOrder(req.tasks);
+  if (json) {
+    Json plan = Json::array();
+    for (size_t i : order) {
+      const TaskSpec& s = req.tasks[i];
+      plan.push_back({{"name", s.name},
+                      {"after", s.after},
+                      {"command", s.command},
+                      {"priority", s.priority},
+                      {"cwd", s.cwd}});
+    }
+    std::cout << DumpJson(plan) << std::endl;
+    return kExitOk;
+  }
+  std::cout << "dry run: " << req.tasks.size() << (req.tasks.size() == 1 ? " task" : " tasks")
+            << " valid, nothing submitted; in an order they can run:\n";
+  std::vector<std::vector<std::string>> rows = {{"#", "NAME", "AFTER", "COMMAND"}};
+  int n = 0;
+  for (size_t i : order) {
+    const TaskSpec& s = req.tasks[i];
+    std::string after;
+    for (const auto& a : s.after) after += (after.empty() ? "" : ",") + a;
+    rows.push_back({std::to_string(++n), s.name.empty() ? "-" : s.name, after.empty() ? "-" : after,
+                    FormatCommand(s.command)});
+  }
+  std::cout << RenderTable(rows) << std::flush;
+  return kExitOk;
+}
+
+int PrintSubmitted(const SubmitRequest& req, const SubmitReply& reply, bool pipeline, bool json) {
+  if (json) {
+    Json out = Json::array();
+    for (size_t i = 0; i < reply.ids.size(); ++i) {
+      out.push_back({{"name", req.tasks[i].name},
+                     {"id", reply.ids[i]},
+                     {"existing", i < reply.existing.size() && reply.existing[i]}});
+    }
+    std::cout << DumpJson(out) << std::endl;
+    return kExitOk;
+  }
+  if (!pipeline) {
+    std::cout << reply.ids[0] << std::endl;
+    return kExitOk;
+  }
+  // "name id" per task: the id last, so `awk '{print $NF}'` gets it.
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < reply.ids.size(); ++i) rows.push_back({req.tasks[i].name, reply.ids[i]});
+  std::cout << RenderTable(rows) << std::flush;
+  return kExitOk;
+}
+
+int RunSubmit(const SubmitFlags& f, const GlobalOptions& global) {
+  std::vector<std::string> argv = f.command;
+  argv.insert(argv.end(), global.command_after_separator.begin(),
+              global.command_after_separator.end());
+  SubmitRequest req;
+  bool pipeline = !f.file.empty();
+  if (pipeline) {
+    if (!argv.empty()) return ReportUsage("give either -f FILE or a command after --, not both");
+    for (CLI::Option* opt : f.task_options) {
+      if (opt->count() > 0) {
+        return ReportUsage(opt->get_name() +
+                           " describes a single command; with -f, set it per task in the file");
+      }
+    }
+    PipelineContext context;
+    auto here = CurrentDir();
+    if (!here.ok()) return ReportError(here.status());
+    context.default_cwd = *here;
+    auto parsed = ParsePipelineFile(f.file, context);
+    if (!parsed.ok()) return ReportError(parsed.status());
+    req = std::move(*parsed);
+  } else {
+    if (argv.empty()) {
+      return ReportUsage(
+          "submit needs a command: magpie submit [flags] -- CMD ARGS..., or -f pipeline.yaml");
+    }
+    auto spec = SpecFromFlags(f, std::move(argv));
+    if (!spec.ok()) return ReportError(spec.status());
+    req.tasks.push_back(std::move(*spec));
+  }
+  if (f.dry_run) return PrintPlan(req, f.json);
+
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto reply = (*client)->Submit(req, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  if (reply->ids.size() != req.tasks.size()) {
+    return ReportError(Status::InvalidArgument("node answered with " +
+                                               std::to_string(reply->ids.size()) + " ids for " +
+                                               std::to_string(req.tasks.size()) + " tasks"));
+  }
+  return PrintSubmitted(req, *reply, pipeline, f.json);
+}
+
+}  // namespace
+
+CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<SubmitFlags>();
+  CLI::App* sub = app->add_subcommand(
+      "submit", "Submit a task (prints its id) or a pipeline file (prints 'name id' lines)");
+  sub->footer(
+      "Forms: magpie submit [OPTIONS] -- CMD [ARGS...]\n"
+      "       magpie submit -f PIPELINE.yaml [--dry-run]\n"
+      "The task runs in the current directory unless --cwd says otherwise.");
+  sub->fallthrough();
+  auto& opts = f->task_options;
+  opts.push_back(sub->add_option("--name", f->name, "Name, for --after and status by name"));
+  opts.push_back(sub->add_option("--priority", f->priority, "0-100, higher runs first (default 50)")
+                     ->check(CLI::Range(0, 100)));
+  opts.push_back(
+      sub->add_option("--after", f->after, "Run after this task id or name succeeds (repeatable)")
+          ->allow_extra_args(false));
+  f->retries_opt = sub->add_option("--retries", f->retries,
+                                   "Retries after a failure; max attempts = R+1 (default 2)")
+                       ->check(CLI::Range(0, 99));
+  opts.push_back(f->retries_opt);
+  opts.push_back(
+      sub->add_option("--timeout", f->timeout,
+                      "Kill an attempt after this long: 500ms, 30s, 5m, 1h (default none)"));
+  opts.push_back(sub->add_option("--label", f->labels, "K=V the node must have (repeatable)")
+                     ->allow_extra_args(false));
+  opts.push_back(sub->add_option("--slots", f->slots, "Slots the task occupies (default 1)")
+                     ->check(CLI::Range(1, 1024)));
+  opts.push_back(
+      sub->add_option("--env", f->env,
+                      "K=V in the task's environment; bare K copies it from here (repeatable)")
+          ->allow_extra_args(false));
+  f->cwd_opt = sub->add_option(
+      "--cwd", f->cwd, "Working directory (default: the current one; '' lets the node choose)");
+  opts.push_back(f->cwd_opt);
+  opts.push_back(sub->add_option("--idempotency-key", f->idempotency_key,
+                                 "Submitting the same key again returns the first task's id"));
+  f->backoff_opt = sub->add_option("--backoff", f->backoff,
+                                   "Delay before the first retry, doubling after (default 1s)");
+  opts.push_back(f->backoff_opt);
+  sub->add_option("-f,--file", f->file,
+                  "Submit the tasks of a pipeline YAML file (docs/pipelines.md)");
+  sub->add_flag("--dry-run", f->dry_run, "Check and print the plan; submit nothing");
+  sub->add_flag("--json", f->json, "Print [{name, id, existing}] as JSON");
+  sub->add_option("command", f->command, "The command and its arguments (put them after --)");
+  return [f, global] { return RunSubmit(*f, *global); };
+}
+
+}  // namespace magpie
