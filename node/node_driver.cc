@@ -67,7 +67,7 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   // of that life; only then may attempts it ran be declared lost and run again.
   Status s = Watchdog::WaitForPrevious(lock_path, std::chrono::seconds(30));
   if (!s.ok()) return s;
-  auto wd = Watchdog::Spawn(lock_path);
+  auto wd = Watchdog::Spawn(lock_path, d->log_);
   if (!wd.ok()) return wd.status();
   d->watchdog_ = std::move(*wd);
 

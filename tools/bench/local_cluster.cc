@@ -1,0 +1,114 @@
+#include "tools/bench/local_cluster.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "node/client.h"
+
+namespace magpie {
+
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+std::string SelfDir() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : p.parent_path().string();
+}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+Status LocalCluster::Start(const LocalClusterOptions& options) {
+  char tmpl[] = "/tmp/magpie-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot make a temporary folder");
+  dir_ = tmpl;
+  for (int i = 0; i < options.nodes; ++i) {
+    std::string addr = "127.0.0.1:" + std::to_string(FreePort());
+    std::string data = dir_ + "/n" + std::to_string(i);
+    std::vector<std::string> args = {options.node_binary, "--data-dir", data, "--listen", addr,
+                                     "--slots", std::to_string(options.slots),
+                                     "--log-level", "warn"};
+    if (i > 0) {
+      args.push_back("--join");
+      args.push_back(addresses_[0]);
+    }
+    for (const auto& a : options.extra_args) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::string log = dir_ + "/n" + std::to_string(i) + ".log";
+    pid_t pid = fork();
+    if (pid < 0) return Status::IOError("fork failed");
+    if (pid == 0) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      setpgid(0, 0);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    pids_.push_back(pid);
+    addresses_.push_back(addr);
+  }
+  for (const auto& addr : addresses_) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      auto c = Client::Connect(addr);
+      if (c.ok() && (*c)->Members(std::chrono::milliseconds(500)).ok()) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return Status::Unavailable("node " + addr + " did not answer within 30 s (log in " + dir_ + ")");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return Status::Ok();
+}
+
+void LocalCluster::Stop() {
+  for (pid_t pid : pids_) kill(pid, SIGTERM);
+  for (pid_t pid : pids_) {
+    // A graceful stop is quick when nothing runs; do not wait forever for one that hangs.
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) break;
+      if (i == 199) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  pids_.clear();
+  addresses_.clear();
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+  }
+}
+
+}  // namespace magpie

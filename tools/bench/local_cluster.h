@@ -1,0 +1,47 @@
+// Starts and stops real magpie-node processes on loopback in a temporary folder, for the
+// benchmark (and anything else that wants a throwaway cluster).
+#ifndef MAGPIE_TOOLS_BENCH_LOCAL_CLUSTER_H_
+#define MAGPIE_TOOLS_BENCH_LOCAL_CLUSTER_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace magpie {
+
+struct LocalClusterOptions {
+  std::string node_binary;  // path to magpie-node
+  int nodes = 1;
+  int slots = 64;
+  std::vector<std::string> extra_args;
+};
+
+class LocalCluster {
+ public:
+  LocalCluster() = default;
+  ~LocalCluster();  // stops every node and removes the folder
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  // Starts the nodes and waits until each answers (bounded).
+  Status Start(const LocalClusterOptions& options);
+  void Stop();
+
+  const std::vector<std::string>& addresses() const { return addresses_; }
+  const std::vector<pid_t>& pids() const { return pids_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> addresses_;
+  std::vector<pid_t> pids_;
+};
+
+// The folder the running executable is in, to find sibling binaries.
+std::string SelfDir();
+
+}  // namespace magpie
+
+#endif  // MAGPIE_TOOLS_BENCH_LOCAL_CLUSTER_H_
