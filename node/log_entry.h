@@ -28,7 +28,7 @@ struct SubmitEntry {
   uint64_t seq = 0;
   TaskSpec spec;  // `after` holds resolved task ids
   int64_t submitted_ms = 0;
-  MSGPACK_DEFINE_MAP(id, seq, spec, submitted_ms);
+  MSGPACK_DEFINE(id, seq, spec, submitted_ms);
 };
 
 struct GrantEntry {
@@ -37,7 +37,7 @@ struct GrantEntry {
   std::string holder;    // node id that runs it
   std::string stolen_from;
   int64_t granted_ms = 0;
-  MSGPACK_DEFINE_MAP(task_id, attempt, holder, stolen_from, granted_ms);
+  MSGPACK_DEFINE(task_id, attempt, holder, stolen_from, granted_ms);
 };
 
 struct FinishEntry {
@@ -50,20 +50,20 @@ struct FinishEntry {
   std::string reason;
   std::string stdout_tail;
   std::string stderr_tail;
-  MSGPACK_DEFINE_MAP(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
+  MSGPACK_DEFINE(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
                      stderr_tail);
 };
 
 struct CancelEntry {
   std::string task_id;
   int64_t at_ms = 0;
-  MSGPACK_DEFINE_MAP(task_id, at_ms);
+  MSGPACK_DEFINE(task_id, at_ms);
 };
 
 struct RestartEntry {
   std::string task_id;
   int64_t at_ms = 0;
-  MSGPACK_DEFINE_MAP(task_id, at_ms);
+  MSGPACK_DEFINE(task_id, at_ms);
 };
 
 struct Entry {

@@ -84,7 +84,6 @@ bool NodeCore::HasReady() const {
 
 Ready NodeCore::TakeReady() {
   MAGPIE_CHECK(in_flight_index_ == 0, "TakeReady before Advance of the previous Ready");
-  PersistDirty();
   Ready rd = std::move(outbox_);
   outbox_ = Ready{};
   uint64_t last = group_log_.TakeUnstable(&rd.writes);
@@ -106,6 +105,17 @@ void NodeCore::Advance(Instant now) {
   Schedule(now);
 }
 
+void NodeCore::Snapshot() {
+  // The changed records, the applied index they reflect, and the removal of the log they
+  // replace go in one batch: a crash keeps all of it or none. Between snapshots the log
+  // alone is the truth, so a task that moved three times is written once, not three times.
+  uint64_t applied = group_log_.applied_index();
+  PersistDirty();
+  outbox_.writes.Put(Column::kMeta, group_log_.AppliedKey(), EncodePayload(applied));
+  group_log_.Compact(applied, &outbox_.writes);
+  last_compacted_ = applied;
+}
+
 void NodeCore::PersistDirty() {
   for (const auto& id : table_.TakeDirty()) {
     const Task* t = table_.Find(id);
@@ -120,14 +130,7 @@ void NodeCore::ApplyCommitted(Instant now) {
     ApplyResult r = table_.Apply(e);
     OnApplied(now, e, r);
   }
-  uint64_t applied = group_log_.applied_index();
-  // Records and the applied index go in one batch: a crash keeps both or neither.
-  PersistDirty();
-  outbox_.writes.Put(Column::kMeta, group_log_.AppliedKey(), EncodePayload(applied));
-  if (applied - last_compacted_ >= options_.compact_every) {
-    group_log_.Compact(applied, &outbox_.writes);
-    last_compacted_ = applied;
-  }
+  if (group_log_.applied_index() - last_compacted_ >= options_.compact_every) Snapshot();
   if (!recovering_) AnswerWaiters(now);
 }
 

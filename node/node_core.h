@@ -38,8 +38,9 @@ struct CoreOptions {
   std::map<std::string, std::string> labels;
   // Bounds on one loop turn, so a flood of work cannot stall the node.
   size_t max_scan_per_turn = 4096;
-  // Log entries kept behind the applied index before compaction removes them.
-  uint64_t compact_every = 20000;
+  // Applied entries between snapshots: each snapshot writes the changed task records and
+  // removes the log they cover. Recovery replays at most this many entries.
+  uint64_t compact_every = 10000;
 };
 
 // Where a client reply goes: opaque to the core, meaningful to the driver.
@@ -144,6 +145,7 @@ class NodeCore {
   void Schedule(Instant now);
   void EnforceTimeouts(Instant now);
   void PersistDirty();
+  void Snapshot();
   void StartLocal(Instant now, const Task& t);
 
   CoreOptions options_;

@@ -41,6 +41,10 @@ enum class Outcome : uint8_t {
 };
 const char* OutcomeName(Outcome o);
 
+// Records are msgpack arrays, not maps: a third of the bytes and far faster to decode, on
+// the hottest path there is (every log entry, every stored record). They stay readable
+// across versions as long as fields are only ever appended: an older array converts with
+// the new trailing fields left at their defaults, and a newer one's extra fields are ignored.
 struct TaskSpec {
   std::string name;
   std::vector<std::string> command;  // argv; "@noop", "@sleep S", "@fail" are built in
@@ -55,7 +59,7 @@ struct TaskSpec {
   int64_t backoff_ms = 1000;  // first retry delay; doubles per failed attempt
   std::string idempotency_key;
 
-  MSGPACK_DEFINE_MAP(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
+  MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
                      max_attempts, backoff_ms, idempotency_key);
 };
 
@@ -71,7 +75,7 @@ struct Attempt {
   std::string stolen_from;  // node id the task was stolen from, if it was
   uint32_t restarted_from = 0;  // attempt number this chain restarted (0: none)
 
-  MSGPACK_DEFINE_MAP(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
+  MSGPACK_DEFINE(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
                      stolen_from, restarted_from);
 };
 
@@ -93,7 +97,7 @@ struct Task {
   std::string end_reason;
   uint32_t restart_of = 0;  // set by Restart: the next attempt records it as restarted_from
 
-  MSGPACK_DEFINE_MAP(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
+  MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
                      blocked_by, end_reason, restart_of);
 
