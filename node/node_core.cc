@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "base/buggify.h"
 #include "node/scheduler.h"
 
 namespace magpie {
@@ -67,6 +68,7 @@ Status NodeCore::Recover(const Storage* storage, Instant now) {
     }
     return true;
   });
+  if (MAGPIE_BUGGIFY_ON(forget_lost_on_recover)) lost.clear();
   for (const auto& f : lost) Propose(EntryType::kFinish, EncodePayload(f));
   if (!lost.empty()) log_->warn("{} attempts were running when the node stopped; running them again", lost.size());
   Schedule(now);
@@ -77,8 +79,17 @@ uint64_t NodeCore::Propose(EntryType type, std::string payload) {
   return group_log_.Append(type, std::move(payload));
 }
 
+void NodeCore::Step(Instant now, const PeerMessage& message) {
+  last_now_ = std::max(last_now_, now);
+  // No peer protocol is wired in yet (gossip, replica groups and stealing come next).
+  ++dropped_peer_messages_;
+  log_->debug("dropped peer message of type {} from {}", static_cast<int>(message.type),
+              message.from);
+}
+
 bool NodeCore::HasReady() const {
   return group_log_.HasUnstable() || !outbox_.writes.empty() || !outbox_.replies.empty() ||
+         !outbox_.messages.empty() ||
          !outbox_.starts.empty() || !outbox_.kills.empty() || !outbox_.extends.empty();
 }
 
@@ -267,9 +278,18 @@ void NodeCore::Stop(Instant now) {
 void NodeCore::Schedule(Instant now) {
   if (stopping_) return;
   int32_t free_slots = options_.slots - used_slots_;
-  if (free_slots <= 0) return;
+  if (free_slots <= 0 && !MAGPIE_BUGGIFY_ON(grant_running_task)) return;
   auto picks = PickTasks(table_, now.unix_millis(), free_slots, options_.labels, granting_,
                          options_.max_scan_per_turn);
+  if (MAGPIE_BUGGIFY_ON(grant_running_task)) {
+    // The deliberate bug: a task already running here is granted a new attempt.
+    for (const auto& [id, la] : local_) {
+      if (granting_.count(id) == 0) {
+        picks.push_back(Pick{id, la.attempt + 1, 0});
+        break;
+      }
+    }
+  }
   for (const auto& p : picks) {
     GrantEntry g;
     g.task_id = p.task_id;

@@ -22,6 +22,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "gossip/peer_message.h"
 #include "node/client_protocol.h"
 #include "node/effects.h"
 #include "node/group_log.h"
@@ -61,6 +62,7 @@ struct Ready {
   WriteBatch writes;
   bool sync = false;
   // 2. Then, in any order:
+  std::vector<PeerMessage> messages;
   std::vector<ClientReply> replies;
   std::vector<StartProcess> starts;
   std::vector<KillProcess> kills;
@@ -79,6 +81,9 @@ class NodeCore {
   Status Recover(const Storage* storage, Instant now);
 
   void Tick(Instant now);
+  // A message from another node. Malformed or unexpected ones are dropped and counted;
+  // nothing that arrives from the network can stop the core.
+  void Step(Instant now, const PeerMessage& message);
   void Request(Instant now, const ReplyTo& from, const RequestFrame& frame);
   void OnExecutorEvent(Instant now, const ExecutorEvent& event);
 
@@ -175,6 +180,7 @@ class NodeCore {
   std::map<uint64_t, Waiter> waiters_;
   std::multimap<std::string, uint64_t> waiting_on_;  // task id -> waiter
   uint64_t next_waiter_ = 1;
+  uint64_t dropped_peer_messages_ = 0;
 };
 
 }  // namespace magpie

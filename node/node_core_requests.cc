@@ -2,6 +2,7 @@
 // or propose entries and answer once they are committed and applied.
 #include <algorithm>
 
+#include "base/buggify.h"
 #include "node/node_core.h"
 
 namespace magpie {
@@ -158,6 +159,9 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
     if (!e.spec.name.empty()) inflight_names_[e.spec.name] = e.id;
     if (!e.spec.idempotency_key.empty()) inflight_keys_[e.spec.idempotency_key] = e.id;
     last = Propose(EntryType::kSubmit, EncodePayload(e));
+  }
+  if (MAGPIE_BUGGIFY_ON(ack_before_durable)) {
+    return Reply(from, kType, SubmitReply{std::move(ids), std::move(existing)});
   }
   pending_[last] = PendingReply{from, kType, std::move(ids), std::move(existing)};
 }

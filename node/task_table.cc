@@ -1,5 +1,7 @@
 #include "node/task_table.h"
 
+#include "base/buggify.h"
+
 #include <algorithm>
 #include <climits>
 
@@ -183,7 +185,8 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   auto it = tasks_.find(e.task_id);
   if (it == tasks_.end()) return {false, "grant for unknown task " + e.task_id};
   Task& t = it->second;
-  if (t.state != TaskState::kReady) {
+  if (t.state != TaskState::kReady &&
+      !(MAGPIE_BUGGIFY_ON(grant_running_task) && t.state == TaskState::kRunning)) {
     return {false, "grant for " + t.id + " which is " + TaskStateName(t.state)};
   }
   uint32_t last = t.attempts.empty() ? 0 : t.attempts.back().number;

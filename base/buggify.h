@@ -1,0 +1,26 @@
+// Deliberate faults in the product code, after FoundationDB's BUGGIFY: each switch breaks
+// one promise on purpose so the simulator's checkers can prove they catch it. They exist
+// only in the simulator's build of the core (MAGPIE_BUGGIFY); in every other build each
+// site is the constant false and compiles away.
+#ifndef MAGPIE_BASE_BUGGIFY_H_
+#define MAGPIE_BASE_BUGGIFY_H_
+
+namespace magpie {
+
+struct BuggifySwitches {
+  bool ack_before_durable = false;      // answer a submit before its entry is synced
+  bool grant_running_task = false;      // grant a new attempt while the current one runs
+  bool forget_lost_on_recover = false;  // after a restart, leave dead attempts "running"
+};
+
+#ifdef MAGPIE_BUGGIFY
+// The simulator is single-threaded and sets these before a run.
+BuggifySwitches& Buggify();
+#define MAGPIE_BUGGIFY_ON(name) (::magpie::Buggify().name)
+#else
+#define MAGPIE_BUGGIFY_ON(name) false
+#endif
+
+}  // namespace magpie
+
+#endif  // MAGPIE_BASE_BUGGIFY_H_
