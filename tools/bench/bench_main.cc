@@ -1,19 +1,17 @@
 // magpie-bench: drives the standard workloads of ../shared/bench/README.md against a local
 // cluster it starts itself, or against a running node (--node). One JSON line per
-// workload on stdout; progress on stderr.
-#include <algorithm>
-#include <chrono>
+// workload on stdout with what produced it; progress on stderr.
 #include <cstdio>
-#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "node/client.h"
 #include "tools/bench/local_cluster.h"
+#include "tools/bench/workloads.h"
 
 #ifndef MAGPIE_COMMIT
 #define MAGPIE_COMMIT "unknown"
@@ -22,109 +20,27 @@
 namespace magpie {
 namespace {
 
-int64_t UnixMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-struct BenchOptions {
-  int tasks = 20000;
-  int batch = 500;   // tasks per submit request
-  int window = 8;    // submit requests in flight
+struct Target {
+  std::unique_ptr<LocalCluster> cluster;  // null when driving an external node
+  std::string address;
+  int nodes = 1;
+  int slots = 0;
 };
 
-// W1: N independent @noop tasks; throughput from first submit to last finish.
-Result<nlohmann::json> RunW1(Client& client, const BenchOptions& o) {
-  std::vector<std::string> ids;
-  std::vector<int64_t> sent_us;
-  ids.reserve(o.tasks);
-  std::map<uint64_t, std::pair<int64_t, int>> inflight;  // request id -> (sent at, count)
-  int submitted = 0, acked = 0;
-  const int64_t t0 = UnixMicros();
-  auto receive_one = [&]() -> Status {
-    auto r = client.Receive(std::chrono::seconds(30));
-    if (!r.ok()) return r.status();
-    if (!r->status.ok()) return r->status;
-    auto it = inflight.find(r->request_id);
-    if (it == inflight.end()) return Status::Ok();
-    auto reply = UnpackBody<SubmitReply>(r->body);
-    if (!reply.ok()) return reply.status();
-    for (const auto& id : reply->ids) {
-      ids.push_back(id);
-      sent_us.push_back(it->second.first);
-    }
-    acked += it->second.second;
-    inflight.erase(it);
-    return Status::Ok();
-  };
-  while (submitted < o.tasks) {
-    while (static_cast<int>(inflight.size()) >= o.window) {
-      Status s = receive_one();
-      if (!s.ok()) return s;
-    }
-    SubmitRequest req;
-    int n = std::min(o.batch, o.tasks - submitted);
-    TaskSpec spec;
-    spec.command = {"@noop"};
-    req.tasks.assign(n, spec);
-    uint64_t rid = 0;
-    int64_t at = UnixMicros();
-    Status s = client.Send(RequestType::kSubmit, PackBody(req), &rid);
-    if (!s.ok()) return s;
-    inflight[rid] = {at, n};
-    submitted += n;
-  }
-  while (!inflight.empty()) {
-    Status s = receive_one();
-    if (!s.ok()) return s;
-  }
-  const int64_t t_acked = UnixMicros();
-  std::fprintf(stderr, "W1: %d submitted in %.2f s; waiting for them to finish\n", acked,
-               (t_acked - t0) / 1e6);
-
-  std::vector<double> latency_ms;
-  int64_t last_finish_ms = 0;
-  size_t failed = 0;
-  constexpr size_t kChunk = 5000;
-  for (size_t from = 0; from < ids.size(); from += kChunk) {
-    WaitRequest w;
-    w.ids.assign(ids.begin() + from, ids.begin() + std::min(ids.size(), from + kChunk));
-    w.timeout_ms = 10000;
-    for (int tries = 0;; ++tries) {
-      auto r = client.Wait(w, std::chrono::seconds(30));
-      if (!r.ok()) return r.status();
-      if (!r->all_ended) {
-        if (tries > 30) return Status::Unavailable("tasks did not finish within 5 minutes");
-        continue;
-      }
-      for (size_t i = 0; i < r->tasks.size(); ++i) {
-        const Task& t = r->tasks[i];
-        if (t.state != TaskState::kSucceeded) ++failed;
-        last_finish_ms = std::max(last_finish_ms, t.finished_ms);
-        latency_ms.push_back(static_cast<double>(t.finished_ms * 1000 - sent_us[from + i]) / 1000.0);
-      }
-      break;
-    }
-  }
-  double span_s = static_cast<double>(last_finish_ms * 1000 - t0) / 1e6;
-  nlohmann::json j;
-  j["workload"] = "W1";
-  j["tasks"] = ids.size();
-  j["failed"] = failed;
-  j["tasks_per_s"] = std::round(ids.size() / span_s);
-  j["submitted_per_s"] = std::round(acked / ((t_acked - t0) / 1e6));
-  j["p50_ms"] = std::round(Percentile(latency_ms, 0.50) * 100) / 100;
-  j["p99_ms"] = std::round(Percentile(latency_ms, 0.99) * 100) / 100;
-  j["wall_s"] = std::round(span_s * 1000) / 1000;
-  return j;
+Result<Target> StartLocal(int nodes, int slots) {
+  Target t;
+  t.cluster = std::make_unique<LocalCluster>();
+  LocalClusterOptions lo;
+  lo.node_binary = SelfDir() + "/magpie-node";
+  lo.nodes = nodes;
+  lo.slots = slots;
+  Status s = t.cluster->Start(lo);
+  if (!s.ok()) return s;
+  t.address = t.cluster->addresses()[0];
+  t.nodes = nodes;
+  t.slots = slots;
+  std::fprintf(stderr, "started %d local node(s) with %d slots each\n", nodes, slots);
+  return t;
 }
 
 }  // namespace
@@ -132,17 +48,23 @@ Result<nlohmann::json> RunW1(Client& client, const BenchOptions& o) {
 
 int main(int argc, char** argv) {
   using namespace magpie;
-  std::string workloads = "W1";
+  std::string workloads = "W1,W2,W3,W4,W5";
   std::string node;
   int nodes = 1;
   int slots = 256;
-  BenchOptions o;
-  CLI::App app{"magpie-bench: the standard workloads, as one JSON line each"};
-  app.add_option("--workload", workloads, "comma-separated: W1")->capture_default_str();
-  app.add_option("--tasks", o.tasks, "tasks for W1")->capture_default_str()->check(CLI::Range(1, 10000000));
-  app.add_option("--node", node, "HOST:PORT of a running node (default: start a local one)");
-  app.add_option("--nodes", nodes, "nodes of the local cluster")->capture_default_str()->check(CLI::Range(1, 1));
-  app.add_option("--slots", slots, "slots per local node")->capture_default_str()->check(CLI::Range(1, 100000));
+  WorkloadOptions o;
+  CLI::App app{"magpie-bench: the standard workloads W1-W5, one JSON line each"};
+  app.add_option("--workload", workloads, "comma-separated W1..W5")->capture_default_str();
+  app.add_option("--tasks", o.w1_tasks, "tasks for W1")->capture_default_str()->check(CLI::Range(1, 10000000));
+  app.add_option("--w2-tasks", o.w2_tasks, "tasks for W2")->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--w3-tasks", o.w3_tasks, "tasks for W3")->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_flag("--w3-processes", o.w3_processes, "W3 with real `sleep` processes instead of @sleep");
+  app.add_option("--round-trips", o.w4_round_trips, "round trips for W4")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--chain", o.w5_chain, "W5 chain length")->capture_default_str()->check(CLI::Range(2, 10000));
+  app.add_option("--fan", o.w5_fan, "W5 fan width")->capture_default_str()->check(CLI::Range(1, 9998));
+  app.add_option("--node", node, "HOST:PORT of a running node (default: start a local cluster)");
+  app.add_option("--nodes", nodes, "nodes of the local cluster")->capture_default_str()->check(CLI::Range(1, 16));
+  app.add_option("--slots", slots, "slots per local node (W3 always uses 3 x 4)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", o.batch, "tasks per submit request")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--window", o.window, "submit requests in flight")->capture_default_str()->check(CLI::Range(1, 1024));
   try {
@@ -151,41 +73,57 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  LocalCluster cluster;
-  if (node.empty()) {
-    LocalClusterOptions lo;
-    lo.node_binary = SelfDir() + "/magpie-node";
-    lo.nodes = nodes;
-    lo.slots = slots;
-    Status s = cluster.Start(lo);
-    if (!s.ok()) {
-      std::fprintf(stderr, "magpie-bench: %s\n", s.ToString().c_str());
-      return 3;
-    }
-    node = cluster.addresses()[0];
-    std::fprintf(stderr, "started %d local node(s) with %d slots: %s\n", nodes, slots, node.c_str());
-  }
-  auto client = Client::Connect(node);
-  if (!client.ok()) {
-    std::fprintf(stderr, "magpie-bench: %s\n", client.status().ToString().c_str());
-    return 3;
-  }
   int rc = 0;
+  Target main_target;
   std::stringstream ss(workloads);
   for (std::string w; std::getline(ss, w, ',');) {
-    Result<nlohmann::json> r = Status::InvalidArgument("unknown workload '" + w + "' (this build has W1)");
+    if (w != "W1" && w != "W2" && w != "W3" && w != "W4" && w != "W5") {
+      std::fprintf(stderr, "magpie-bench: unknown workload '%s' (W1..W5)\n", w.c_str());
+      return 2;
+    }
+    // W3 is defined on its own cluster shape: 3 nodes x 4 slots, all work sent to one.
+    Target w3_target;
+    Target* target = &main_target;
+    if (!node.empty()) {
+      main_target.address = node;
+    } else if (w == "W3") {
+      auto t = StartLocal(3, 4);
+      if (!t.ok()) {
+        std::fprintf(stderr, "magpie-bench: %s\n", t.status().ToString().c_str());
+        return 3;
+      }
+      w3_target = std::move(*t);
+      target = &w3_target;
+    } else if (!main_target.cluster) {
+      auto t = StartLocal(nodes, slots);
+      if (!t.ok()) {
+        std::fprintf(stderr, "magpie-bench: %s\n", t.status().ToString().c_str());
+        return 3;
+      }
+      main_target = std::move(*t);
+    }
+    auto client = Client::Connect(target->address);
+    if (!client.ok()) {
+      std::fprintf(stderr, "magpie-bench: %s\n", client.status().ToString().c_str());
+      return 3;
+    }
+    Result<nlohmann::json> r = Status::InvalidArgument("unreachable");
     if (w == "W1") r = RunW1(**client, o);
+    if (w == "W2") r = RunW2(**client, o);
+    if (w == "W3") r = RunW3(**client, o);
+    if (w == "W4") r = RunW4(**client, o);
+    if (w == "W5") r = RunW5(**client, o);
     if (!r.ok()) {
       std::fprintf(stderr, "magpie-bench: %s: %s\n", w.c_str(), r.status().ToString().c_str());
-      rc = r.status().code() == Status::Code::kInvalidArgument ? 2 : 3;
+      rc = 3;
       continue;
     }
     nlohmann::json j = std::move(*r);
     j["commit"] = MAGPIE_COMMIT;
-    j["nodes"] = nodes;
+    j["external"] = target->cluster == nullptr;
+    j["nodes"] = target->nodes;
+    j["slots_per_node"] = target->slots;
     j["replication"] = 1;
-    j["slots"] = node.empty() ? 0 : slots;
-    j["external"] = cluster.addresses().empty();
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
   }

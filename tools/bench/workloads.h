@@ -1,0 +1,34 @@
+// The standard workloads W1-W5 of ../shared/bench/README.md, defined for magpie exactly as
+// for the peer. Each returns the JSON figures for one run.
+#ifndef MAGPIE_TOOLS_BENCH_WORKLOADS_H_
+#define MAGPIE_TOOLS_BENCH_WORKLOADS_H_
+
+#include <nlohmann/json.hpp>
+
+#include "node/client.h"
+
+namespace magpie {
+
+struct WorkloadOptions {
+  int w1_tasks = 20000;
+  int w2_tasks = 2000;
+  int w3_tasks = 600;
+  double w3_sleep_s = 0.05;
+  int w3_slots = 12;  // the cluster's total slots (3 nodes x 4)
+  bool w3_processes = false;  // real `sleep` processes instead of @sleep
+  int w4_round_trips = 200;
+  int w5_chain = 1000;
+  int w5_fan = 2000;
+  int batch = 500;
+  int window = 8;
+};
+
+Result<nlohmann::json> RunW1(Client& client, const WorkloadOptions& o);
+Result<nlohmann::json> RunW2(Client& client, const WorkloadOptions& o);
+Result<nlohmann::json> RunW3(Client& client, const WorkloadOptions& o);
+Result<nlohmann::json> RunW4(Client& client, const WorkloadOptions& o);
+Result<nlohmann::json> RunW5(Client& client, const WorkloadOptions& o);
+
+}  // namespace magpie
+
+#endif  // MAGPIE_TOOLS_BENCH_WORKLOADS_H_
