@@ -17,6 +17,7 @@ enum class PeerMessageType : uint8_t {
   kGossipNack = 4,      // Lifeguard: an indirect prober could not reach the target
   kGossipSync = 5,      // push-pull full state exchange (request)
   kGossipSyncReply = 6, // push-pull full state exchange (answer)
+  kGossipUpdate = 7,    // gossip round: piggybacked updates only, no answer expected
   // 16..63: replica groups (Raft); 64..79: work stealing; 80..: forwarded client requests.
 };
 
