@@ -97,6 +97,8 @@ void Membership::Leave(Instant now) {
 void Membership::Tick(Instant now) {
   if (!started_) return;
   last_now_ = std::max(last_now_, now);
+  // Joined once anyone answered, or someone found us first.
+  if (!joined_ && NumLive() > 1) joined_ = true;
   if (!joined_ && now >= next_join_at_) {
     for (const std::string& s : seeds_) SyncWith(s, /*join=*/true);
     next_join_at_ = now + config_.join_retry_interval;
@@ -121,13 +123,7 @@ void Membership::Tick(Instant now) {
     next_push_pull_at_ = now + PushPullScale(config_.push_pull_interval, NumLive());
   }
   if (!leaving_ && now >= next_reconnect_at_) {
-    // Heal partitions: both sides hold the other as dead, and only a full-state exchange
-    // makes each refute. Alone (everyone dead or reaped), go back to the seeds.
-    auto dead = RandomMembers(1, [](const Member& m) { return m.state == MemberState::kDead; });
-    if (!dead.empty()) SyncWith(dead[0]->address, /*join=*/false);
-    if (NumLive() == 1) {
-      for (const std::string& s : seeds_) SyncWith(s, /*join=*/true);
-    }
+    Reconnect();
     next_reconnect_at_ = now + config_.reconnect_interval;
   }
 }
@@ -156,13 +152,15 @@ void Membership::Step(Instant now, const PeerMessage& message) {
 
   switch (message.type) {
     case PeerMessageType::kGossipSync:
-      MergeState(now, p, /*rebroadcast=*/true);
+      MergeState(now, p);
       // Merged first, so the reply already carries any refutation it caused.
       Send(message.from, PeerMessageType::kGossipSyncReply, SyncPacket(p.join), EncodeFullState());
       return;
     case PeerMessageType::kGossipSyncReply:
-      // Facts in the answer to our join are no news to the cluster: no re-gossip of them.
-      MergeState(now, p, /*rebroadcast=*/!p.join);
+      // Whatever is new to us is re-gossiped, even what a seed told us on join: the seed's
+      // own gossip of a fact dies out at members that already knew it without passing it
+      // on, so without these extra sources early joiners miss late ones until a push-pull.
+      MergeState(now, p);
       if (!joined_) log_->info("gossip: joined through {}", message.from);
       joined_ = true;
       return;
@@ -171,7 +169,7 @@ void Membership::Step(Instant now, const PeerMessage& message) {
   }
   // Piggybacked updates first: a ping that says we are suspect gets an ack that already
   // carries our refutation.
-  for (const GossipUpdate& u : p.updates) ApplyUpdate(now, u, /*rebroadcast=*/true);
+  for (const GossipUpdate& u : p.updates) ApplyUpdate(now, u);
   switch (message.type) {
     case PeerMessageType::kGossipPing: HandlePing(now, message, p); break;
     case PeerMessageType::kGossipPingReq: HandlePingReq(now, message, p); break;
@@ -341,6 +339,24 @@ void Membership::GossipTick(Instant now) {
   for (const Member* t : targets) {
     if (broadcasts_.empty()) break;
     Send(t->address, PeerMessageType::kGossipUpdate, GossipPacket{});
+  }
+}
+
+void Membership::Reconnect() {
+  // Heal partitions: two sides that hold each other dead never probe or gossip across, and
+  // only a full-state exchange makes each side refute. Serf's rule: try one dead member
+  // with probability dead / live, so the cluster-wide rate stays about one attempt per
+  // dead member per interval, and a side that lost half the cluster tries every time.
+  size_t dead = 0;
+  for (const auto& [id, m] : members_) dead += m.state == MemberState::kDead;
+  const size_t live = NumLive();
+  if (dead > 0 && prng_.Chance(std::min(dead, live), live)) {
+    auto pick = RandomMembers(1, [](const Member& m) { return m.state == MemberState::kDead; });
+    if (!pick.empty()) SyncWith(pick[0]->address, /*join=*/false);
+  }
+  // Alone (everyone else dead or forgotten): back to the seeds.
+  if (live == 1) {
+    for (const std::string& s : seeds_) SyncWith(s, /*join=*/true);
   }
 }
 

@@ -177,15 +177,14 @@ class Membership {
   void HandleNack(const GossipPacket& p);
   void RelayTick(Instant now);
 
-  // State changes (membership_state.cc). `rebroadcast` is false for facts learned from
-  // the state a seed sent us on join: the cluster already knows them.
-  void ApplyUpdate(Instant now, const GossipUpdate& u, bool rebroadcast);
-  void HandleAlive(Instant now, const GossipUpdate& u, bool rebroadcast);
+  // State changes (membership_state.cc).
+  void ApplyUpdate(Instant now, const GossipUpdate& u);
+  void HandleAlive(Instant now, const GossipUpdate& u);
   void HandleSuspect(Instant now, const GossipUpdate& u);
   void HandleDead(Instant now, const GossipUpdate& u);
   void Refute(Instant now, uint64_t accused_incarnation);
   void SuspicionTick(Instant now);
-  void MergeState(Instant now, const GossipPacket& p, bool rebroadcast);
+  void MergeState(Instant now, const GossipPacket& p);
   std::vector<std::string> EncodeFullState();
   void Reap(Instant now);
 
@@ -202,6 +201,7 @@ class Membership {
   void Emit(Instant now, MemberEventType type, const Member& m);
   void GossipTick(Instant now);
   void SyncWith(const std::string& address, bool join);
+  void Reconnect();
   // Up to k distinct random members passing `ok` (never self).
   std::vector<const Member*> RandomMembers(size_t k, const std::function<bool(const Member&)>& ok);
   Member* FindMember(const std::string& id);

@@ -14,16 +14,16 @@
 
 namespace magpie {
 
-void Membership::ApplyUpdate(Instant now, const GossipUpdate& u, bool rebroadcast) {
+void Membership::ApplyUpdate(Instant now, const GossipUpdate& u) {
   switch (u.kind) {
-    case UpdateKind::kAlive: HandleAlive(now, u, rebroadcast); break;
+    case UpdateKind::kAlive: HandleAlive(now, u); break;
     case UpdateKind::kSuspect: HandleSuspect(now, u); break;
     case UpdateKind::kDead:
     case UpdateKind::kLeft: HandleDead(now, u); break;
   }
 }
 
-void Membership::HandleAlive(Instant now, const GossipUpdate& u, bool rebroadcast) {
+void Membership::HandleAlive(Instant now, const GossipUpdate& u) {
   if (u.id == self_id_) {
     if (leaving_) return;
     // Someone holds a newer (or different) "alive" for us than we have: a previous life of
@@ -52,7 +52,7 @@ void Membership::HandleAlive(Instant now, const GossipUpdate& u, bool rebroadcas
     std::swap(probe_order_.back(), probe_order_[prng_.Below(probe_order_.size())]);
     log_->info("gossip: {} joined at {} (incarnation {})", u.id, u.address, u.incarnation);
     Emit(now, MemberEventType::kJoined, added);
-    if (rebroadcast) Broadcast(u);
+    Broadcast(u);
     return;
   }
   Member& m = it->second;
@@ -72,7 +72,7 @@ void Membership::HandleAlive(Instant now, const GossipUpdate& u, bool rebroadcas
       m.load = u.load;
       Emit(now, MemberEventType::kUpdated, m);
     }
-    if (rebroadcast) Broadcast(u);
+    Broadcast(u);
     return;
   }
   // A newer incarnation: it is alive, whatever we thought.
@@ -98,7 +98,7 @@ void Membership::HandleAlive(Instant now, const GossipUpdate& u, bool rebroadcas
   } else if (changed) {
     Emit(now, MemberEventType::kUpdated, m);
   }
-  if (rebroadcast) Broadcast(u);
+  Broadcast(u);
 }
 
 void Membership::HandleSuspect(Instant now, const GossipUpdate& u) {
@@ -179,11 +179,11 @@ void Membership::SuspicionTick(Instant now) {
   }
 }
 
-void Membership::MergeState(Instant now, const GossipPacket& p, bool rebroadcast) {
+void Membership::MergeState(Instant now, const GossipPacket& p) {
   for (const GossipUpdate& u : p.updates) {
     switch (u.kind) {
       case UpdateKind::kAlive:
-        HandleAlive(now, u, rebroadcast);
+        HandleAlive(now, u);
         break;
       case UpdateKind::kSuspect:
       case UpdateKind::kDead: {

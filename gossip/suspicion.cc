@@ -27,17 +27,15 @@ Duration RemainingSuspicionTime(int n, int k, Duration elapsed, Duration min, Du
 Suspicion::Suspicion(const std::string& accuser, int k, Duration min, Duration max, Instant start)
     : k_(std::max(k, 0)), min_(min), max_(std::max(min, max)), start_(start) {
   confirmed_.insert(accuser);
+  deadline_ = start_ + RemainingSuspicionTime(n_, k_, Duration::Zero(), min_, max_);
 }
 
 bool Suspicion::Confirm(const std::string& from) {
   if (n_ >= k_) return false;
   if (!confirmed_.insert(from).second) return false;
   ++n_;
+  deadline_ = start_ + RemainingSuspicionTime(n_, k_, Duration::Zero(), min_, max_);
   return true;
-}
-
-Instant Suspicion::Deadline() const {
-  return start_ + RemainingSuspicionTime(n_, k_, Duration::Zero(), min_, max_);
 }
 
 }  // namespace magpie

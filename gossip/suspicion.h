@@ -33,7 +33,7 @@ class Suspicion {
   bool Confirm(const std::string& from);
 
   // When the suspect is to be declared dead.
-  Instant Deadline() const;
+  Instant Deadline() const { return deadline_; }
 
   int confirmations() const { return n_; }
   Instant start() const { return start_; }
@@ -44,6 +44,7 @@ class Suspicion {
   Duration min_;
   Duration max_;
   Instant start_;
+  Instant deadline_;  // recomputed on each confirmation; read on every NextDeadline
   std::set<std::string> confirmed_;  // at most k + 1 entries: the accuser and k others
 };
 

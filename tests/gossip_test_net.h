@@ -63,20 +63,21 @@ class GossipTestNet {
   void Crash(int i) { down_[i] = true; SetDeadline(i, Instant::Never()); }
   // Messages flow only between nodes on the same side: Isolate(i) puts i alone,
   // Partition(side) puts `side` apart from the rest, Heal() joins everything again.
+  void set_loss(uint64_t per_mille) { o_.loss_per_mille = per_mille; }
   void Isolate(int i, bool on) { group_[i] = on ? -1 - i : 0; }
   void Partition(const std::vector<int>& side) { for (int i : side) group_[i] = 1; }
   void Heal() { std::fill(group_.begin(), group_.end(), 0); }
   void SetLoad(int i, const MemberLoad& l) { nodes_[i]->SetLocalLoad(l); Pump(i); }
   void Leave(int i) { nodes_[i]->Leave(now_); Pump(i); }
 
-  // Runs until `end`, or until `done` holds (checked every 10 ms of simulated time).
+  // Runs until `end`, or until `done` holds (checked every `check` of simulated time).
   // Returns whether `done` held (true when there is none).
-  bool RunUntil(Instant end, const std::function<bool()>& done = {}) {
+  bool RunUntil(Instant end, const std::function<bool()>& done = {}, Duration check = Duration::Millis(10)) {
     Instant next_check = now_;
     while (true) {
       if (done && now_ >= next_check) {
         if (done()) return true;
-        next_check = now_ + Duration::Millis(10);
+        next_check = now_ + check;
       }
       const Instant msg_at = inflight_.empty() ? Instant::Never() : Instant::FromMicros(inflight_.begin()->first.first);
       const Instant tick_at = ticks_.empty() ? Instant::Never() : ticks_.begin()->first;
@@ -101,7 +102,9 @@ class GossipTestNet {
       }
     }
   }
-  bool RunFor(Duration d, const std::function<bool()>& done = {}) { return RunUntil(now_ + d, done); }
+  bool RunFor(Duration d, const std::function<bool()>& done = {}, Duration check = Duration::Millis(10)) {
+    return RunUntil(now_ + d, done, check);
+  }
 
   // How node i sees node j (nullopt: unknown, or i is down).
   std::optional<MemberState> StateOf(int i, int j) const {
@@ -117,6 +120,7 @@ class GossipTestNet {
     return true;
   }
   uint64_t delivered() const { return delivered_; }
+  uint64_t delivered_bytes() const { return delivered_bytes_; }
 
  private:
   void Pump(int i) {
@@ -125,6 +129,7 @@ class GossipTestNet {
       if (to == index_.end() || group_[i] != group_[to->second]) continue;
       if (o_.loss_per_mille > 0 && prng_.Chance(o_.loss_per_mille, 1000)) continue;
       ++delivered_;
+      delivered_bytes_ += m.payload.size();
       inflight_.emplace(std::make_pair((now_ + o_.delay).micros(), seq_++), std::move(m));
     }
     for (const MemberEvent& e : nodes_[i]->TakeEvents()) {
@@ -149,7 +154,7 @@ class GossipTestNet {
   std::map<std::pair<int64_t, uint64_t>, PeerMessage> inflight_;  // (deliver at, order sent)
   std::map<std::string, int> index_;
   Instant now_ = Instant::FromMicros(1'000'000'000);
-  uint64_t seq_ = 0, starts_ = 0, delivered_ = 0;
+  uint64_t seq_ = 0, starts_ = 0, delivered_ = 0, delivered_bytes_ = 0;
   EventFn on_event_;
 };
 
