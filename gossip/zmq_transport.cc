@@ -9,7 +9,14 @@ ZmqTransport::ZmqTransport(zmq::context_t* context, ZmqTransportOptions options,
     : context_(context), options_(options), log_(std::move(logger)) {}
 
 ZmqTransport::~ZmqTransport() {
-  for (auto& [addr, p] : peers_) p.socket->close();
+  // A short linger, so a graceful leave's last messages still go out.
+  for (auto& [addr, p] : peers_) {
+    try {
+      p.socket->set(zmq::sockopt::linger, 200);
+    } catch (const zmq::error_t&) {
+    }
+    p.socket->close();
+  }
 }
 
 ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& address) {
