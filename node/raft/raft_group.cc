@@ -1,0 +1,493 @@
+// RaftGroup: loading, role changes, timers, the term rules every message passes through,
+// proposals, and the Ready/Advance cycle. Message handlers live in raft_election.cc,
+// raft_replication.cc, raft_snapshot.cc; membership in raft_membership.cc.
+#include "node/raft/raft_group.h"
+
+#include <algorithm>
+
+namespace magpie {
+
+namespace {
+// Peers outside the configuration whose address is remembered for answers.
+constexpr size_t kMaxPeerAddresses = 64;
+}  // namespace
+
+RaftGroup::RaftGroup(RaftConfig config, uint64_t seed, std::shared_ptr<spdlog::logger> logger)
+    : config_(std::move(config)), logger_(std::move(logger)), prng_(seed), log_(config_.group_id) {
+  MAGPIE_CHECK(!config_.group_id.empty() && !config_.self_id.empty(), "group and self ids are required");
+  MAGPIE_CHECK(config_.heartbeat_interval > Duration::Zero() &&
+                   config_.heartbeat_interval < config_.election_timeout,
+               "the heartbeat must be shorter than the election timeout");
+  MAGPIE_CHECK(config_.max_entries_per_append > 0 && config_.max_inflight_appends > 0 &&
+                   config_.snapshot_chunk_bytes > 0 && config_.max_committed_per_ready > 0,
+               "raft bounds must be positive");
+}
+
+Status RaftGroup::Load(const Storage& storage, uint64_t applied_index) {
+  MAGPIE_CHECK(!loaded_, "RaftGroup::Load called twice");
+  RaftHardState hs;
+  auto h = storage.Get(Column::kMeta, HardStateKey());
+  if (!h.ok()) return h.status();
+  if (h->has_value()) {
+    auto d = DecodeHardState(**h);
+    if (!d.ok()) return Status::Corruption("group " + config_.group_id + ": " + d.status().message());
+    hs = std::move(*d);
+  }
+  RaftSnapshotMeta snap;
+  auto s = storage.Get(Column::kMeta, SnapshotKey());
+  if (!s.ok()) return s.status();
+  if (s->has_value()) {
+    auto d = DecodeSnapshotMeta(**s);
+    if (!d.ok()) return Status::Corruption("group " + config_.group_id + ": " + d.status().message());
+    snap = std::move(*d);
+  }
+  Status st = log_.Load(storage, snap.index, snap.term);
+  if (!st.ok()) return st;
+  snapshot_members_ = snap.members;
+  std::vector<Entry> all = log_.Slice(log_.first_index(), log_.last_index(), SIZE_MAX, SIZE_MAX);
+  st = TrackConfigEntries(all, &config_entries_);
+  if (!st.ok()) return Status::Corruption("group " + config_.group_id + ": " + st.message());
+  RefreshMembership();
+
+  if (applied_index < snap.index || applied_index > log_.last_index()) {
+    return Status::Corruption("group " + config_.group_id + ": the applied state is at index " +
+                              std::to_string(applied_index) + ", outside the log [" +
+                              std::to_string(snap.index) + ", " +
+                              std::to_string(log_.last_index()) + "]");
+  }
+  term_ = hs.term;
+  vote_ = hs.vote;
+  if (term_ < log_.last_term()) {
+    return Status::Corruption("group " + config_.group_id + ": term " + std::to_string(term_) +
+                              " is older than the log's last term");
+  }
+  // The stored commit is a hint written without sync; applied entries were committed.
+  log_.CommitTo(std::min(std::max(hs.commit, applied_index), log_.last_index()));
+  log_.ResetApplied(applied_index);
+  reported_ = RaftSoftState{role_, term_, leader_id_};
+  loaded_ = true;
+  logger_->info("group {}: loaded term {} vote '{}', snapshot {}, log {}..{}, commit {}, applied {}, {} members",
+                config_.group_id, term_, vote_, snap.index, log_.first_index(), log_.last_index(),
+                log_.committed(), applied_index, members_.members.size());
+  return Status::Ok();
+}
+
+void RaftGroup::Bootstrap(const std::vector<RaftMember>& members) {
+  MAGPIE_CHECK(loaded_, "Bootstrap before Load");
+  MAGPIE_CHECK(term_ == 0 && log_.last_index() == 0 && log_.snapshot_index() == 0,
+               "Bootstrap of group " + config_.group_id + ", which already has state");
+  RaftConfigChange change;
+  change.after.members = members;
+  change.after.Sort();
+  MAGPIE_CHECK(change.after.VoterCount() > 0, "Bootstrap needs a voter");
+  for (size_t i = 1; i < change.after.members.size(); ++i) {
+    MAGPIE_CHECK(change.after.members[i].id != change.after.members[i - 1].id, "duplicate member");
+  }
+  change.kind = RaftChangeKind::kAddVoter;
+  change.member = change.after.members.front();
+  // Every initial member writes this same entry at (1, 1), so it is committed everywhere.
+  term_ = 1;
+  hard_state_dirty_ = true;
+  AppendLocal(Entry{0, 1, kRaftConfigEntryType, EncodeConfigChange(change)});
+  log_.CommitTo(1);
+  commit_dirty_ = true;
+}
+
+void RaftGroup::Observe(Instant now) {
+  MAGPIE_CHECK(loaded_, "RaftGroup used before Load");
+  now_ = std::max(now_, now);
+  if (started_) return;
+  started_ = true;
+  ResetElectionTimer(now_);
+  // A group of one needs nobody's vote: it leads at once instead of after a timeout.
+  if (members_.VoterCount() == 1 && is_voter()) election_deadline_ = now_;
+}
+
+void RaftGroup::ResetElectionTimer(Instant now) {
+  int64_t t = config_.election_timeout.micros();
+  election_deadline_ = now + Duration::Micros(t + static_cast<int64_t>(prng_.Below(static_cast<uint64_t>(t))));
+}
+
+void RaftGroup::Tick(Instant now) {
+  Observe(now);
+  now = now_;
+  if (role_ != RaftRole::kLeader) {
+    if (is_voter() && now >= election_deadline_) {
+      CampaignInternal(now, config_.pre_vote ? CampaignKind::kPreVote : CampaignKind::kElection);
+    }
+    return;
+  }
+  if (config_.check_quorum && now - leader_since_ >= config_.election_timeout &&
+      !HasQuorumContact(now)) {
+    logger_->warn("group {}: leader at term {} has not heard from a majority for {} ms; stepping down",
+                  config_.group_id, term_, config_.election_timeout.millis());
+    BecomeFollower(now, term_, "");
+    return;
+  }
+  if (!transferee_.empty() && now >= transfer_deadline_) {
+    logger_->info("group {}: leadership transfer to {} timed out", config_.group_id, transferee_);
+    transferee_.clear();
+  }
+  if (now >= heartbeat_deadline_) {
+    BroadcastHeartbeat();
+    heartbeat_deadline_ = now + config_.heartbeat_interval;
+  }
+  for (auto& [id, pr] : progress_) {
+    // A snapshot chunk unanswered for an election timeout was lost: send it again.
+    if (pr.state == ProgressState::kSnapshot && pr.probe_sent &&
+        now - pr.snapshot_sent_at >= config_.election_timeout) {
+      pr.probe_sent = false;
+      appends_pending_ = true;
+    }
+  }
+  MaybePromoteLearners(now);
+}
+
+void RaftGroup::Step(Instant now, PeerMessageType type, std::string_view payload) {
+  auto m = DecodeRaftMessage(payload);
+  if (!m.ok() || ToPeerMessageType(m->type) != type) {
+    ++counters_.malformed_messages;
+    logger_->debug("group {}: dropped a malformed raft message: {}", config_.group_id,
+                   m.ok() ? "type differs from its envelope" : m.status().ToString());
+    return;
+  }
+  Step(now, std::move(*m));
+}
+
+void RaftGroup::Step(Instant now, RaftMessage m) {
+  Observe(now);
+  now = now_;
+  if (m.group_id != config_.group_id || m.to != config_.self_id || m.from.empty() ||
+      m.from == config_.self_id) {
+    ++counters_.misrouted_messages;
+    return;
+  }
+  if (!m.from_address.empty() && members_.Find(m.from) == nullptr) {
+    if (peer_addresses_.size() >= kMaxPeerAddresses && peer_addresses_.count(m.from) == 0) {
+      peer_addresses_.erase(peer_addresses_.begin());
+    }
+    peer_addresses_[m.from] = m.from_address;
+  }
+  const bool vote_request = m.type == RaftMessageType::kVote || m.type == RaftMessageType::kPreVote;
+  if (m.term > term_) {
+    if (vote_request) {
+      // Leader stickiness (§6.2, §9.6): while this member believes a leader is alive it
+      // neither raises its term nor grants a vote, so a node that cannot see the leader
+      // cannot disrupt the ones that can. A transfer's election is exempt: the leader asked.
+      bool sticky = m.type == RaftMessageType::kVote ? config_.check_quorum
+                                                     : (config_.check_quorum || config_.pre_vote);
+      if (sticky && !m.transfer && InLease(now)) {
+        ++counters_.votes_ignored_in_lease;
+        return;
+      }
+    }
+    if (m.type == RaftMessageType::kPreVote) {
+      // A pre-vote never changes the term: that is its whole point.
+    } else if (m.type == RaftMessageType::kPreVoteResponse && !m.reject) {
+      // Granted at the term we would campaign in; counted below.
+    } else {
+      bool from_leader = m.type == RaftMessageType::kAppend || m.type == RaftMessageType::kHeartbeat ||
+                         m.type == RaftMessageType::kInstallSnapshot ||
+                         m.type == RaftMessageType::kTimeoutNow;
+      logger_->info("group {}: term {} -> {} on {} from {}", config_.group_id, term_, m.term,
+                    RaftMessageTypeName(m.type), m.from);
+      BecomeFollower(now, m.term, from_leader ? m.from : "");
+    }
+  } else if (m.term < term_) {
+    ++counters_.stale_messages;
+    if (m.type == RaftMessageType::kAppend || m.type == RaftMessageType::kHeartbeat ||
+        m.type == RaftMessageType::kInstallSnapshot) {
+      // A leader of an older term: tell it ours so it steps down. (With pre-vote and
+      // check-quorum, votes may be ignored, so this is how a stale leader learns.)
+      RaftMessage r = NewMessage(RaftMessageType::kAppendResponse, m.from);
+      r.reject = true;
+      Send(r);
+    } else if (m.type == RaftMessageType::kPreVote) {
+      RaftMessage r = NewMessage(RaftMessageType::kPreVoteResponse, m.from);
+      r.reject = true;
+      Send(r);
+    }
+    return;
+  }
+
+  switch (m.type) {
+    case RaftMessageType::kPreVote:
+    case RaftMessageType::kVote: HandleVoteRequest(now, m); break;
+    case RaftMessageType::kPreVoteResponse:
+    case RaftMessageType::kVoteResponse: HandleVoteResponse(now, m); break;
+    case RaftMessageType::kAppend: HandleAppend(now, m); break;
+    case RaftMessageType::kAppendResponse: HandleAppendResponse(now, m); break;
+    case RaftMessageType::kHeartbeat: HandleHeartbeat(now, m); break;
+    case RaftMessageType::kHeartbeatResponse: HandleHeartbeatResponse(now, m); break;
+    case RaftMessageType::kInstallSnapshot: HandleInstallSnapshot(now, m); break;
+    case RaftMessageType::kInstallSnapshotResponse: HandleInstallSnapshotResponse(now, m); break;
+    case RaftMessageType::kTimeoutNow: HandleTimeoutNow(now, m); break;
+  }
+}
+
+std::string RaftGroup::NotLeaderMessage() const {
+  return "not the leader of group " + config_.group_id + "; leader is " +
+         (leader_id_.empty() ? std::string("unknown") : leader_id_);
+}
+
+Result<uint64_t> RaftGroup::Propose(Instant now, EntryType type, std::string payload) {
+  Observe(now);
+  if (role_ != RaftRole::kLeader) return Status::Unavailable(NotLeaderMessage());
+  if (!transferee_.empty()) {
+    return Status::Unavailable("leadership of group " + config_.group_id +
+                               " is moving to " + transferee_);
+  }
+  if (!is_voter()) return Status::Unavailable("this node is leaving group " + config_.group_id);
+  if (type == kRaftConfigEntryType) {
+    return Status::InvalidArgument("membership changes go through ProposeMembershipChange");
+  }
+  if (payload.size() > config_.max_entry_bytes) {
+    return Status::InvalidArgument("entry of " + std::to_string(payload.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(config_.max_entry_bytes));
+  }
+  if (log_.last_index() - log_.committed() >= config_.max_uncommitted_entries ||
+      uncommitted_bytes_ + payload.size() > config_.max_uncommitted_bytes) {
+    return Status::Busy("group " + config_.group_id + " has too much uncommitted work; retry later");
+  }
+  uncommitted_bytes_ += payload.size();
+  return AppendLocal(Entry{0, term_, type, std::move(payload)});
+}
+
+uint64_t RaftGroup::AppendLocal(Entry e) {
+  e.term = term_;
+  uint64_t index = log_.Append(std::move(e));
+  if (log_.At(index).type == kRaftConfigEntryType) {
+    Status s = TrackConfigEntries({log_.At(index)}, &config_entries_);
+    MAGPIE_CHECK(s.ok(), "own membership change undecodable: " + s.ToString());
+    RefreshMembership();
+  }
+  appends_pending_ = true;
+  return index;
+}
+
+bool RaftGroup::HasReady() const {
+  if (!loaded_ || ready_outstanding_) return false;
+  return !outbox_.empty() || log_.HasUnwritten() || hard_state_dirty_ || commit_dirty_ ||
+         snapshot_meta_dirty_ || pending_snapshot_.has_value() || log_.HasCommittedToHand() ||
+         (role_ == RaftRole::kLeader && appends_pending_) ||
+         !(reported_ == RaftSoftState{role_, term_, leader_id_}) ||
+         (snapshot_requested_ && !snapshot_request_reported_);
+}
+
+RaftReady RaftGroup::TakeReady() {
+  MAGPIE_CHECK(loaded_ && !ready_outstanding_, "TakeReady before Advance of the previous Ready");
+  if (role_ == RaftRole::kLeader) FlushAppends();
+  appends_pending_ = false;
+  RaftReady rd;
+  if (pending_snapshot_) {
+    rd.snapshot = std::move(pending_snapshot_);
+    pending_snapshot_.reset();
+  }
+  rd.committed = log_.TakeCommitted(config_.max_committed_per_ready);
+  ready_applied_to_ = log_.delivered();
+
+  ready_entry_ = log_.WriteTo(&rd.writes);
+  if (ready_entry_) rd.sync = true;  // acknowledgements of these entries are in messages
+  if (snapshot_meta_dirty_) {
+    RaftSnapshotMeta meta{log_.snapshot_index(), log_.snapshot_term(), snapshot_members_};
+    rd.writes.Put(Column::kMeta, SnapshotKey(), EncodeSnapshotMeta(meta));
+    rd.sync = rd.sync || snapshot_meta_sync_;
+  }
+  if (hard_state_dirty_ || commit_dirty_ || snapshot_meta_dirty_) {
+    RaftHardState hs{term_, vote_, log_.committed()};
+    rd.writes.Put(Column::kMeta, HardStateKey(), EncodeHardState(hs));
+    // Term and vote are promises to peers (§3.8): synced before any message leaves.
+    rd.sync = rd.sync || hard_state_dirty_;
+  }
+  hard_state_dirty_ = commit_dirty_ = snapshot_meta_dirty_ = snapshot_meta_sync_ = false;
+  rd.messages = std::move(outbox_);
+  outbox_.clear();
+
+  RaftSoftState now_state{role_, term_, leader_id_};
+  if (!(now_state == reported_)) {
+    bool was_leading = reported_.role == RaftRole::kLeader;
+    bool same_leadership = was_leading && role_ == RaftRole::kLeader && reported_.term == term_;
+    rd.became_leader = role_ == RaftRole::kLeader && !same_leadership;
+    rd.lost_leadership = was_leading && !same_leadership;
+    rd.soft_state = now_state;
+    reported_ = now_state;
+  }
+  if (snapshot_requested_ && !snapshot_request_reported_) {
+    rd.snapshot_requested = true;
+    snapshot_request_reported_ = true;
+  }
+  ready_outstanding_ = true;
+  return rd;
+}
+
+void RaftGroup::Advance(Instant now) {
+  MAGPIE_CHECK(ready_outstanding_, "Advance without a Ready");
+  Observe(now);
+  ready_outstanding_ = false;
+  if (ready_entry_) log_.StableTo(*ready_entry_);
+  ready_entry_.reset();
+  log_.AppliedTo(ready_applied_to_);
+  // The leader's own copy counts toward the quorum only once durable.
+  if (role_ == RaftRole::kLeader) MaybeCommit();
+}
+
+Instant RaftGroup::NextDeadline() const {
+  if (!loaded_) return Instant::Never();
+  if (!started_) return Instant();
+  if (role_ != RaftRole::kLeader) return is_voter() ? election_deadline_ : Instant::Never();
+  Instant next = heartbeat_deadline_;
+  if (config_.check_quorum) {
+    next = std::min(next, std::max(QuorumContactSince(), leader_since_) + config_.election_timeout);
+  }
+  if (!transferee_.empty()) next = std::min(next, transfer_deadline_);
+  for (const auto& [id, pr] : progress_) {
+    if (pr.state == ProgressState::kSnapshot && pr.probe_sent) {
+      next = std::min(next, pr.snapshot_sent_at + config_.election_timeout);
+    }
+  }
+  return next;
+}
+
+void RaftGroup::BecomeFollower(Instant now, uint64_t term, const std::string& leader) {
+  if (term > term_) {
+    term_ = term;
+    vote_.clear();
+    hard_state_dirty_ = true;
+  }
+  if (role_ == RaftRole::kLeader) {
+    logger_->info("group {}: no longer leader (term {})", config_.group_id, term_);
+  }
+  role_ = RaftRole::kFollower;
+  leader_id_ = leader;
+  if (!leader.empty()) last_leader_contact_ = now;
+  progress_.clear();
+  votes_.clear();
+  transferee_.clear();
+  outgoing_.reset();
+  snapshot_requested_ = false;
+  appends_pending_ = false;
+  ResetElectionTimer(now);
+}
+
+void RaftGroup::FollowLeader(Instant now, const std::string& leader) {
+  if (role_ != RaftRole::kFollower || leader_id_ != leader) {
+    if (role_ == RaftRole::kFollower && leader_id_.empty()) {
+      logger_->info("group {}: following {} at term {}", config_.group_id, leader, term_);
+    }
+    BecomeFollower(now, term_, leader);
+  }
+  last_leader_contact_ = now;
+  ResetElectionTimer(now);
+}
+
+void RaftGroup::BecomePreCandidate(Instant now) {
+  role_ = RaftRole::kPreCandidate;
+  leader_id_.clear();
+  votes_.clear();
+  progress_.clear();
+  votes_[config_.self_id] = true;
+  campaign_sent_at_ = now;
+  ResetElectionTimer(now);
+  logger_->info("group {}: pre-campaigning for term {}", config_.group_id, term_ + 1);
+}
+
+void RaftGroup::BecomeCandidate(Instant now, bool transfer) {
+  ++term_;
+  vote_ = config_.self_id;
+  hard_state_dirty_ = true;
+  role_ = RaftRole::kCandidate;
+  leader_id_.clear();
+  votes_.clear();
+  progress_.clear();
+  votes_[config_.self_id] = true;
+  campaign_sent_at_ = now;
+  ResetElectionTimer(now);
+  logger_->info("group {}: campaigning at term {}{}", config_.group_id, term_,
+                transfer ? " (leadership transfer)" : "");
+}
+
+void RaftGroup::BecomeLeader(Instant now) {
+  role_ = RaftRole::kLeader;
+  leader_id_ = config_.self_id;
+  leader_since_ = now;
+  progress_.clear();
+  transferee_.clear();
+  uncommitted_bytes_ = 0;
+  for (const auto& m : members_.members) {
+    if (m.id == config_.self_id) continue;
+    Progress pr(config_.max_inflight_appends);
+    pr.next = log_.last_index() + 1;
+    // A granted vote answers a request sent at the campaign's start: that is contact.
+    auto v = votes_.find(m.id);
+    if (v != votes_.end() && v->second) pr.RecordAck(now, campaign_sent_at_);
+    progress_.emplace(m.id, std::move(pr));
+  }
+  votes_.clear();
+  heartbeat_deadline_ = now + config_.heartbeat_interval;
+  logger_->info("group {}: became leader at term {} ({} members)", config_.group_id, term_,
+                members_.members.size());
+  // §3.6.2/§6.4: a no-op of the new term lets the leader commit (and so learn) everything
+  // earlier leaders committed; nothing older is committed by counting replicas.
+  term_start_index_ = AppendLocal(Entry{0, term_, EntryType::kNoop, {}});
+}
+
+RaftMessage RaftGroup::NewMessage(RaftMessageType type, const std::string& to) const {
+  RaftMessage m;
+  m.type = type;
+  m.group_id = config_.group_id;
+  m.from = config_.self_id;
+  m.from_address = config_.self_address;
+  m.to = to;
+  m.term = term_;
+  return m;
+}
+
+void RaftGroup::Send(const RaftMessage& m) {
+  if (outbox_.size() >= config_.max_outbox_messages) {
+    ++counters_.outbox_overflows;
+    return;
+  }
+  RaftOutMessage out;
+  out.to_id = m.to;
+  if (const RaftMember* member = members_.Find(m.to)) {
+    out.to_address = member->address;
+  } else if (auto it = peer_addresses_.find(m.to); it != peer_addresses_.end()) {
+    out.to_address = it->second;
+  }
+  out.type = ToPeerMessageType(m.type);
+  out.payload = EncodeRaftMessage(m);
+  outbox_.push_back(std::move(out));
+}
+
+Instant RaftGroup::QuorumContactSince() const {
+  if (role_ != RaftRole::kLeader) return Instant();
+  std::vector<Instant> seen;
+  for (const auto& m : members_.members) {
+    if (!m.voter) continue;
+    if (m.id == config_.self_id) {
+      seen.push_back(now_);
+    } else {
+      auto it = progress_.find(m.id);
+      seen.push_back(it == progress_.end() ? Instant() : it->second.acked_send_at);
+    }
+  }
+  if (seen.empty()) return Instant();
+  return QuorumInstant(std::move(seen), members_.Quorum());
+}
+
+bool RaftGroup::HasQuorumContact(Instant now) const {
+  if (role_ != RaftRole::kLeader) return false;
+  return now - QuorumContactSince() < config_.election_timeout;
+}
+
+std::vector<RaftPeerStatus> RaftGroup::Peers() const {
+  std::vector<RaftPeerStatus> out;
+  for (const auto& [id, pr] : progress_) {
+    out.push_back(RaftPeerStatus{id, members_.IsVoter(id), pr.match, pr.next, pr.state,
+                                 pr.acked_send_at, pr.last_ack_at});
+  }
+  return out;
+}
+
+}  // namespace magpie
