@@ -208,8 +208,11 @@ inline void RaftNet::RunFor(Duration d) {
 
 inline bool RaftNet::RunUntil(const std::function<bool()>& pred, Duration d) {
   const Instant end = now_ + d;
-  while (!pred() && now_ < end) RunFor(std::min(Duration::Millis(10), end - now_));
-  return pred();
+  for (;;) {  // pred is called once per step: it may act (propose, change membership)
+    if (pred()) return true;
+    if (now_ >= end) return false;
+    RunFor(std::min(Duration::Millis(10), end - now_));
+  }
 }
 
 inline void RaftNet::DeliverAll(int max_rounds) {
