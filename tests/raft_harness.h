@@ -88,7 +88,10 @@ class RaftNet {
   void Heal();
   // Messages for which it returns true are dropped (after cuts).
   std::function<bool(const NetMessage&)> drop_if;
-  void Crash(const std::string& id);    // unsynced writes lost, queued messages to it lost
+  // When it returns true for a Ready, the node dies instead of carrying it out: the
+  // batch never reaches the disk and nothing in it is sent (a crash before fsync).
+  std::function<bool(const std::string& id, const RaftReady& rd)> crash_before_write;
+  void Crash(const std::string& id);    // unsynced writes lost
   void Restart(const std::string& id);  // a new RaftGroup over the surviving storage
   // Wipes the node's disk and starts it empty (a brand-new member with the same id).
   void Replace(const std::string& id);

@@ -143,6 +143,10 @@ inline void RaftNet::Process(const std::string& id) {
 inline void RaftNet::CarryOut(const std::string& id, RaftReady rd) {
   Node& n = *nodes_.at(id);
   Check(n, rd);
+  if (crash_before_write && crash_before_write(id, rd)) {
+    Crash(id);
+    return;
+  }
   if (rd.snapshot) {
     std::vector<Entry> state = DecodeAppliedState(rd.snapshot->data);
     EXPECT_EQ(state.size(), rd.snapshot->index) << n.id << " got a snapshot that is not at its index";
