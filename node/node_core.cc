@@ -71,8 +71,48 @@ Status NodeCore::Recover(const Storage* storage, Instant now) {
   if (MAGPIE_BUGGIFY_ON(forget_lost_on_recover)) lost.clear();
   for (const auto& f : lost) Propose(EntryType::kFinish, EncodePayload(f));
   if (!lost.empty()) log_->warn("{} attempts were running when the node stopped; running them again", lost.size());
+  s = StartGossip(*storage, now);
+  if (!s.ok()) return s;
   Schedule(now);
   return Status::Ok();
+}
+
+Status NodeCore::StartGossip(const Storage& storage, Instant now) {
+  // A restarted node must speak with a higher incarnation than anything it said before,
+  // or its old "dead" would outrank its new "alive". The bump is written (synced, in the
+  // first Ready) before any gossip leaves.
+  constexpr const char* kIncarnationKey = "incarnation";
+  uint64_t incarnation = 1;
+  auto v = storage.Get(Column::kMeta, kIncarnationKey);
+  if (!v.ok()) return v.status();
+  if (v->has_value()) {
+    auto prev = DecodePayload<uint64_t>(**v);
+    if (!prev.ok()) return Status::Corruption("stored incarnation: " + prev.status().message());
+    incarnation = *prev + 1;
+  }
+  outbox_.writes.Put(Column::kMeta, kIncarnationKey, EncodePayload(incarnation));
+  force_sync_ = true;
+  membership_ = std::make_unique<Membership>(options_.gossip, options_.node_id,
+                                             options_.client_address, incarnation, options_.seed,
+                                             log_);
+  membership_->SetLocalLoad(LocalLoad());
+  membership_->Join(now, options_.join);
+  return Status::Ok();
+}
+
+MemberLoad NodeCore::LocalLoad() const {
+  MemberLoad load;
+  load.slots = options_.slots;
+  load.running = used_slots_;
+  load.ready = static_cast<int32_t>(table_.ready_count());
+  load.ready_by_band = table_.ReadyByBand();
+  load.labels = options_.labels;
+  load.leader_hints[options_.group_id] = options_.node_id;
+  return load;
+}
+
+bool NodeCore::stopped() const {
+  return stopping_ && local_.empty() && (membership_ == nullptr || membership_->leave_done());
 }
 
 uint64_t NodeCore::Propose(EntryType type, std::string payload) {
@@ -81,15 +121,20 @@ uint64_t NodeCore::Propose(EntryType type, std::string payload) {
 
 void NodeCore::Step(Instant now, const PeerMessage& message) {
   last_now_ = std::max(last_now_, now);
-  // No peer protocol is wired in yet (gossip, replica groups and stealing come next).
+  const auto type = static_cast<uint8_t>(message.type);
+  if (type >= static_cast<uint8_t>(PeerMessageType::kGossipPing) &&
+      type <= static_cast<uint8_t>(PeerMessageType::kGossipSyncReply)) {
+    membership_->Step(now, message);
+    return;
+  }
+  // Replica groups and stealing are not wired in yet.
   ++dropped_peer_messages_;
-  log_->debug("dropped peer message of type {} from {}", static_cast<int>(message.type),
-              message.from);
+  log_->debug("dropped peer message of type {} from {}", static_cast<int>(type), message.from);
 }
 
 bool NodeCore::HasReady() const {
   return group_log_.HasUnstable() || !outbox_.writes.empty() || !outbox_.replies.empty() ||
-         !outbox_.messages.empty() ||
+         !outbox_.messages.empty() || (membership_ && membership_->HasMessages()) ||
          !outbox_.starts.empty() || !outbox_.kills.empty() || !outbox_.extends.empty();
 }
 
@@ -97,10 +142,17 @@ Ready NodeCore::TakeReady() {
   MAGPIE_CHECK(in_flight_index_ == 0, "TakeReady before Advance of the previous Ready");
   Ready rd = std::move(outbox_);
   outbox_ = Ready{};
+  if (membership_) {
+    for (auto& m : membership_->TakeMessages()) rd.messages.push_back(std::move(m));
+  }
   uint64_t last = group_log_.TakeUnstable(&rd.writes);
   if (last != 0) {
     in_flight_index_ = last;
     rd.sync = true;  // log entries are acknowledged and acted on only once durable
+  }
+  if (force_sync_) {
+    rd.sync = true;
+    force_sync_ = false;
   }
   return rd;
 }
@@ -267,6 +319,7 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
 
 void NodeCore::Stop(Instant now) {
   stopping_ = true;
+  if (membership_) membership_->Leave(now);
   for (auto& [id, la] : local_) {
     if (la.killed_for == Outcome::kNone) {
       la.killed_for = Outcome::kLost;
@@ -313,6 +366,15 @@ void NodeCore::EnforceTimeouts(Instant now) {
 
 void NodeCore::Tick(Instant now) {
   last_now_ = std::max(last_now_, now);
+  if (membership_) {
+    membership_->SetLocalLoad(LocalLoad());
+    membership_->Tick(now);
+    // Replica groups will act on these; until then they are only logged.
+    for (const auto& e : membership_->TakeEvents()) {
+      log_->info("member {} at {} {} (incarnation {})", e.id, e.address,
+                 MemberEventTypeName(e.type), e.incarnation);
+    }
+  }
   EnforceTimeouts(now);
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline <= now) {
@@ -355,6 +417,7 @@ Instant NodeCore::NextDeadline() const {
     if (la.killed_for == Outcome::kNone) next = std::min(next, la.timeout_at);
   }
   for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
+  if (membership_) next = std::min(next, membership_->NextDeadline());
   if (used_slots_ < options_.slots) {
     int64_t nb = table_.NextNotBefore(last_now_.unix_millis());
     if (nb != INT64_MAX) next = std::min(next, Instant::FromMicros(nb * 1000));

@@ -22,6 +22,8 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "gossip/gossip_config.h"
+#include "gossip/membership.h"
 #include "gossip/peer_message.h"
 #include "node/client_protocol.h"
 #include "node/effects.h"
@@ -39,6 +41,12 @@ struct CoreOptions {
   std::map<std::string, std::string> labels;
   // Bounds on one loop turn, so a flood of work cannot stall the node.
   size_t max_scan_per_turn = 4096;
+  // Peers to join through (any one reachable is enough); empty starts a new cluster.
+  std::vector<std::string> join;
+  GossipConfig gossip;
+  // Seeds the core's randomness (gossip probe order, election timeouts): the driver draws
+  // it from the OS, the simulator from its seed.
+  uint64_t seed = 1;
   // Applied entries between snapshots: each snapshot writes the changed task records and
   // removes the log they cover. Recovery replays at most this many entries.
   uint64_t compact_every = 10000;
@@ -92,6 +100,8 @@ class NodeCore {
   // running_local() is 0 and HasReady() is false.
   void Stop(Instant now);
   bool stopping() const { return stopping_; }
+  // A stop is complete: no attempt runs here and the cluster has heard we left.
+  bool stopped() const;
 
   bool HasReady() const;
   Ready TakeReady();
@@ -105,6 +115,7 @@ class NodeCore {
   const TaskTable& tasks() const { return table_; }
   const CoreOptions& options() const { return options_; }
   int32_t used_slots() const { return used_slots_; }
+  const Membership& membership() const { return *membership_; }
   size_t running_local() const { return local_.size(); }
 
  private:
@@ -135,6 +146,8 @@ class NodeCore {
   void HandleCancel(Instant now, const ReplyTo& from, const std::string& body);
   void HandleRestart(Instant now, const ReplyTo& from, const std::string& body);
   void HandleMembers(Instant now, const ReplyTo& from);
+  MemberLoad LocalLoad() const;
+  Status StartGossip(const Storage& storage, Instant now);
 
   template <typename T>
   void Reply(const ReplyTo& to, RequestType type, const T& body) {
@@ -164,7 +177,8 @@ class NodeCore {
   bool recovering_ = false;       // replaying the log: no processes, no replies
   uint64_t next_seq_ = 1;
   Instant last_now_;
-  bool stopping_ = false;  // the latest `now` passed in: NextDeadline has none of its own
+  bool stopping_ = false;
+  bool force_sync_ = false;  // the next Ready must be synced (incarnation bump)  // the latest `now` passed in: NextDeadline has none of its own
   uint64_t last_compacted_ = 0;
 
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
@@ -181,6 +195,7 @@ class NodeCore {
   std::multimap<std::string, uint64_t> waiting_on_;  // task id -> waiter
   uint64_t next_waiter_ = 1;
   uint64_t dropped_peer_messages_ = 0;
+  std::unique_ptr<Membership> membership_;
 };
 
 }  // namespace magpie

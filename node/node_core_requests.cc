@@ -288,18 +288,23 @@ void NodeCore::HandleRestart(Instant now, const ReplyTo& from, const std::string
 }
 
 void NodeCore::HandleMembers(Instant now, const ReplyTo& from) {
-  // Until gossip lands the cluster is this node alone.
-  MemberInfo me;
-  me.id = options_.node_id;
-  me.address = options_.client_address;
-  me.state = "alive";
-  me.incarnation = 1;
-  me.slots = options_.slots;
-  me.running = static_cast<int32_t>(local_.size());
-  me.ready = static_cast<int32_t>(table_.ready_count());
-  me.labels = options_.labels;
-  me.age_ms = 0;
-  Reply(from, RequestType::kMembers, MembersReply{{me}});
+  MembersReply reply;
+  for (const auto& m : membership_->Members(now)) {
+    MemberInfo info;
+    info.id = m.id;
+    info.address = m.address;
+    info.state = MemberStateName(m.state);
+    info.incarnation = m.incarnation;
+    info.slots = m.load.slots;
+    info.running = m.load.running;
+    info.ready = m.load.ready;
+    info.labels = m.load.labels;
+    info.age_ms = m.age_ms;
+    info.stolen = m.load.stolen;
+    info.given = m.load.given;
+    reply.members.push_back(std::move(info));
+  }
+  Reply(from, RequestType::kMembers, reply);
 }
 
 }  // namespace magpie

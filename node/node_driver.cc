@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include <zmq_addon.hpp>
 
+#include "gossip/peer_envelope.h"
 #include "node/node_identity.h"
 
 namespace magpie {
@@ -87,6 +89,11 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   co.slots = config.slots > 0 ? config.slots
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   co.labels = config.labels;
+  co.join = config.join;
+  {
+    std::random_device rd;  // outside the core: a real seed, so nodes differ
+    co.seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }
   d->core_ = std::make_unique<NodeCore>(co, d->log_);
   s = d->core_->Recover(d->storage_.get(), d->clock_.Now());
   if (!s.ok()) return s;
@@ -111,6 +118,8 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
                                " (is another node using that port?)");
   }
 
+  d->transport_ = std::make_unique<ZmqTransport>(&d->zmq_context_, ZmqTransportOptions{}, d->log_);
+
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -120,9 +129,6 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
 
   d->log_->info("listening on {} with {} slots, data in {}", config.listen, co.slots,
                 config.data_dir);
-  if (!config.join.empty()) {
-    d->log_->warn("--join given, but this build has no gossip yet: running as a one-node cluster");
-  }
   if (!config.http.empty()) {
     d->log_->warn("--http given, but this build has no HTTP server yet");
   }
@@ -136,8 +142,7 @@ Status NodeDriver::Run() {
     Status s = Flush();
     if (!s.ok()) return s;
     Instant now = clock_.Now();
-    if (core_->stopping() && (core_->running_local() == 0 || now >= stop_deadline) &&
-        !core_->HasReady()) {
+    if (core_->stopping() && (core_->stopped() || now >= stop_deadline) && !core_->HasReady()) {
       break;
     }
 
@@ -166,12 +171,12 @@ Status NodeDriver::Run() {
           log_->info("signal {}: stopping; running attempts end as lost and run again later",
                      si.ssi_signo);
           stop_requested = true;
-          stop_deadline = now + Duration::Seconds(10);
+          stop_deadline = now + Duration::Seconds(5);
           core_->Stop(now);
         }
       }
     }
-    if (!core_->stopping()) ReceiveRequests(now);
+    ReceiveRequests(now);
     PollExecutor(now);
     core_->Tick(now);
   }
@@ -207,6 +212,16 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
   for (size_t i = 0; i + 1 < parts.size(); ++i) envelope.push_back(parts[i].to_string());
 
   const zmq::message_t& payload = parts.back();
+  std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
+  if (IsPeerFrame(bytes)) {
+    auto msg = DecodePeerFrame(bytes);
+    if (!msg.ok()) {
+      log_->debug("dropped a bad peer frame: {}", msg.status().ToString());
+      return;
+    }
+    core_->Step(now, *msg);
+    return;
+  }
   auto frame = DecodeRequest(std::string_view(static_cast<const char*>(payload.data()), payload.size()));
   if (!frame.ok()) {
     log_->debug("bad frame from a client: {}", frame.status().ToString());
@@ -285,6 +300,7 @@ Status NodeDriver::Flush() {
       }
     }
     Instant now = clock_.Now();
+    for (const auto& m : rd.messages) transport_->Send(m);
     for (const auto& r : rd.replies) SendReply(r.to, r.frame);
     for (const auto& k : rd.kills) executor_->Kill(k);
     for (const auto& e : rd.extends) executor_->Extend(e);

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "base/status.h"
+#include "gossip/zmq_transport.h"
 #include "node/node_core.h"
 #include "node/process_executor.h"
 #include "node/real_clock.h"
@@ -66,6 +67,7 @@ class NodeDriver {
   std::unique_ptr<ProcessExecutor> executor_;
   zmq::context_t zmq_context_;
   std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<ZmqTransport> transport_;
   int signal_fd_ = -1;
   std::string output_dir_;
   // Routing frames of clients, so a reply retraces the path of its request.

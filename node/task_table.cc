@@ -31,6 +31,7 @@ void TaskTable::FinishLoad() {
     for (const auto& up : t.spec.after) dependents_[up].push_back(id);
     if (t.state == TaskState::kReady) {
       ready_.insert(KeyOf(t));
+      ready_by_band_[BandOf(t.spec.priority)]++;
       if (t.not_before_ms > 0) backoff_.insert({t.not_before_ms, t.id});
     }
     if (t.state == TaskState::kPending) {
@@ -84,6 +85,7 @@ std::vector<std::string> TaskTable::TakeEnded() {
 void TaskTable::SetState(Task& t, TaskState s) {
   if (t.state == TaskState::kReady) {
     ready_.erase(KeyOf(t));
+    ready_by_band_[BandOf(t.spec.priority)]--;
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
   state_counts_[static_cast<int>(t.state)]--;
@@ -91,6 +93,7 @@ void TaskTable::SetState(Task& t, TaskState s) {
   state_counts_[static_cast<int>(s)]++;
   if (s == TaskState::kReady) {
     ready_.insert(KeyOf(t));
+    ready_by_band_[BandOf(t.spec.priority)]++;
     if (t.not_before_ms > 0) backoff_.insert({t.not_before_ms, t.id});
   }
   Touch(t);

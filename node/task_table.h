@@ -74,6 +74,11 @@ class TaskTable {
 
   size_t size() const { return tasks_.size(); }
   size_t ready_count() const { return ready_.size(); }
+  // Ready tasks by priority band, most urgent first: [67, 100], [34, 66], [0, 33].
+  std::vector<int32_t> ReadyByBand() const {
+    return {ready_by_band_[0], ready_by_band_[1], ready_by_band_[2]};
+  }
+  static int BandOf(int32_t priority) { return priority >= 67 ? 0 : priority >= 34 ? 1 : 2; }
   size_t CountInState(TaskState s) const { return state_counts_[static_cast<int>(s)]; }
   uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
   uint64_t stale_finishes() const { return stale_finishes_; }
@@ -109,6 +114,7 @@ class TaskTable {
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
   size_t state_counts_[7] = {};
+  int32_t ready_by_band_[3] = {};
   uint64_t stale_finishes_ = 0;
 };
 

@@ -156,6 +156,8 @@ class RaftGroup {
 
   // The caller's applied state through index is durable (in this Ready's batch or an
   // earlier one): the log up to index is deleted in the next Ready. REQUIRES index ≤ applied.
+  // While a live follower installs a snapshot, the entries after that snapshot are kept
+  // (the compaction stops short of them) so it can continue from the log.
   Status Compact(uint64_t index);
   // The caller's applied state at index (applied ≥ index ≥ snapshot index), for followers
   // behind the compacted log. Answer snapshot_requested with it; may also be given early.

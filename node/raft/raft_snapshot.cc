@@ -13,6 +13,16 @@ Status RaftGroup::Compact(uint64_t index) {
                                    std::to_string(index) + ": applied only through " +
                                    std::to_string(log_.applied()));
   }
+  // A live follower installing a snapshot will continue from the entries after it: keep
+  // them, or it would need another snapshot at once, and another (a livelock when the
+  // transfer takes longer than the caller takes to compact again). A follower silent for an
+  // election timeout holds nothing back.
+  for (const auto& [id, pr] : progress_) {
+    if (pr.state == ProgressState::kSnapshot && pr.snapshot_index > 0 &&
+        now_ - pr.last_ack_at < config_.election_timeout) {
+      index = std::min(index, pr.snapshot_index);
+    }
+  }
   if (index <= log_.snapshot_index()) return Status::Ok();
   snapshot_members_ = ConfigAt(index);
   config_entries_.erase(config_entries_.begin(), config_entries_.upper_bound(index));
