@@ -86,6 +86,10 @@ class RaftNet {
   void Partition(const std::vector<std::vector<std::string>>& sides);
   void Isolate(const std::string& id);
   void Heal();
+  void SetLoss(uint64_t drop_per_million, uint64_t duplicate_per_million) {
+    options_.drop_per_million = drop_per_million;
+    options_.duplicate_per_million = duplicate_per_million;
+  }
   // Messages for which it returns true are dropped (after cuts).
   std::function<bool(const NetMessage&)> drop_if;
   // When it returns true for a Ready, the node dies instead of carrying it out: the
@@ -93,8 +97,12 @@ class RaftNet {
   std::function<bool(const std::string& id, const RaftReady& rd)> crash_before_write;
   void Crash(const std::string& id);    // unsynced writes lost
   void Restart(const std::string& id);  // a new RaftGroup over the surviving storage
-  // Wipes the node's disk and starts it empty (a brand-new member with the same id).
+  // Wipes the node's disk and starts it empty. Only for a member that never was one: a
+  // former member that forgets its term breaks Raft (use Erase).
   void Replace(const std::string& id);
+  // A member that knows it has left erases the group's data but keeps its hard state
+  // (RaftGroup::EraseKeepingTombstone), then starts empty. False if it may not yet.
+  bool Erase(const std::string& id);
 
   // --- Driving ---
   Node& node(const std::string& id) { return *nodes_.at(id); }

@@ -274,12 +274,29 @@ inline void RaftNet::Replace(const std::string& id) {
   Process(id);
 }
 
+inline bool RaftNet::Erase(const std::string& id) {
+  Node& n = *nodes_.at(id);
+  if (!n.up) return false;
+  WriteBatch b;
+  if (!n.group->EraseKeepingTombstone(&b).ok()) return false;
+  b.Delete(Column::kTasks, "sm");
+  EXPECT_TRUE(n.storage.Write(b, /*sync=*/true).ok());
+  n.group.reset();
+  n.applied.clear();
+  n.up = false;
+  Boot(n);
+  Process(id);
+  return true;
+}
+
 inline void RaftNet::Campaign(const std::string& id) {
+  if (!node(id).up) return;
   group(id).Campaign(now_);
   Process(id);
 }
 
 inline Result<uint64_t> RaftNet::Propose(const std::string& id, const std::string& payload) {
+  if (!node(id).up) return Status::Unavailable(id + " is down");
   auto r = group(id).Propose(now_, EntryType::kSubmit, payload);
   Process(id);
   return r;

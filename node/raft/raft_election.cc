@@ -48,6 +48,10 @@ void RaftGroup::HandleVoteRequest(Instant now, const RaftMessage& m) {
   bool can_vote = vote_ == m.from || (vote_.empty() && leader_id_.empty()) || (pre && m.term > term_);
   // §3.6.1: only a candidate whose log holds every committed entry may win.
   bool up_to_date = log_.IsUpToDate(m.index, m.log_term);
+  // A member with no configuration knows nothing (a new member before its first snapshot,
+  // or one whose data was erased): its vote could elect a leader of some stale configuration.
+  // New members join as learners, so no election ever needs such a vote.
+  if (members_.members.empty()) can_vote = false;
   RaftMessage r = NewMessage(pre ? RaftMessageType::kPreVoteResponse : RaftMessageType::kVoteResponse, m.from);
   if (can_vote && up_to_date) {
     // Answer at the request's term: for a pre-vote that is ahead of ours, and an answer at

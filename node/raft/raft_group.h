@@ -163,6 +163,13 @@ class RaftGroup {
   // behind the compacted log. Answer snapshot_requested with it; may also be given early.
   Status ProvideSnapshot(uint64_t index, std::string data);
 
+  // Deletes this member's log and snapshot metadata of the group, keeping its hard state
+  // (term and vote) as a tombstone, for a member that has left: if it is ever added again
+  // under the same id it must not have forgotten its term (a member at term 0 would accept
+  // a stale leader of an old configuration). FailedPrecondition unless this member's own
+  // committed configuration excludes it. Drop the RaftGroup after writing the batch.
+  Status EraseKeepingTombstone(WriteBatch* batch) const;
+
   // When the group next needs a Tick (Instant() before the first input: tick at once).
   Instant NextDeadline() const;
 

@@ -151,6 +151,17 @@ void RaftGroup::MaybePromoteLearners(Instant now) {
   }
 }
 
+Status RaftGroup::EraseKeepingTombstone(WriteBatch* batch) const {
+  if (members_.Find(config_.self_id) != nullptr || last_config_index() > log_.committed()) {
+    return Status::FailedPrecondition(config_.self_id + " is still a member of group " +
+                                      config_.group_id + " as far as its committed log says");
+  }
+  batch->DeleteRange(Column::kLog, log_.LogBegin(), log_.LogEnd());
+  batch->Delete(Column::kMeta, SnapshotKey());
+  batch->Put(Column::kMeta, HardStateKey(), EncodeHardState(RaftHardState{term_, vote_, 0}));
+  return Status::Ok();
+}
+
 void RaftGroup::MaybeStepDownAfterRemoval() {
   if (role_ != RaftRole::kLeader || is_voter() || last_config_index() > log_.committed()) return;
   // §4.2.2: a leader removed from the group leads until the change commits, then steps
