@@ -37,7 +37,7 @@ void RaftGroup::CampaignInternal(Instant now, CampaignKind kind) {
 }
 
 bool RaftGroup::InLease(Instant now) const {
-  if (role_ == RaftRole::kLeader) return config_.check_quorum && HasQuorumContact(now);
+  if (role_ == RaftRole::kLeader) return HasQuorumContact(now);
   return !leader_id_.empty() && now - last_leader_contact_ < config_.election_timeout;
 }
 

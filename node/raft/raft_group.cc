@@ -171,12 +171,12 @@ void RaftGroup::Step(Instant now, RaftMessage m) {
   const bool vote_request = m.type == RaftMessageType::kVote || m.type == RaftMessageType::kPreVote;
   if (m.term > term_) {
     if (vote_request) {
-      // Leader stickiness (§6.2, §9.6): while this member believes a leader is alive it
-      // neither raises its term nor grants a vote, so a node that cannot see the leader
-      // cannot disrupt the ones that can. A transfer's election is exempt: the leader asked.
-      bool sticky = m.type == RaftMessageType::kVote ? config_.check_quorum
-                                                     : (config_.check_quorum || config_.pre_vote);
-      if (sticky && !m.transfer && InLease(now)) {
+      // Leader stickiness (§4.2.3, §9.6): while this member believes a leader is alive it
+      // neither raises its term nor grants a vote, so a node that cannot see the leader (or
+      // a removed member that never learned of its removal) cannot disrupt the ones that
+      // can. Always on, whatever pre_vote and check_quorum say. A transfer's election is
+      // exempt: the leader asked for it.
+      if (!m.transfer && InLease(now)) {
         ++counters_.votes_ignored_in_lease;
         return;
       }

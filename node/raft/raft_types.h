@@ -52,6 +52,7 @@ struct RaftConfig {
 
   bool pre_vote = true;      // §9.6: a partitioned node cannot inflate the term on return
   bool check_quorum = true;  // §6.2/§9.6: a leader cut off from a majority steps down
+  // (Leader stickiness, §4.2.3, is always on: no vote while a leader is heard from.)
 };
 
 struct RaftMember {
