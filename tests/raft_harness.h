@@ -9,7 +9,9 @@
 //   Election Safety       at most one leader per term;
 //   State Machine Safety  an index is applied with the same entry everywhere, and a
 //                         committed entry never changes;
-//   Leader Completeness   a new leader's log holds every entry applied anywhere.
+//   Leader Completeness   a new leader's log holds every entry applied anywhere;
+//   Lease Safety          at any instant at most one leader has quorum contact
+//                         (HasQuorumContact), the property leases and grants build on.
 #ifndef MAGPIE_TESTS_RAFT_HARNESS_H_
 #define MAGPIE_TESTS_RAFT_HARNESS_H_
 
@@ -132,6 +134,7 @@ class RaftNet {
   void Deliver(const NetMessage& m);
   void Apply(Node& n, const Entry& e);
   void Check(Node& n, const RaftReady& rd);
+  void CheckLeases();
   void Hash(const std::string& s);
   std::shared_ptr<spdlog::logger> Logger(const std::string& id);
   void Boot(Node& n);

@@ -34,6 +34,7 @@ inline RaftNet::RaftNet(Options o) : options_(std::move(o)), prng_(options_.seed
     nodes_.emplace(ids_[i], std::move(n));
     Boot(ref);
     if (i < voters) ref.group->Bootstrap(members);
+    ref.group->Tick(now_);  // a driver ticks at start: the member's clock begins
     Process(ref.id);
   }
 }
@@ -63,6 +64,7 @@ inline void RaftNet::Boot(Node& n) {
   ASSERT_TRUE(s.ok()) << n.id << ": " << s.ToString();
   ++n.boots;
   n.up = true;
+  if (n.boots > 1) n.group->Tick(now_);
 }
 
 inline void RaftNet::Hash(const std::string& s) {
@@ -97,6 +99,7 @@ inline void RaftNet::Deliver(const NetMessage& m) {
   Hash(m.from + ">" + m.to + ":" + m.payload);
   it->second->group->Step(now_, m.type, m.payload);
   Process(m.to);
+  CheckLeases();
 }
 
 inline void RaftNet::Apply(Node& n, const Entry& e) {
@@ -127,6 +130,20 @@ inline void RaftNet::Check(Node& n, const RaftReady& rd) {
           << "Leader Completeness: " << n.id << " leads term " << g.term() << " without committed entry "
           << index << " (term " << v.first << ")\n" << Describe();
     }
+  }
+}
+
+inline void RaftNet::CheckLeases() {
+  std::string holder;
+  for (const auto& id : ids_) {
+    const Node& n = *nodes_.at(id);
+    if (!n.up || !n.group->HasQuorumContact(now_)) continue;
+    if (!holder.empty()) {
+      ADD_FAILURE() << "Lease Safety: " << holder << " (term " << nodes_.at(holder)->group->term()
+                    << ") and " << id << " (term " << n.group->term()
+                    << ") both lead with quorum contact\n" << Describe();
+    }
+    holder = id;
   }
 }
 
@@ -206,6 +223,7 @@ inline void RaftNet::RunFor(Duration d) {
         Process(id);
       }
     }
+    CheckLeases();
   }
   now_ = std::max(now_, end);
 }

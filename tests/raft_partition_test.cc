@@ -131,6 +131,24 @@ TEST(RaftPartition, FollowersIgnoreVotesWhileTheyHearFromALeader) {
   EXPECT_GT(net.group(third).counters().votes_ignored_in_lease, 0u);
 }
 
+TEST(RaftPartition, ARestartedFollowerGrantsNoVoteWhileItsLeaderMayStillCountIt) {
+  RaftNet net(Opts(3));
+  std::string leader = Settle(net);
+  std::string counted = Others(net, {leader})[0];  // the follower that keeps the leader's quorum
+  std::string rival = Others(net, {leader})[1];
+  net.Cut(leader, rival);
+  net.RunFor(Duration::Millis(150));  // `counted` acknowledges a fresh heartbeat
+  ASSERT_TRUE(net.group(leader).HasQuorumContact(net.now()));
+  net.Restart(counted);  // and forgets, in memory, that it heard from the leader
+  net.Campaign(rival);   // asks it for a vote at once
+  net.RunFor(Duration::Millis(30));
+  EXPECT_FALSE(net.group(rival).is_leader())
+      << "a vote now would elect a second leader while the first still counts on " << counted;
+  // (The harness checks Lease Safety at every step; afterwards the group goes on.)
+  net.RunFor(Duration::Seconds(3));
+  EXPECT_FALSE(net.Leader().empty());
+}
+
 TEST(RaftPartition, LeadershipTransferHandsOverWithinARoundTrip) {
   RaftNet net(Opts(3));
   std::string old = Settle(net);

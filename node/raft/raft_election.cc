@@ -37,6 +37,7 @@ void RaftGroup::CampaignInternal(Instant now, CampaignKind kind) {
 }
 
 bool RaftGroup::InLease(Instant now) const {
+  if (now < quiet_until_) return true;
   if (role_ == RaftRole::kLeader) return HasQuorumContact(now);
   return !leader_id_.empty() && now - last_leader_contact_ < config_.election_timeout;
 }
@@ -111,6 +112,7 @@ void RaftGroup::HandleTimeoutNow(Instant now, const RaftMessage& m) {
 }
 
 void RaftGroup::SendTimeoutNow(const std::string& to) {
+  timeout_now_sent_ = true;
   Send(NewMessage(RaftMessageType::kTimeoutNow, to));
 }
 

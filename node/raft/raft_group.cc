@@ -98,6 +98,10 @@ void RaftGroup::Observe(Instant now) {
   now_ = std::max(now_, now);
   if (started_) return;
   started_ = true;
+  // A restarted member may have acknowledged a leader just before it died: voting at once
+  // would break that leader's quorum contact (QuorumContactSince), so it keeps the
+  // stickiness it forgot, one election timeout from its first `now`.
+  quiet_until_ = now_ + config_.election_timeout;
   ResetElectionTimer(now_);
   // A group of one needs nobody's vote: it leads at once instead of after a timeout.
   if (members_.VoterCount() == 1 && is_voter()) election_deadline_ = now_;
@@ -118,7 +122,7 @@ void RaftGroup::Tick(Instant now) {
     return;
   }
   if (config_.check_quorum && now - leader_since_ >= config_.election_timeout &&
-      !HasQuorumContact(now)) {
+      now - QuorumContactSince() >= config_.election_timeout) {
     logger_->warn("group {}: leader at term {} has not heard from a majority for {} ms; stepping down",
                   config_.group_id, term_, config_.election_timeout.millis());
     BecomeFollower(now, term_, "");
@@ -411,6 +415,7 @@ void RaftGroup::BecomeLeader(Instant now) {
   role_ = RaftRole::kLeader;
   leader_id_ = config_.self_id;
   leader_since_ = now;
+  timeout_now_sent_ = false;
   progress_.clear();
   transferee_.clear();
   uncommitted_bytes_ = 0;
@@ -477,7 +482,9 @@ Instant RaftGroup::QuorumContactSince() const {
 }
 
 bool RaftGroup::HasQuorumContact(Instant now) const {
-  if (role_ != RaftRole::kLeader) return false;
+  // Once it has asked a member to take over, a leader grants nothing more in its term: that
+  // election bypasses stickiness, so a new leader may exist before its contact runs out.
+  if (role_ != RaftRole::kLeader || timeout_now_sent_) return false;
   return now - QuorumContactSince() < config_.election_timeout;
 }
 

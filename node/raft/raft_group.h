@@ -194,7 +194,10 @@ class RaftGroup {
   // The largest t such that a majority of voters (this leader included, at now) answered
   // a message this leader sent at or after t. Instant() when not leading.
   Instant QuorumContactSince() const;
-  // Check-quorum status: leading, and a majority answered within an election timeout.
+  // Check-quorum status: leading, and a majority answered within an election timeout; and
+  // no TimeoutNow sent in this term. While true, no other leader can exist (followers that
+  // answered refuse votes for an election timeout, across restarts too); with clock drift δ
+  // the caller must allow for it (docs/raft.md, "Leases").
   bool HasQuorumContact(Instant now) const;
   std::vector<RaftPeerStatus> Peers() const;
   const RaftCounters& counters() const { return counters_; }
@@ -290,6 +293,7 @@ class RaftGroup {
   std::string leader_id_;
   Instant election_deadline_;
   Instant last_leader_contact_;  // a follower last heard from leader_id_
+  Instant quiet_until_;          // no votes before this (stickiness across a restart)
 
   // Candidates.
   std::map<std::string, bool> votes_;  // voter -> granted
@@ -304,6 +308,7 @@ class RaftGroup {
   size_t uncommitted_bytes_ = 0;
   std::string transferee_;
   Instant transfer_deadline_;
+  bool timeout_now_sent_ = false;  // this leadership asked someone to take over
   std::optional<Outgoing> outgoing_;
   bool snapshot_requested_ = false;
   bool snapshot_request_reported_ = false;
