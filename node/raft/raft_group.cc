@@ -1,6 +1,7 @@
-// RaftGroup: loading, role changes, timers, the term rules every message passes through,
-// proposals, and the Ready/Advance cycle. Message handlers live in raft_election.cc,
-// raft_replication.cc, raft_snapshot.cc; membership in raft_membership.cc.
+// RaftGroup: loading, bootstrapping, ticks, the term rules every message passes through,
+// proposals, and sending. Roles and timers are in raft_roles.cc; the Ready/Advance cycle
+// and the views in raft_ready.cc; message handlers in raft_election.cc,
+// raft_replication.cc and raft_snapshot.cc; membership in raft_membership.cc.
 #include "node/raft/raft_group.h"
 
 #include <algorithm>
@@ -21,6 +22,12 @@ RaftGroup::RaftGroup(RaftConfig config, uint64_t seed, std::shared_ptr<spdlog::l
   MAGPIE_CHECK(config_.max_entries_per_append > 0 && config_.max_inflight_appends > 0 &&
                    config_.snapshot_chunk_bytes > 0 && config_.max_committed_per_ready > 0,
                "raft bounds must be positive");
+  // One append holds up to max_bytes_per_append, or one entry of up to max_entry_bytes; one
+  // snapshot message one chunk. Each must fit a peer message with room for its header.
+  constexpr size_t kHeaderRoom = 64 * 1024;
+  MAGPIE_CHECK(config_.max_bytes_per_append + config_.max_entry_bytes + kHeaderRoom <= kMaxPeerMessageBytes &&
+                   config_.snapshot_chunk_bytes + kHeaderRoom <= kMaxPeerMessageBytes,
+               "raft message bounds exceed the peer message limit");
 }
 
 Status RaftGroup::Load(const Storage& storage, uint64_t applied_index) {
@@ -105,11 +112,6 @@ void RaftGroup::Observe(Instant now) {
   ResetElectionTimer(now_);
   // A group of one needs nobody's vote: it leads at once instead of after a timeout.
   if (members_.VoterCount() == 1 && is_voter()) election_deadline_ = now_;
-}
-
-void RaftGroup::ResetElectionTimer(Instant now) {
-  int64_t t = config_.election_timeout.micros();
-  election_deadline_ = now + Duration::Micros(t + static_cast<int64_t>(prng_.Below(static_cast<uint64_t>(t))));
 }
 
 void RaftGroup::Tick(Instant now) {
@@ -270,173 +272,6 @@ uint64_t RaftGroup::AppendLocal(Entry e) {
   return index;
 }
 
-bool RaftGroup::HasReady() const {
-  if (!loaded_ || ready_outstanding_) return false;
-  return !outbox_.empty() || log_.HasUnwritten() || hard_state_dirty_ || commit_dirty_ ||
-         snapshot_meta_dirty_ || pending_snapshot_.has_value() || log_.HasCommittedToHand() ||
-         (role_ == RaftRole::kLeader && appends_pending_) ||
-         !(reported_ == RaftSoftState{role_, term_, leader_id_}) ||
-         (snapshot_requested_ && !snapshot_request_reported_);
-}
-
-RaftReady RaftGroup::TakeReady() {
-  MAGPIE_CHECK(loaded_ && !ready_outstanding_, "TakeReady before Advance of the previous Ready");
-  if (role_ == RaftRole::kLeader) FlushAppends();
-  appends_pending_ = false;
-  RaftReady rd;
-  if (pending_snapshot_) {
-    rd.snapshot = std::move(pending_snapshot_);
-    pending_snapshot_.reset();
-  }
-  rd.committed = log_.TakeCommitted(config_.max_committed_per_ready);
-  ready_applied_to_ = log_.delivered();
-
-  ready_entry_ = log_.WriteTo(&rd.writes);
-  if (ready_entry_) rd.sync = true;  // acknowledgements of these entries are in messages
-  if (snapshot_meta_dirty_) {
-    RaftSnapshotMeta meta{log_.snapshot_index(), log_.snapshot_term(), snapshot_members_};
-    rd.writes.Put(Column::kMeta, SnapshotKey(), EncodeSnapshotMeta(meta));
-    rd.sync = rd.sync || snapshot_meta_sync_;
-  }
-  if (hard_state_dirty_ || commit_dirty_ || snapshot_meta_dirty_) {
-    RaftHardState hs{term_, vote_, log_.committed()};
-    rd.writes.Put(Column::kMeta, HardStateKey(), EncodeHardState(hs));
-    // Term and vote are promises to peers (§3.8): synced before any message leaves.
-    rd.sync = rd.sync || hard_state_dirty_;
-  }
-  hard_state_dirty_ = commit_dirty_ = snapshot_meta_dirty_ = snapshot_meta_sync_ = false;
-  rd.messages = std::move(outbox_);
-  outbox_.clear();
-
-  RaftSoftState now_state{role_, term_, leader_id_};
-  if (!(now_state == reported_)) {
-    bool was_leading = reported_.role == RaftRole::kLeader;
-    bool same_leadership = was_leading && role_ == RaftRole::kLeader && reported_.term == term_;
-    rd.became_leader = role_ == RaftRole::kLeader && !same_leadership;
-    rd.lost_leadership = was_leading && !same_leadership;
-    rd.soft_state = now_state;
-    reported_ = now_state;
-  }
-  if (snapshot_requested_ && !snapshot_request_reported_) {
-    rd.snapshot_requested = true;
-    snapshot_request_reported_ = true;
-  }
-  ready_outstanding_ = true;
-  return rd;
-}
-
-void RaftGroup::Advance(Instant now) {
-  MAGPIE_CHECK(ready_outstanding_, "Advance without a Ready");
-  Observe(now);
-  ready_outstanding_ = false;
-  if (ready_entry_) log_.StableTo(*ready_entry_);
-  ready_entry_.reset();
-  log_.AppliedTo(ready_applied_to_);
-  // The leader's own copy counts toward the quorum only once durable.
-  if (role_ == RaftRole::kLeader) MaybeCommit();
-}
-
-Instant RaftGroup::NextDeadline() const {
-  if (!loaded_) return Instant::Never();
-  if (!started_) return Instant();
-  if (role_ != RaftRole::kLeader) return is_voter() ? election_deadline_ : Instant::Never();
-  Instant next = heartbeat_deadline_;
-  if (config_.check_quorum) {
-    next = std::min(next, std::max(QuorumContactSince(), leader_since_) + config_.election_timeout);
-  }
-  if (!transferee_.empty()) next = std::min(next, transfer_deadline_);
-  for (const auto& [id, pr] : progress_) {
-    if (pr.state == ProgressState::kSnapshot && pr.probe_sent) {
-      next = std::min(next, pr.snapshot_sent_at + config_.election_timeout);
-    }
-  }
-  return next;
-}
-
-void RaftGroup::BecomeFollower(Instant now, uint64_t term, const std::string& leader) {
-  if (term > term_) {
-    term_ = term;
-    vote_.clear();
-    hard_state_dirty_ = true;
-  }
-  if (role_ == RaftRole::kLeader) {
-    logger_->info("group {}: no longer leader (term {})", config_.group_id, term_);
-  }
-  role_ = RaftRole::kFollower;
-  leader_id_ = leader;
-  if (!leader.empty()) last_leader_contact_ = now;
-  progress_.clear();
-  votes_.clear();
-  transferee_.clear();
-  outgoing_.reset();
-  snapshot_requested_ = false;
-  appends_pending_ = false;
-  ResetElectionTimer(now);
-}
-
-void RaftGroup::FollowLeader(Instant now, const std::string& leader) {
-  if (role_ != RaftRole::kFollower || leader_id_ != leader) {
-    if (role_ == RaftRole::kFollower && leader_id_.empty()) {
-      logger_->info("group {}: following {} at term {}", config_.group_id, leader, term_);
-    }
-    BecomeFollower(now, term_, leader);
-  }
-  last_leader_contact_ = now;
-  ResetElectionTimer(now);
-}
-
-void RaftGroup::BecomePreCandidate(Instant now) {
-  role_ = RaftRole::kPreCandidate;
-  leader_id_.clear();
-  votes_.clear();
-  progress_.clear();
-  votes_[config_.self_id] = true;
-  campaign_sent_at_ = now;
-  ResetElectionTimer(now);
-  logger_->info("group {}: pre-campaigning for term {}", config_.group_id, term_ + 1);
-}
-
-void RaftGroup::BecomeCandidate(Instant now, bool transfer) {
-  ++term_;
-  vote_ = config_.self_id;
-  hard_state_dirty_ = true;
-  role_ = RaftRole::kCandidate;
-  leader_id_.clear();
-  votes_.clear();
-  progress_.clear();
-  votes_[config_.self_id] = true;
-  campaign_sent_at_ = now;
-  ResetElectionTimer(now);
-  logger_->info("group {}: campaigning at term {}{}", config_.group_id, term_,
-                transfer ? " (leadership transfer)" : "");
-}
-
-void RaftGroup::BecomeLeader(Instant now) {
-  role_ = RaftRole::kLeader;
-  leader_id_ = config_.self_id;
-  leader_since_ = now;
-  timeout_now_sent_ = false;
-  progress_.clear();
-  transferee_.clear();
-  uncommitted_bytes_ = 0;
-  for (const auto& m : members_.members) {
-    if (m.id == config_.self_id) continue;
-    Progress pr(config_.max_inflight_appends);
-    pr.next = log_.last_index() + 1;
-    // A granted vote answers a request sent at the campaign's start: that is contact.
-    auto v = votes_.find(m.id);
-    if (v != votes_.end() && v->second) pr.RecordAck(now, campaign_sent_at_);
-    progress_.emplace(m.id, std::move(pr));
-  }
-  votes_.clear();
-  heartbeat_deadline_ = now + config_.heartbeat_interval;
-  logger_->info("group {}: became leader at term {} ({} members)", config_.group_id, term_,
-                members_.members.size());
-  // §3.6.2/§6.4: a no-op of the new term lets the leader commit (and so learn) everything
-  // earlier leaders committed; nothing older is committed by counting replicas.
-  term_start_index_ = AppendLocal(Entry{0, term_, EntryType::kNoop, {}});
-}
-
 RaftMessage RaftGroup::NewMessage(RaftMessageType type, const std::string& to) const {
   RaftMessage m;
   m.type = type;
@@ -463,38 +298,6 @@ void RaftGroup::Send(const RaftMessage& m) {
   out.type = ToPeerMessageType(m.type);
   out.payload = EncodeRaftMessage(m);
   outbox_.push_back(std::move(out));
-}
-
-Instant RaftGroup::QuorumContactSince() const {
-  if (role_ != RaftRole::kLeader) return Instant();
-  std::vector<Instant> seen;
-  for (const auto& m : members_.members) {
-    if (!m.voter) continue;
-    if (m.id == config_.self_id) {
-      seen.push_back(now_);
-    } else {
-      auto it = progress_.find(m.id);
-      seen.push_back(it == progress_.end() ? Instant() : it->second.acked_send_at);
-    }
-  }
-  if (seen.empty()) return Instant();
-  return QuorumInstant(std::move(seen), members_.Quorum());
-}
-
-bool RaftGroup::HasQuorumContact(Instant now) const {
-  // Once it has asked a member to take over, a leader grants nothing more in its term: that
-  // election bypasses stickiness, so a new leader may exist before its contact runs out.
-  if (role_ != RaftRole::kLeader || timeout_now_sent_) return false;
-  return now - QuorumContactSince() < config_.election_timeout;
-}
-
-std::vector<RaftPeerStatus> RaftGroup::Peers() const {
-  std::vector<RaftPeerStatus> out;
-  for (const auto& [id, pr] : progress_) {
-    out.push_back(RaftPeerStatus{id, members_.IsVoter(id), pr.match, pr.next, pr.state,
-                                 pr.acked_send_at, pr.last_ack_at});
-  }
-  return out;
 }
 
 }  // namespace magpie
