@@ -9,7 +9,11 @@
 namespace magpie {
 
 NodeCore::NodeCore(CoreOptions options, std::shared_ptr<spdlog::logger> logger)
-    : options_(std::move(options)), log_(std::move(logger)), group_log_(options_.group_id) {}
+    : options_(std::move(options)),
+      log_(std::move(logger)),
+      group_log_(options_.group_id),
+      prng_(options_.seed ^ 0x6d61677069652d73ULL),
+      steal_backoff_(options_.steal_backoff_min) {}
 
 Status NodeCore::Recover(const Storage* storage, Instant now) {
   MAGPIE_CHECK(storage_ == nullptr, "Recover called twice");
@@ -55,8 +59,17 @@ Status NodeCore::Recover(const Storage* storage, Instant now) {
   // Attempts this node held when it stopped are gone: the watchdog killed their process
   // groups when the node died, and the driver waited for it before calling Recover. Their
   // tasks run again; the lost attempt does not count against max_attempts.
+  // Attempts other nodes hold run on under their leases: this node may have been down
+  // for a while, so it first waits out one full lease from now before taking any back.
+  leases_valid_from_ = now + options_.lease;
   std::vector<FinishEntry> lost;
   table_.ForEachBySeq(0, [&](const Task& t) {
+    if (t.state == TaskState::kRunning && t.attempts.back().node != options_.node_id) {
+      Lease& l = leases_[t.id];
+      l.holder_id = t.attempts.back().node;
+      l.attempt = t.attempts.back().number;
+      l.last_renewal = now;
+    }
     if (t.state == TaskState::kRunning && t.attempts.back().node == options_.node_id) {
       FinishEntry f;
       f.task_id = t.id;
@@ -108,6 +121,8 @@ MemberLoad NodeCore::LocalLoad() const {
   load.ready_by_band = table_.ReadyByBand();
   load.labels = options_.labels;
   load.leader_hints[options_.group_id] = options_.node_id;
+  load.stolen = stolen_count_;
+  load.given = given_count_;
   return load;
 }
 
@@ -127,7 +142,11 @@ void NodeCore::Step(Instant now, const PeerMessage& message) {
     membership_->Step(now, message);
     return;
   }
-  // Replica groups and stealing are not wired in yet.
+  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kFinishAckType)) {
+    StepSteal(now, message);
+    return;
+  }
+  // Replica groups are not wired in yet.
   ++dropped_peer_messages_;
   log_->debug("dropped peer message of type {} from {}", static_cast<int>(type), message.from);
 }
@@ -213,7 +232,11 @@ void NodeCore::OnApplied(Instant now, const Entry& entry, const ApplyResult& r) 
     case EntryType::kGrant: {
       auto g = DecodePayload<GrantEntry>(entry.payload);
       MAGPIE_CHECK(g.ok(), "grant undecodable after apply");
-      if (g->holder != options_.node_id || recovering_) break;
+      if (recovering_) break;
+      if (g->holder != options_.node_id) {
+        OnGrantApplied(now, *g, r);
+        break;
+      }
       if (granting_.erase(g->task_id) == 0) break;
       if (r.accepted) {
         StartLocal(now, *r.task);
@@ -224,6 +247,7 @@ void NodeCore::OnApplied(Instant now, const Entry& entry, const ApplyResult& r) 
       break;
     }
     case EntryType::kFinish:
+      OnFinishApplied(entry.index, entry, r);
       break;
     case EntryType::kCancel:
       if (r.accepted && r.was_running && r.running_holder == options_.node_id && !recovering_) {
@@ -237,6 +261,19 @@ void NodeCore::OnApplied(Instant now, const Entry& entry, const ApplyResult& r) 
     case EntryType::kRestart:
     case EntryType::kNoop:
       break;
+  }
+
+  if (auto ps = pending_steals_.find(entry.index); ps != pending_steals_.end()) {
+    StealReply reply;
+    reply.seq = ps->second.seq;
+    reply.victim_id = options_.node_id;
+    for (const auto& id : ps->second.task_ids) {
+      const Task* t = table_.Find(id);
+      if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().node != ps->second.thief_id) continue;
+      reply.tasks.push_back(StolenTask{id, t->attempts.back().number, t->spec});
+    }
+    if (!recovering_) SendPeer(ps->second.thief_address, kStealReplyType, reply);
+    pending_steals_.erase(ps);
   }
 
   auto p = pending_.find(entry.index);
@@ -314,6 +351,13 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
     f.outcome = Outcome::kFailed;
     f.reason = "exit " + std::to_string(ev.exit_code);
   }
+  if (la.remote) {
+    // Not our group: the leader decides. Report until it acknowledges.
+    AttemptRef ref{f.task_id, f.attempt};
+    SendPeer(la.leader_address, kFinishReportType, FinishReport{options_.node_id, f});
+    remote_finishes_[ref] = RemoteFinish{la.leader_address, std::move(f), now + Duration::Seconds(1), 1};
+    return;
+  }
   Propose(EntryType::kFinish, EncodePayload(f));
 }
 
@@ -376,6 +420,9 @@ void NodeCore::Tick(Instant now) {
     }
   }
   EnforceTimeouts(now);
+  RenewLeases(now);
+  ResendFinishes(now);
+  ExpireLeases(now);
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline <= now) {
       WaitReply wr;
@@ -390,6 +437,7 @@ void NodeCore::Tick(Instant now) {
     }
   }
   Schedule(now);
+  MaybeSteal(now);
 }
 
 void NodeCore::AnswerWaiters(Instant now) {
@@ -418,6 +466,23 @@ Instant NodeCore::NextDeadline() const {
   }
   for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
   if (membership_) next = std::min(next, membership_->NextDeadline());
+  bool remote_running = false;
+  for (const auto& [id, la] : local_) {
+    if (la.remote && la.killed_for == Outcome::kNone) {
+      remote_running = true;
+      next = std::min(next, la.lease_base + HolderLease());
+    }
+  }
+  if (remote_running) next = std::min(next, next_renew_at_);
+  for (const auto& [ref, rf] : remote_finishes_) next = std::min(next, rf.resend_at);
+  for (const auto& [id, l] : leases_) {
+    if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), leases_valid_from_));
+  }
+  if (options_.stealing && !stopping_ && used_slots_ < options_.slots) {
+    // Gossip with news of work wakes the loop by itself (a message); here only the
+    // fallback of asking blindly, or the lost-answer timeout.
+    next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + Duration::Seconds(1) : next_steal_at_);
+  }
   if (used_slots_ < options_.slots) {
     int64_t nb = table_.NextNotBefore(last_now_.unix_millis());
     if (nb != INT64_MAX) next = std::min(next, Instant::FromMicros(nb * 1000));

@@ -27,7 +27,9 @@
 #include "gossip/peer_message.h"
 #include "node/client_protocol.h"
 #include "node/effects.h"
+#include "base/prng.h"
 #include "node/group_log.h"
+#include "node/steal_messages.h"
 #include "node/task_table.h"
 #include "storage/storage.h"
 
@@ -47,6 +49,15 @@ struct CoreOptions {
   // Seeds the core's randomness (gossip probe order, election timeouts): the driver draws
   // it from the OS, the simulator from its seed.
   uint64_t seed = 1;
+  // Execution leases (DESIGN §4). A holder that is not the leader renews every lease/3;
+  // it kills its attempt at lease x (1 - max_drift) after sending the last renewal that
+  // was acknowledged; the leader re-grants only after lease x (1 + max_drift) without one.
+  Duration lease = Duration::Seconds(6);
+  int64_t max_drift_percent = 5;
+  // Work stealing (DESIGN §6): how often an idle node may ask, at the most and the least.
+  Duration steal_backoff_min = Duration::Millis(20);
+  Duration steal_backoff_max = Duration::Millis(200);
+  bool stealing = true;
   // Applied entries between snapshots: each snapshot writes the changed task records and
   // removes the log they cover. Recovery replays at most this many entries.
   uint64_t compact_every = 10000;
@@ -124,6 +135,31 @@ class NodeCore {
     int32_t slots = 0;
     Instant timeout_at = Instant::Never();
     Outcome killed_for = Outcome::kNone;
+    // Stolen: the attempt belongs to another node's group and lives by its lease.
+    bool remote = false;
+    std::string leader_address;
+    Instant lease_base;  // when we sent the last renewal the leader acknowledged
+  };
+  // A remote attempt that ended here and whose Finish the leader has not acknowledged.
+  struct RemoteFinish {
+    std::string leader_address;
+    FinishEntry finish;
+    Instant resend_at;
+    int sends = 0;
+  };
+  // Leader side: an attempt held by another node, kept alive by its renewals.
+  struct Lease {
+    std::string holder_id;
+    std::string holder_address;
+    uint32_t attempt = 0;
+    Instant last_renewal;  // on this node's clock
+    bool expiry_proposed = false;
+  };
+  struct PendingSteal {
+    std::string thief_id;
+    std::string thief_address;
+    uint64_t seq = 0;
+    std::vector<std::string> task_ids;
   };
   struct PendingReply {
     ReplyTo to;
@@ -147,6 +183,27 @@ class NodeCore {
   void HandleRestart(Instant now, const ReplyTo& from, const std::string& body);
   void HandleMembers(Instant now, const ReplyTo& from);
   MemberLoad LocalLoad() const;
+
+  // Work stealing and leases (node_core_steal.cc).
+  void StepSteal(Instant now, const PeerMessage& m);
+  void MaybeSteal(Instant now);
+  void OnStealRequest(Instant now, const std::string& from, const StealRequest& req);
+  void OnStealReply(Instant now, const std::string& from, const StealReply& reply);
+  void OnLeaseRenew(Instant now, const std::string& from, const LeaseRenew& renew);
+  void OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack);
+  void OnFinishReport(Instant now, const std::string& from, const FinishReport& report);
+  void OnFinishAck(const FinishAck& ack);
+  void RenewLeases(Instant now);
+  void ExpireLeases(Instant now);
+  void ResendFinishes(Instant now);
+  void OnGrantApplied(Instant now, const GrantEntry& g, const ApplyResult& r);
+  void OnFinishApplied(uint64_t index, const Entry& entry, const ApplyResult& r);
+  template <typename T>
+  void SendPeer(const std::string& to, PeerMessageType type, const T& body) {
+    outbox_.messages.push_back(PeerMessage{options_.client_address, to, type, EncodePayload(body)});
+  }
+  Duration HolderLease() const { return options_.lease.Scaled(100 - options_.max_drift_percent, 100); }
+  Duration LeaderLease() const { return options_.lease.Scaled(100 + options_.max_drift_percent, 100); }
   Status StartGossip(const Storage& storage, Instant now);
 
   template <typename T>
@@ -176,9 +233,9 @@ class NodeCore {
   uint64_t in_flight_index_ = 0;  // last log index in the Ready being carried out
   bool recovering_ = false;       // replaying the log: no processes, no replies
   uint64_t next_seq_ = 1;
-  Instant last_now_;
+  Instant last_now_;  // the latest `now` passed in: NextDeadline has none of its own
   bool stopping_ = false;
-  bool force_sync_ = false;  // the next Ready must be synced (incarnation bump)  // the latest `now` passed in: NextDeadline has none of its own
+  bool force_sync_ = false;  // the next Ready must be synced (incarnation bump)
   uint64_t last_compacted_ = 0;
 
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
@@ -196,6 +253,26 @@ class NodeCore {
   uint64_t next_waiter_ = 1;
   uint64_t dropped_peer_messages_ = 0;
   std::unique_ptr<Membership> membership_;
+  Prng prng_;
+
+  // Thief side.
+  uint64_t next_steal_seq_ = 1;
+  uint64_t steal_in_flight_ = 0;  // seq of the request awaiting a reply (0: none)
+  Instant steal_sent_at_;
+  Instant next_steal_at_;
+  Duration steal_backoff_;
+  Instant next_renew_at_;
+  uint64_t next_renew_seq_ = 1;
+  std::map<uint64_t, Instant> renew_sent_at_;  // renewal seq -> when sent (bounded)
+  std::map<AttemptRef, RemoteFinish> remote_finishes_;
+  int64_t stolen_count_ = 0;
+  int64_t given_count_ = 0;
+
+  // Leader side.
+  std::map<std::string, Lease> leases_;            // task id -> lease of a remote holder
+  std::map<uint64_t, PendingSteal> pending_steals_;  // by the index of the last Grant
+  std::map<uint64_t, std::pair<std::string, AttemptRef>> pending_finish_acks_;  // index -> (holder, attempt)
+  Instant leases_valid_from_;  // a restarted leader re-grants nothing before this
 };
 
 }  // namespace magpie

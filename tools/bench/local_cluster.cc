@@ -86,6 +86,27 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+  // A workload measures a formed cluster: wait until every node sees every other alive.
+  if (addresses_.size() > 1) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (const auto& addr : addresses_) {
+      for (;;) {
+        auto c = Client::Connect(addr);
+        if (c.ok()) {
+          auto m = (*c)->Members(std::chrono::milliseconds(500));
+          size_t alive = 0;
+          if (m.ok()) {
+            for (const auto& info : m->members) alive += info.state == "alive";
+          }
+          if (alive == addresses_.size()) break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          return Status::Unavailable("the local cluster did not form within 30 s (logs in " + dir_ + ")");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
   return Status::Ok();
 }
 

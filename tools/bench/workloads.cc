@@ -39,8 +39,16 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
     latency_ms.push_back(static_cast<double>(t.finished_ms * 1000 - sub->sent_us[i]) / 1000.0);
   }
   double span_s = static_cast<double>(last_finish_ms * 1000 - sub->first_sent_us) / 1e6;
+  std::map<std::string, int> per_node;
+  for (const Task& t : *tasks) {
+    if (!t.attempts.empty()) per_node[t.attempts.back().node]++;
+  }
+  std::vector<int> spread;
+  for (const auto& [node, n] : per_node) spread.push_back(n);
+  std::sort(spread.rbegin(), spread.rend());
   nlohmann::json j;
   j["workload"] = name;
+  j["tasks_per_node"] = spread;
   j["tasks"] = tasks->size();
   j["failed"] = failed;
   j["tasks_per_s"] = std::round(static_cast<double>(tasks->size()) / span_s);
