@@ -119,6 +119,15 @@ class RaftNet {
   // Carries out one Ready a test took itself: install, apply, persist, send, Advance.
   void CarryOut(const std::string& id, RaftReady rd);
 
+  // --- Transcript (golden tests) ---
+  // When set, every delivery, drop, role change, application, crash and restart is written
+  // here as one readable line, in order (tests/raft_testdata/*.txt).
+  std::vector<std::string>* transcript = nullptr;
+  void Note(const std::string& line) {
+    if (transcript != nullptr) transcript->push_back(line);
+  }
+  static std::string Summarize(const RaftMessage& m);
+
   // --- Observations ---
   // What applied where: index -> (term, payload) of the first application anywhere.
   const std::map<uint64_t, std::pair<uint64_t, std::string>>& committed() const { return committed_; }
@@ -152,6 +161,9 @@ class RaftNet {
   uint64_t trace_hash_ = 1469598103934665603ULL;
   uint64_t delivered_ = 0;
 };
+
+// Compares lines with tests/raft_testdata/<name>; MAGPIE_UPDATE_GOLDEN=1 rewrites the file.
+void ExpectGolden(const std::vector<std::string>& lines, const std::string& name);
 
 // The state machine's snapshot: every applied entry (small in tests, and exact to check).
 std::string EncodeAppliedState(const std::vector<Entry>& applied);

@@ -4,6 +4,8 @@
 #define MAGPIE_TESTS_RAFT_HARNESS_INL_H_
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -17,6 +19,75 @@ inline std::vector<Entry> DecodeAppliedState(const std::string& bytes) {
   auto v = DecodePayload<std::vector<Entry>>(bytes);
   EXPECT_TRUE(v.ok()) << v.status().ToString();
   return v.ok() ? *v : std::vector<Entry>{};
+}
+
+inline std::string EntrySummary(const Entry& e) {
+  std::string what = e.type == EntryType::kNoop ? "noop"
+                     : e.type == kRaftConfigEntryType ? "config"
+                                                      : "'" + e.payload + "'";
+  return std::to_string(e.index) + "/" + std::to_string(e.term) + " " + what;
+}
+
+inline std::string RaftNet::Summarize(const RaftMessage& m) {
+  std::ostringstream out;
+  out << m.from << "->" << m.to << " " << RaftMessageTypeName(m.type) << " term=" << m.term;
+  switch (m.type) {
+    case RaftMessageType::kPreVote:
+    case RaftMessageType::kVote:
+      out << " last=" << m.index << "/" << m.log_term << (m.transfer ? " transfer" : "");
+      break;
+    case RaftMessageType::kPreVoteResponse:
+    case RaftMessageType::kVoteResponse:
+      out << (m.reject ? " rejected" : " granted");
+      break;
+    case RaftMessageType::kAppend:
+      out << " prev=" << m.index << "/" << m.log_term << " commit=" << m.commit << " [";
+      for (size_t i = 0; i < m.entries.size(); ++i) out << (i ? ", " : "") << EntrySummary(m.entries[i]);
+      out << "]";
+      break;
+    case RaftMessageType::kAppendResponse:
+      out << (m.reject ? " rejected prev=" : " match=") << m.index;
+      if (m.reject) out << " hint=" << m.reject_hint << "/" << m.log_term;
+      break;
+    case RaftMessageType::kHeartbeat: out << " commit=" << m.commit; break;
+    case RaftMessageType::kInstallSnapshot:
+      out << " snapshot=" << m.index << "/" << m.log_term << " bytes " << m.offset << "+" << m.data.size()
+          << "/" << m.total_bytes;
+      break;
+    case RaftMessageType::kInstallSnapshotResponse:
+      out << " snapshot=" << m.index << " held=" << m.offset << (m.done ? " done" : "");
+      break;
+    default: break;
+  }
+  return out.str();
+}
+
+inline void ExpectGolden(const std::vector<std::string>& lines, const std::string& name) {
+  std::string dir = __FILE__;
+  dir = dir.substr(0, dir.find_last_of('/')) + "/raft_testdata/";
+  std::string got;
+  for (const auto& l : lines) got += l + "\n";
+  if (std::getenv("MAGPIE_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(dir + name) << got;
+    return;
+  }
+  std::ifstream in(dir + name);
+  ASSERT_TRUE(in.good()) << "no golden file " << dir + name << " (MAGPIE_UPDATE_GOLDEN=1 writes it)";
+  std::stringstream want;
+  want << in.rdbuf();
+  if (want.str() == got) return;
+  // Name the first line that differs, so a change in behaviour reads as a diff.
+  std::istringstream a(want.str()), b(got);
+  std::string la, lb;
+  for (int n = 1;; ++n) {
+    bool ha = static_cast<bool>(std::getline(a, la)), hb = static_cast<bool>(std::getline(b, lb));
+    if (!ha && !hb) break;
+    if (!ha || !hb || la != lb) {
+      ADD_FAILURE() << name << " differs at line " << n << ":\n  want: " << (ha ? la : "<end>")
+                    << "\n  got:  " << (hb ? lb : "<end>") << "\n(MAGPIE_UPDATE_GOLDEN=1 rewrites it)";
+      return;
+    }
+  }
 }
 
 inline RaftNet::RaftNet(Options o) : options_(std::move(o)), prng_(options_.seed * 7919 + 17) {
@@ -83,7 +154,10 @@ inline void RaftNet::Send(const std::string& from, RaftOutMessage m) {
   EXPECT_LE(nm.payload.size(), kMaxPeerMessageBytes);
   EXPECT_TRUE(m.to_address.empty() || m.to_address == "addr-" + nm.to) << m.to_address;
   if (cut_.count({from, nm.to}) != 0) return;
-  if (drop_if && drop_if(nm)) return;
+  if (drop_if && drop_if(nm)) {
+    Note(Summarize(nm.decoded) + "  (dropped)");
+    return;
+  }
   if (prng_.Chance(options_.drop_per_million, 1'000'000)) return;
   int copies = prng_.Chance(options_.duplicate_per_million, 1'000'000) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
@@ -97,6 +171,7 @@ inline void RaftNet::Deliver(const NetMessage& m) {
   if (it == nodes_.end() || !it->second->up || cut_.count({m.from, m.to}) != 0) return;
   ++delivered_;
   Hash(m.from + ">" + m.to + ":" + m.payload);
+  Note(Summarize(m.decoded));
   it->second->group->Step(now_, m.type, m.payload);
   Process(m.to);
   CheckLeases();
@@ -113,6 +188,7 @@ inline void RaftNet::Apply(Node& n, const Entry& e) {
   }
   n.applied.push_back(e);
   Hash(n.id + "@" + std::to_string(e.index));
+  Note("  " + n.id + " applies " + EntrySummary(e));
 }
 
 inline void RaftNet::Check(Node& n, const RaftReady& rd) {
@@ -160,6 +236,13 @@ inline void RaftNet::Process(const std::string& id) {
 inline void RaftNet::CarryOut(const std::string& id, RaftReady rd) {
   Node& n = *nodes_.at(id);
   Check(n, rd);
+  if (rd.soft_state) {
+    Note("  " + id + " is " + RaftRoleName(rd.soft_state->role) + " at term " +
+         std::to_string(rd.soft_state->term) +
+         (rd.soft_state->leader_id.empty() || rd.soft_state->role == RaftRole::kLeader
+              ? ""
+              : ", following " + rd.soft_state->leader_id));
+  }
   if (crash_before_write && crash_before_write(id, rd)) {
     Crash(id);
     return;
@@ -270,6 +353,7 @@ inline void RaftNet::Isolate(const std::string& id) {
 inline void RaftNet::Heal() { cut_.clear(); }
 
 inline void RaftNet::Crash(const std::string& id) {
+  Note("  " + id + " crashes (unsynced writes lost)");
   Node& n = *nodes_.at(id);
   n.storage.Crash();
   n.group.reset();
@@ -281,6 +365,9 @@ inline void RaftNet::Restart(const std::string& id) {
   Node& n = *nodes_.at(id);
   if (n.up) Crash(id);
   Boot(n);
+  Note("  " + id + " restarts: term " + std::to_string(n.group->term()) + ", log through " +
+       std::to_string(n.group->last_index()) + " (term " +
+       std::to_string(n.group->TermAt(n.group->last_index()).value_or(0)) + ")");
   Process(id);
 }
 

@@ -56,6 +56,7 @@ void Figure37UpToC(RaftNet& net) {
   ASSERT_EQ(net.group("n2").TermAt(2), std::optional<uint64_t>(2));
   ASSERT_EQ(net.group("n3").last_index(), 1u);
 
+  net.Note("# (b) n1 crashes; n5 leads term 3 with its own index 2, which reaches nobody");
   net.Crash("n1");
   net.drop_if = [](const NetMessage& m) {
     return m.from == "n5" && (m.decoded.type == RaftMessageType::kAppend ||
@@ -66,6 +67,7 @@ void Figure37UpToC(RaftNet& net) {
   ASSERT_EQ(net.group("n5").TermAt(2), std::optional<uint64_t>(3));
   net.Crash("n5");
 
+  net.Note("# (c) n1 restarts and leads term 4; index 2 (term 2) reaches n3 and n4, index 3 nobody");
   net.Restart("n1");
   // n1's term-4 no-op (index 3) reaches nobody; its old entry (index 2) reaches n3 and n4.
   // (They see index 3 only in a first probe, which they refuse for lack of index 2.)
@@ -89,22 +91,29 @@ TEST(RaftFigure37, AnOldTermEntryOnAMajorityIsNotCommittedAndMayBeOverwritten) {
   RaftNet::Options o = Opts(5);
   o.base.max_entries_per_append = 1;  // so index 2 and index 3 travel separately
   RaftNet net(o);
+  std::vector<std::string> transcript;
+  net.transcript = &transcript;
+  net.Note("# (a) n1 leads term 2; its entry at index 2 reaches n2 only");
   Figure37UpToC(net);
+  net.Note("# n1 knows index 2 (term 2) is on n1, n3 and n4, a majority: still not committed");
   // The heart of Figure 3.7: counting replicas commits nothing of an older term.
   EXPECT_EQ(net.group("n1").commit_index(), 1u);
   EXPECT_EQ(net.committed().count(2), 0u);
 
   // (d) n1 crashes; n5, whose last term (3) beats the majority's (2), is elected and
   // overwrites index 2 everywhere. Nothing committed is lost, because nothing was.
+  net.Note("# (d) n1 crashes; n5 (last term 3) wins and overwrites index 2");
   net.Crash("n1");
   net.drop_if = nullptr;
   net.Restart("n5");
   ASSERT_TRUE(WinElection(net, "n5")) << net.Describe();
+  net.transcript = nullptr;  // the rest is ordinary catching up
   net.Restart("n1");
   StartClocks(net);
   ASSERT_TRUE(net.RunUntil([&] { return net.Converged() && net.node("n1").applied.size() >= 3; },
                            Duration::Seconds(5)));
   for (const auto& id : net.ids()) EXPECT_EQ(net.node(id).applied[1].term, 3u) << id;
+  ExpectGolden(transcript, "figure37_overwrite.txt");
 }
 
 TEST(RaftFigure37, OnceAnEntryOfTheCurrentTermCommitsTheOlderOneIsSafe) {

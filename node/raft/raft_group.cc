@@ -51,8 +51,11 @@ Status RaftGroup::Load(const Storage& storage, uint64_t applied_index) {
   Status st = log_.Load(storage, snap.index, snap.term);
   if (!st.ok()) return st;
   snapshot_members_ = snap.members;
-  std::vector<Entry> all = log_.Slice(log_.first_index(), log_.last_index(), SIZE_MAX, SIZE_MAX);
-  st = TrackConfigEntries(all, &config_entries_);
+  std::vector<Entry> changes;  // only the membership changes: the log may be large
+  for (uint64_t i = log_.first_index(); i <= log_.last_index(); ++i) {
+    if (log_.At(i).type == kRaftConfigEntryType) changes.push_back(log_.At(i));
+  }
+  st = TrackConfigEntries(changes, &config_entries_);
   if (!st.ok()) return Status::Corruption("group " + config_.group_id + ": " + st.message());
   RefreshMembership();
 
