@@ -84,7 +84,7 @@ void Membership::Leave(Instant now) {
   ++incarnation_;
   probe_.active = false;
   log_->info("gossip: leaving the cluster (incarnation {})", incarnation_);
-  Broadcast(GossipUpdate{UpdateKind::kLeft, self_id_, self_address_, incarnation_, load_version_, self_id_, {}});
+  Broadcast(SelfFact());
   // Tell a few members at once rather than at the next gossip tick: the process may be
   // about to exit.
   for (const Member* m : RandomMembers(static_cast<size_t>(config_.gossip_nodes), [](const Member& x) {
@@ -169,13 +169,39 @@ void Membership::Step(Instant now, const PeerMessage& message) {
   }
   // Piggybacked updates first: a ping that says we are suspect gets an ack that already
   // carries our refutation.
-  for (const GossipUpdate& u : p.updates) ApplyUpdate(now, u);
+  //
+  // Decision (not in memberlist): news older than what we hold is answered with what we
+  // hold. Gossip of a refutation can die out before it reaches every member (each node
+  // sends it only λ·log N times); a member left holding the old suspicion then declares a
+  // member dead that refuted long ago (at 20% loss, 100 nodes: about one an hour). Such a
+  // member keeps gossiping its stale suspicion, so answering stale news reaches exactly it.
+  std::vector<std::string> corrections;
+  size_t correction_bytes = 0;
+  std::vector<std::string> corrected;
+  for (const GossipUpdate& u : p.updates) {
+    if (!IsStale(u)) {
+      ApplyUpdate(now, u);
+      continue;
+    }
+    if (correction_bytes >= config_.max_piggyback_bytes ||
+        std::find(corrected.begin(), corrected.end(), u.id) != corrected.end()) {
+      continue;
+    }
+    const Member* m = FindMember(u.id);
+    corrections.push_back(EncodeGossipUpdate(m != nullptr ? FactAbout(*m) : SelfFact()));
+    correction_bytes += corrections.back().size();
+    corrected.push_back(u.id);
+  }
   switch (message.type) {
     case PeerMessageType::kGossipPing: HandlePing(now, message, p); break;
     case PeerMessageType::kGossipPingReq: HandlePingReq(now, message, p); break;
     case PeerMessageType::kGossipAck: HandleAck(now, p); break;
     case PeerMessageType::kGossipNack: HandleNack(p); break;
     default: break;  // kGossipUpdate: the piggyback was all of it
+  }
+  if (!corrections.empty()) {
+    ++counters_.corrections;
+    Send(message.from, PeerMessageType::kGossipUpdate, GossipPacket{}, std::move(corrections));
   }
 }
 

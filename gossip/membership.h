@@ -61,6 +61,7 @@ struct GossipCounters {
   uint64_t deaths_declared = 0;     // suspicions that ran out here
   uint64_t refutations = 0;         // accusations about this node it refuted
   uint64_t syncs = 0;               // push-pull exchanges started (join, periodic, reconnect)
+  uint64_t corrections = 0;         // messages telling a sender of stale news what we know
   uint64_t messages_sent = 0;
   uint64_t messages_received = 0;   // accepted (decoded) messages
   uint64_t dropped_messages = 0;    // inbound: malformed, oversized, not gossip, before Join,
@@ -179,6 +180,11 @@ class Membership {
 
   // State changes (membership_state.cc).
   void ApplyUpdate(Instant now, const GossipUpdate& u);
+  // True if we hold a newer incarnation of u's member than u carries.
+  bool IsStale(const GossipUpdate& u) const;
+  // What we know of a member (or of ourselves), as one update.
+  GossipUpdate FactAbout(const Member& m) const;
+  GossipUpdate SelfFact() const;
   void HandleAlive(Instant now, const GossipUpdate& u);
   void HandleSuspect(Instant now, const GossipUpdate& u);
   void HandleDead(Instant now, const GossipUpdate& u);

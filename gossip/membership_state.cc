@@ -109,16 +109,22 @@ void Membership::HandleSuspect(Instant now, const GossipUpdate& u) {
   Member* m = FindMember(u.id);
   if (m == nullptr || u.incarnation < m->incarnation) return;
   auto s = suspicions_.find(u.id);
-  if (s != suspicions_.end()) {
+  if (s != suspicions_.end() && u.incarnation == m->incarnation) {
     // Already suspect: maybe an independent confirmation, which shortens the timeout and
     // is worth passing on so others' timers shrink too.
     if (s->second.Confirm(u.from)) Broadcast(u);
     return;
   }
-  if (m->state != MemberState::kAlive) return;
+  // A suspicion at a newer incarnation means the member refuted the one we hold (we have
+  // not heard its "alive" yet): start over from the new one. memberlist confirms the old
+  // timer instead, and declares the member dead at an incarnation it already outgrew.
+  const bool newer_suspicion = s != suspicions_.end();
+  if (m->state != MemberState::kAlive && !newer_suspicion) return;
   m->incarnation = u.incarnation;
-  m->state = MemberState::kSuspect;
-  m->state_since = now;
+  if (!newer_suspicion) {
+    m->state = MemberState::kSuspect;
+    m->state_since = now;
+  }
   // memberlist: aim for k = suspicion_mult - 2 confirmations, which brings the timeout to
   // its minimum about two probe intervals short of the nominal one; with fewer than k other
   // members to confirm, expect none.
@@ -130,7 +136,7 @@ void Membership::HandleSuspect(Instant now, const GossipUpdate& u) {
   suspicions_.insert_or_assign(u.id, Suspicion(u.from, k, min, max, now));
   ++counters_.suspicions;
   log_->info("gossip: {} is suspect (accused by {}, incarnation {})", u.id, u.from, u.incarnation);
-  Emit(now, MemberEventType::kSuspect, *m);
+  if (!newer_suspicion) Emit(now, MemberEventType::kSuspect, *m);
   Broadcast(u);
 }
 
@@ -202,28 +208,40 @@ void Membership::MergeState(Instant now, const GossipPacket& p) {
   }
 }
 
+bool Membership::IsStale(const GossipUpdate& u) const {
+  if (u.id == self_id_) return u.incarnation < incarnation_;
+  auto it = members_.find(u.id);
+  return it != members_.end() && u.incarnation < it->second.incarnation;
+}
+
+GossipUpdate Membership::SelfFact() const {
+  if (!leaving_) return SelfAlive();
+  return GossipUpdate{UpdateKind::kLeft, self_id_, self_address_, incarnation_, load_version_, self_id_, {}};
+}
+
+GossipUpdate Membership::FactAbout(const Member& m) const {
+  GossipUpdate u{UpdateKind::kAlive, m.id, m.address, m.incarnation, m.load_version, self_id_, {}};
+  switch (m.state) {
+    case MemberState::kAlive:
+      u.load = m.load;
+      u.from.clear();
+      break;
+    case MemberState::kSuspect: u.kind = UpdateKind::kSuspect; break;
+    case MemberState::kDead: u.kind = UpdateKind::kDead; break;
+    case MemberState::kLeft: u.kind = UpdateKind::kLeft; break;
+  }
+  return u;
+}
+
 std::vector<std::string> Membership::EncodeFullState() {
   // Room for the packet around the updates; the rest of a peer message is ours.
   constexpr size_t kBudget = kMaxGossipPayloadBytes - 64 * 1024;
   std::vector<std::string> out;
   out.reserve(members_.size() + 1);
-  size_t used = 0;
-  if (leaving_) {
-    out.push_back(EncodeGossipUpdate(
-        GossipUpdate{UpdateKind::kLeft, self_id_, self_address_, incarnation_, load_version_, self_id_, {}}));
-  } else {
-    out.push_back(EncodeGossipUpdate(SelfAlive()));
-  }
-  used += out.back().size();
+  out.push_back(EncodeGossipUpdate(SelfFact()));
+  size_t used = out.back().size();
   for (const auto& [id, m] : members_) {
-    GossipUpdate u{UpdateKind::kAlive, m.id, m.address, m.incarnation, m.load_version, self_id_, {}};
-    switch (m.state) {
-      case MemberState::kAlive: u.load = m.load; break;
-      case MemberState::kSuspect: u.kind = UpdateKind::kSuspect; break;
-      case MemberState::kDead: u.kind = UpdateKind::kDead; break;
-      case MemberState::kLeft: u.kind = UpdateKind::kLeft; break;
-    }
-    if (u.kind == UpdateKind::kAlive) u.from.clear();
+    GossipUpdate u = FactAbout(m);
     std::string bytes = EncodeGossipUpdate(u);
     if (used + bytes.size() > kBudget) {
       ++counters_.truncated_syncs;

@@ -25,7 +25,7 @@ Duration RemainingSuspicionTime(int n, int k, Duration elapsed, Duration min, Du
 }
 
 Suspicion::Suspicion(const std::string& accuser, int k, Duration min, Duration max, Instant start)
-    : k_(std::max(k, 0)), min_(min), max_(std::max(min, max)), start_(start) {
+    : accuser_(accuser), k_(std::max(k, 0)), min_(min), max_(std::max(min, max)), start_(start) {
   confirmed_.insert(accuser);
   deadline_ = start_ + RemainingSuspicionTime(n_, k_, Duration::Zero(), min_, max_);
 }

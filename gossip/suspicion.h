@@ -36,9 +36,11 @@ class Suspicion {
   Instant Deadline() const { return deadline_; }
 
   int confirmations() const { return n_; }
+  const std::string& accuser() const { return accuser_; }
   Instant start() const { return start_; }
 
  private:
+  std::string accuser_;
   int k_;
   int n_ = 0;
   Duration min_;

@@ -292,3 +292,68 @@ TEST(GossipMembershipTest, PingIsAnsweredWithAnAckThatCarriesTheRefutation) {
 
 }  // namespace
 }  // namespace magpie
+
+namespace magpie {
+namespace {
+
+// One Membership driven by hand: a peer's messages in, its answers out.
+struct Solo {
+  Solo() : log(std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_st>())),
+           m(GossipConfig{}, "me", "10.0.0.1:7400", 0, 1, log) {
+    m.Join(t, {});
+    GossipUpdate x{UpdateKind::kAlive, "x", "10.0.0.9:7400", 5, 0, "", {}};
+    Deliver(PeerMessageType::kGossipUpdate, {x});
+    (void)m.TakeMessages();
+  }
+  void Deliver(PeerMessageType type, std::vector<GossipUpdate> updates) {
+    GossipPacket p;
+    p.sender_id = "peer";
+    p.updates = std::move(updates);
+    m.Step(t, PeerMessage{"10.0.0.2:7400", "10.0.0.1:7400", type, EncodeGossipPacket(p)});
+  }
+  std::shared_ptr<spdlog::logger> log;
+  Instant t = Instant::FromMicros(1'000'000);
+  Membership m;
+};
+
+TEST(GossipMembershipTest, StaleNewsIsAnsweredWithWhatWeKnow) {
+  Solo s;
+  s.Deliver(PeerMessageType::kGossipUpdate, {GossipUpdate{UpdateKind::kSuspect, "x", "", 3, 0, "peer", {}}});
+  std::vector<PeerMessage> out = s.m.TakeMessages();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].to, "10.0.0.2:7400");
+  Result<GossipPacket> p = DecodeGossipPacket(out[0].payload);
+  ASSERT_TRUE(p.ok());
+  bool corrected = false;
+  for (const auto& u : p->updates) corrected |= u.kind == UpdateKind::kAlive && u.id == "x" && u.incarnation == 5;
+  EXPECT_TRUE(corrected);
+  EXPECT_EQ(s.m.counters().corrections, 1u);
+  EXPECT_EQ(s.m.Find("x", s.t)->state, State::kAlive);
+  // News that is not stale gets no correction.
+  s.Deliver(PeerMessageType::kGossipUpdate, {GossipUpdate{UpdateKind::kSuspect, "x", "", 5, 0, "peer", {}}});
+  EXPECT_EQ(s.m.counters().corrections, 1u);
+  EXPECT_EQ(s.m.Find("x", s.t)->state, State::kSuspect);
+}
+
+TEST(GossipMembershipTest, SuspicionAtANewerIncarnationStartsOver) {
+  Solo s;
+  // Two members, so no confirmations are expected and a suspicion lasts the minimum, 4 s.
+  const Instant t0 = s.t;
+  s.Deliver(PeerMessageType::kGossipUpdate, {GossipUpdate{UpdateKind::kSuspect, "x", "", 5, 0, "peer", {}}});
+  // x refuted (we missed its "alive 6") and was suspected again at 6, 3 s later.
+  s.t = t0 + Duration::Seconds(3);
+  s.Deliver(PeerMessageType::kGossipUpdate, {GossipUpdate{UpdateKind::kSuspect, "x", "", 6, 0, "other", {}}});
+  EXPECT_EQ(s.m.Find("x", s.t)->incarnation, 6u);
+  // Past the end of the first suspicion, x is still only suspect...
+  s.t = t0 + Duration::Seconds(5);
+  s.m.Tick(s.t);
+  EXPECT_EQ(s.m.Find("x", s.t)->state, State::kSuspect);
+  // ...until the second one ends.
+  s.t = t0 + Duration::Seconds(7);
+  s.m.Tick(s.t);
+  EXPECT_EQ(s.m.Find("x", s.t)->state, State::kDead);
+  EXPECT_EQ(s.m.Find("x", s.t)->incarnation, 6u);
+}
+
+}  // namespace
+}  // namespace magpie

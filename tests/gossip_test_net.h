@@ -45,6 +45,8 @@ class GossipTestNet {
   bool up(int i) const { return !down_[i]; }
   Instant now() const { return now_; }
   void set_on_event(EventFn f) { on_event_ = std::move(f); }
+  // Sees every message as it is delivered (for tracing).
+  void set_on_deliver(std::function<void(int to, const PeerMessage&)> f) { on_deliver_ = std::move(f); }
 
   // Starts (or restarts, after Crash) node i, joining through `seeds` (node indexes).
   void Start(int i, uint64_t incarnation, const std::vector<int>& seeds) {
@@ -92,6 +94,7 @@ class GossipTestNet {
         inflight_.erase(inflight_.begin());
         auto it = index_.find(m.to);
         if (it == index_.end() || down_[it->second]) continue;
+        if (on_deliver_) on_deliver_(it->second, m);
         nodes_[it->second]->Step(now_, m);
         Pump(it->second);
       } else if (tick_at == t) {
@@ -156,6 +159,7 @@ class GossipTestNet {
   Instant now_ = Instant::FromMicros(1'000'000'000);
   uint64_t seq_ = 0, starts_ = 0, delivered_ = 0, delivered_bytes_ = 0;
   EventFn on_event_;
+  std::function<void(int, const PeerMessage&)> on_deliver_;
 };
 
 }  // namespace magpie
