@@ -52,7 +52,9 @@ class CoreHarness {
       size_t synced_before = storage_.synced_writes();
       Status s = storage_.Write(rd.writes, rd.sync);
       ASSERT_TRUE(s.ok()) << s.ToString();
-      if (rd.sync) ASSERT_GT(storage_.synced_writes(), synced_before);
+      if (rd.sync) {
+        ASSERT_GT(storage_.synced_writes(), synced_before);
+      }
       for (auto& r : rd.replies) replies_.push_back(std::move(r));
       for (auto& k : rd.kills) {
         kills_.push_back(k);
