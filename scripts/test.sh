@@ -53,5 +53,9 @@ echo "== benchmark smoke run (tiny; checks it runs and its JSON parses)"
 "$bin/magpie-bench" --workload W1 --tasks 2000 | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); assert j["tasks"]==2000 and j["failed"]==0, j; print("W1 smoke:", j)'
 record bench-smoke $?
 
+echo "== simulation: a fixed list of seeds and every seed that ever failed (scripts/sim-ci.sh)"
+scripts/sim-ci.sh "$bin"
+record sim $?
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

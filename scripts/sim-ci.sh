@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The simulator's CI run (docs/simulation.md): a fixed list of seeds -- 1..SIM_CI_SEEDS,
+# options drawn per seed as the swarm draws them -- plus every seed that ever failed
+# (simulations/regressions.txt). A run stopped by an open bug listed in
+# simulations/known_bugs.txt is counted as that bug, not as a failure. The list is split
+# over two processes, one per core. Exits non-zero if any run did not do what was expected
+# of it, or if the whole took longer than the budget.
+#
+#   scripts/sim-ci.sh [BIN_DIR]      (default: build/bin)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/bin}
+seeds=${SIM_CI_SEEDS:-240}
+shards=${SIM_CI_JOBS:-2}
+budget_s=${SIM_CI_BUDGET_SECONDS:-300}
+sim="$bin/magpie-sim"
+[ -x "$sim" ] || { echo "sim-ci: $sim not found (build the magpie-sim target)"; exit 2; }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+start=$(date +%s)
+pids=()
+for ((i = 0; i < shards; i++)); do
+  "$sim" --seeds-file simulations/regressions.txt --known-bugs simulations/known_bugs.txt \
+         --swarm "$seeds" --seed 1 --shard "$i/$shards" > "$out/shard$i.txt" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+elapsed=$(( $(date +%s) - start ))
+
+cat "$out"/shard*.txt | grep -E '^seed [0-9]+: (FAIL|XPASS)' -A3 | grep -v '^--$' | grep -v '^seed [0-9]*: [PKX]'
+runs=0; failed=0; known=0; sim_s=0; known_ids=
+for f in "$out"/shard*.txt; do
+  line=$(grep '^swarm:' "$f" | tail -1)
+  [ -n "$line" ] || { echo "sim-ci: a shard did not finish:"; tail -5 "$f"; rc=1; continue; }
+  runs=$((runs + $(sed -n 's/^swarm: \([0-9]*\) runs.*/\1/p' <<<"$line")))
+  failed=$((failed + $(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")))
+  known=$((known + $(sed -n 's/.* \([0-9]*\) stopped by known bugs.*/\1/p' <<<"$line")))
+  known_ids="$known_ids, $(sed -n 's/.*known bugs (\([^)]*\)).*/\1/p' <<<"$line")"
+  sim_s=$((sim_s + $(sed -n 's/.*; \([0-9]*\) simulated s.*/\1/p' <<<"$line")))
+done
+# "K1 x3, K3 x21" from each shard -> "K1 x10, K3 x40".
+known_ids=$(tr ',' '\n' <<<"$known_ids" | awk 'NF == 2 { n[$1] += substr($2, 2) }
+  END { for (k in n) printf "%s%s x%d", (c++ ? ", " : ""), k, n[k] }')
+echo "sim-ci: $runs runs ($seeds seeds + simulations/regressions.txt), $failed failed," \
+     "$known stopped by known open bugs [${known_ids}];" \
+     "${sim_s} simulated s in ${elapsed} s on $shards processes"
+if [ "$elapsed" -gt "$budget_s" ]; then
+  echo "sim-ci: over the time budget of ${budget_s} s"
+  rc=1
+fi
+exit $rc

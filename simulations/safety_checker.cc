@@ -1,0 +1,267 @@
+#include "simulations/safety_checker.h"
+
+#include <deque>
+
+namespace magpie {
+
+namespace {
+
+constexpr size_t kMaxViolations = 64;
+
+std::string Describe(const ProcessRecord& r) {
+  return "attempt " + std::to_string(r.attempt) + " on node " + std::to_string(r.node) +
+         " (process " + std::to_string(r.id) + ", started t=" + r.started.ToString() + ")";
+}
+
+}  // namespace
+
+SafetyChecker::SafetyChecker(const Oracle* oracle,
+                             const std::vector<std::unique_ptr<SimNode>>* nodes,
+                             bool drift_bounded)
+    : oracle_(oracle), nodes_(nodes), drift_bounded_(drift_bounded) {}
+
+void SafetyChecker::Report(SimTime now, const char* promise, std::string detail) {
+  if (violations_.size() >= kMaxViolations) return;
+  violations_.push_back(Violation{now, promise, std::move(detail)});
+}
+
+void SafetyChecker::OnProcessStart(SimTime now, const SimProcess& p) {
+  ++checks_;
+  const uint32_t max = oracle_->MaxAttemptStarted(p.task_id);
+  if (max >= p.attempt) {
+    const bool stolen = oracle_->HomeOf(Oracle::GroupOf(p.task_id)) != p.node;
+    Report(now, kFencing,
+           "task " + p.task_id + ": attempt " + std::to_string(p.attempt) + " started on node " +
+               std::to_string(p.node) + (stolen ? " (a stolen attempt)" : "") + " after attempt " +
+               std::to_string(max) + " had already started; attempt numbers must only grow");
+  }
+  const auto* live = oracle_->LiveOf(p.task_id);
+  if (live == nullptr) return;
+  for (const auto& [id, other] : *live) {
+    // Across machines, "one at a time" rests on leases and therefore on the drift bound.
+    if (other.node != p.node && !drift_bounded_) continue;
+    Report(now, kOneAttempt,
+           "task " + p.task_id + ": attempt " + std::to_string(p.attempt) + " started on node " +
+               std::to_string(p.node) + " (process " + std::to_string(p.id) + ") while " +
+               Describe(other) + " was still running");
+  }
+}
+
+void SafetyChecker::OnAck(SimTime now, const AckRecord& ack) {
+  ++checks_;
+  if (!oracle_->GroupSurvives(ack.group)) return;
+  const int home = oracle_->HomeOf(ack.group);
+  if (home < 0) {
+    Report(now, kNoAckedTaskLost,
+           "client " + std::to_string(ack.client) + " was given id " + ack.id +
+               " of group " + ack.group + ", which no node holds");
+    return;
+  }
+  const SimNode& n = *(*nodes_)[home];
+  // A node that is down is checked when it recovers; a wiped one holds another group.
+  if (!n.up() || n.group_id() != ack.group) return;
+  if (n.core().tasks().Find(ack.id) == nullptr) {
+    Report(now, kNoAckedTaskLost,
+           "client " + std::to_string(ack.client) + " was given id " + ack.id + " by node " +
+               std::to_string(ack.node) + ", but node " + std::to_string(home) +
+               "'s table has no such task");
+  }
+}
+
+std::string SafetyChecker::Note(const Entry& e, std::set<std::string>* restarts) {
+  switch (e.type) {
+    case EntryType::kNoop:
+      return "";
+    case EntryType::kSubmit: {
+      auto s = DecodePayload<SubmitEntry>(e.payload);
+      if (!s.ok()) return "";
+      for (const auto& up : s->spec.after) downstream_[up].push_back(s->id);
+      return s->id;
+    }
+    case EntryType::kGrant: {
+      auto g = DecodePayload<GrantEntry>(e.payload);
+      return g.ok() ? g->task_id : "";
+    }
+    case EntryType::kFinish: {
+      auto f = DecodePayload<FinishEntry>(e.payload);
+      return f.ok() ? f->task_id : "";
+    }
+    case EntryType::kCancel: {
+      auto c = DecodePayload<CancelEntry>(e.payload);
+      return c.ok() ? c->task_id : "";
+    }
+    case EntryType::kRestart: {
+      auto r = DecodePayload<RestartEntry>(e.payload);
+      if (!r.ok()) return "";
+      restarts->insert(r->task_id);
+      restarted_.insert(r->task_id);
+      return r->task_id;
+    }
+  }
+  return "";
+}
+
+std::set<std::string> SafetyChecker::Closure(const std::set<std::string>& roots) const {
+  std::set<std::string> seen(roots.begin(), roots.end());
+  std::deque<std::string> todo(roots.begin(), roots.end());
+  while (!todo.empty() && seen.size() < kMaxClosure) {
+    auto it = downstream_.find(todo.front());
+    todo.pop_front();
+    if (it == downstream_.end()) continue;
+    for (const auto& d : it->second) {
+      if (seen.insert(d).second) todo.push_back(d);
+    }
+  }
+  return seen;
+}
+
+void SafetyChecker::CheckOutcome(SimTime now, int node, const Task* t, const std::string& id,
+                                 bool restarted) {
+  ++checks_;
+  auto it = ended_.find(id);
+  if (t == nullptr) return;  // a task the table never had is promise 1's business
+  if (it == ended_.end()) {
+    if (IsEnded(t->state)) ended_.emplace(id, Ended{t->state, now});
+    if (t->state == TaskState::kSucceeded) last_success_[id] = now;
+    return;
+  }
+  if (t->state == it->second.state) return;
+  if (restarted) {
+    ended_.erase(it);
+    if (IsEnded(t->state)) ended_.emplace(id, Ended{t->state, now});
+    if (t->state == TaskState::kSucceeded) last_success_[id] = now;
+    return;
+  }
+  Report(now, kOneOutcome,
+         "task " + id + " on node " + std::to_string(node) + " ended " +
+             TaskStateName(it->second.state) + " at t=" + it->second.at.ToString() +
+             " but is now " + TaskStateName(t->state) +
+             ", with no restart of it or of what blocked it");
+  ended_.erase(it);
+}
+
+void SafetyChecker::CheckOneOpenAttempt(SimTime now, int node, const Task* t) {
+  ++checks_;
+  if (t == nullptr) return;
+  const bool restarted = restarted_.erase(t->id) != 0;
+  if (t->attempts.size() < 2) return;
+  // Only the newest attempt may still be open: the log ends one before it grants the next.
+  // An attempt granted over an open one leaves that one's record open for good (its Finish
+  // is rejected as stale) and its process may still run.
+  const Attempt& before = t->attempts[t->attempts.size() - 2];
+  if (before.outcome != Outcome::kNone) return;
+  Report(now, kOneAttempt,
+         "task " + t->id + " on node " + std::to_string(node) + ": the log granted attempt " +
+             std::to_string(t->attempts.back().number) + " to " + t->attempts.back().node +
+             " while attempt " + std::to_string(before.number) + " (on " + before.node +
+             ") had not ended" +
+             (restarted ? " (the task ended and was restarted before that attempt's end was "
+                          "recorded)"
+                        : ""));
+}
+
+void SafetyChecker::CheckAfter(SimTime now, int node, const TaskTable& table, const Task* t) {
+  ++checks_;
+  if (t == nullptr || t->state != TaskState::kRunning) return;
+  auto start = chain_start_.find(t->id);
+  if (start == chain_start_.end()) return;  // submitted before this node's history began
+  const std::set<std::string>& met = met_at_start_[t->id];
+  for (const auto& up : t->spec.after) {
+    if (met.count(up) != 0) continue;
+    auto s = last_success_.find(up);
+    if (s != last_success_.end() && s->second >= start->second) continue;
+    const Task* u = table.Find(up);
+    Report(now, kAfterHonoured,
+           "task " + t->id + " on node " + std::to_string(node) + " was granted attempt " +
+               std::to_string(t->attempts.back().number) + " but its upstream " + up +
+               " has not succeeded since the task was " +
+               (t->attempts.size() > 1 && t->attempts.back().restarted_from != 0 ? "restarted"
+                                                                               : "submitted") +
+               " at t=" + start->second.ToString() + " (it is " +
+               (u == nullptr ? "missing" : TaskStateName(u->state)) + ")");
+    return;
+  }
+}
+
+void SafetyChecker::OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) {
+  const SimNode& n = *(*nodes_)[node];
+  if (!n.up()) return;
+  const TaskTable& table = n.core().tasks();
+  std::set<std::string> touched;
+  std::set<std::string> restarts;
+  std::vector<std::pair<std::string, uint64_t>> chains;  // submit or restart, with its index
+  std::map<std::string, uint64_t> restart_index;         // the batch's restarts, by task
+  std::vector<std::string> grants;
+  for (const auto& e : entries) {
+    std::string id = Note(e, &restarts);
+    if (id.empty()) continue;
+    // Only the first restart of a task in a batch applies: it leaves the task not ended,
+    // and the table refuses to restart what has not ended (retried requests land here).
+    const bool first_restart = e.type == EntryType::kRestart && restart_index.emplace(id, e.index).second;
+    if (e.type == EntryType::kSubmit || first_restart) chains.emplace_back(id, e.index);
+    if (e.type == EntryType::kGrant) grants.push_back(id);
+    touched.insert(std::move(id));
+  }
+  // Which upstreams had succeeded when each chain began: the table shows the whole batch
+  // applied, so an upstream restarted later in the same batch is judged by the end state
+  // it held before the batch.
+  for (const auto& [id, index] : chains) {
+    const Task* t = table.Find(id);
+    if (t == nullptr) continue;
+    chain_start_[id] = now;
+    std::set<std::string>& met = met_at_start_[id];
+    met.clear();
+    for (const auto& up : t->spec.after) {
+      const Task* u = table.Find(up);
+      const auto r = restart_index.find(up);
+      const auto before = ended_.find(up);
+      const bool succeeded_then = r != restart_index.end() && r->second > index &&
+                                  before != ended_.end() &&
+                                  before->second.state == TaskState::kSucceeded;
+      if ((u != nullptr && u->state == TaskState::kSucceeded) || succeeded_then) met.insert(up);
+    }
+  }
+  const std::set<std::string> allowed = Closure(restarts);
+  for (const auto& id : Closure(touched)) {
+    CheckOutcome(now, node, table.Find(id), id, allowed.count(id) != 0);
+  }
+  for (const auto& id : grants) {
+    const Task* t = table.Find(id);
+    CheckOneOpenAttempt(now, node, t);
+    CheckAfter(now, node, table, t);
+  }
+}
+
+void SafetyChecker::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) {
+  std::set<std::string> restarts;
+  for (const auto& e : entries) Note(e, &restarts);
+  unapplied_restarts_[node].insert(restarts.begin(), restarts.end());
+}
+
+void SafetyChecker::CheckAckedPresent(SimTime now, int node, const std::string& why) {
+  const SimNode& n = *(*nodes_)[node];
+  const std::string& group = n.group_id();
+  if (!oracle_->GroupSurvives(group)) return;
+  for (const auto& id : oracle_->AcksOfGroup(group)) {
+    ++checks_;
+    if (n.core().tasks().Find(id) != nullptr) continue;
+    const AckRecord& ack = oracle_->acks().at(id);
+    Report(now, kNoAckedTaskLost,
+           "task " + id + " was acknowledged to client " + std::to_string(ack.client) +
+               " at t=" + ack.at.ToString() + " but is missing from node " +
+               std::to_string(node) + "'s table " + why);
+  }
+}
+
+void SafetyChecker::OnRecovered(SimTime now, int node) {
+  const SimNode& n = *(*nodes_)[node];
+  CheckAckedPresent(now, node, "after it recovered");
+  const std::set<std::string> allowed = Closure(unapplied_restarts_[node]);
+  unapplied_restarts_.erase(node);
+  n.core().tasks().ForEachBySeq(0, [&](const Task& t) {
+    CheckOutcome(now, node, &t, t.id, allowed.count(t.id) != 0);
+    return true;
+  });
+}
+
+}  // namespace magpie

@@ -1,0 +1,393 @@
+#include "simulations/sim_node.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace magpie {
+
+namespace {
+
+constexpr const char* kNodeIdKey = "node_id";  // as node/node_identity.cc keeps it
+
+// The log entries a batch makes durable: what the oracle learns was committed.
+std::vector<Entry> DecodeLogEntries(const WriteBatch& batch) {
+  std::vector<Entry> out;
+  for (const auto& op : batch.ops()) {
+    if (op.type != WriteBatch::OpType::kPut || op.column != Column::kLog) continue;
+    auto e = DecodeEntry(op.value);
+    if (e.ok()) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+// Gossip is being wired into NodeCore (CoreOptions::join, ::seed). Until that lands the
+// options do not exist; with it, every simulated node joins through the others and seeds
+// the core's randomness from the world's PRNG. `requires` keeps both trees compiling.
+template <typename Options>
+void WireGossip(Options& co, const std::vector<std::string>& peers, uint64_t seed) {
+  if constexpr (requires { co.join; co.seed; }) {
+    co.join = peers;
+    co.seed = seed;
+  }
+}
+
+}  // namespace
+
+SimNode::SimNode(SimNodeOptions options, SimClock clock, Prng* prng, EventQueue* events,
+                 SimNetwork* network, TraceHash* trace, NodeHooks* hooks,
+                 ProcessObserver* observer, const std::map<std::string, int>* addresses,
+                 uint64_t* next_process_id, std::shared_ptr<spdlog::sinks::sink> log_sink,
+                 spdlog::level::level_enum log_level)
+    : options_(std::move(options)),
+      clock_(clock),
+      prng_(prng),
+      events_(events),
+      network_(network),
+      trace_(trace),
+      hooks_(hooks),
+      addresses_(addresses),
+      log_sink_(std::move(log_sink)),
+      log_level_(log_level),
+      executor_(options_.index, options_.executor, &clock_, prng, events, trace, observer,
+                next_process_id) {}
+
+void SimNode::LoadIdentity(SimTime now) {
+  auto v = storage_.Get(Column::kMeta, kNodeIdKey);
+  if (v.ok() && v->has_value()) {
+    node_id_ = **v;
+  } else {
+    // Drawn from the world's PRNG, so ids (and the trace) repeat with the seed.
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(prng_->Next()));
+    node_id_ = buf;
+    WriteBatch b;
+    b.Put(Column::kMeta, kNodeIdKey, node_id_);
+    Status s = storage_.Write(b, /*sync=*/true);
+    if (!s.ok()) hooks_->OnNodeError(now, options_.index, "storing the node id: " + s.ToString());
+  }
+  group_id_ = node_id_.substr(0, 8);
+}
+
+void SimNode::Boot(SimTime now, bool wipe) {
+  MAGPIE_CHECK(!up(), "Boot of a node that is up");
+  MAGPIE_CHECK(now >= executor_.sweep_done_at(), "Boot before the watchdog swept the last life");
+  if (wipe) storage_.Wipe();
+  LoadIdentity(now);
+  ++incarnation_;
+  ++stats_.boots;
+  paused_ = false;
+  log_ = std::make_shared<spdlog::logger>("n" + std::to_string(options_.index) + "/" + group_id_,
+                                          log_sink_);
+  log_->set_level(log_level_);
+
+  CoreOptions co;
+  co.node_id = node_id_;
+  co.group_id = group_id_;
+  co.client_address = options_.address;
+  co.slots = options_.slots;
+  co.labels = options_.labels;
+  co.compact_every = options_.compact_every;
+  std::vector<std::string> peers;
+  for (const auto& [address, endpoint] : *addresses_) {
+    if (network_->IsNode(endpoint) && endpoint != options_.index) peers.push_back(address);
+  }
+  WireGossip(co, peers, prng_->Next());
+  core_ = std::make_unique<NodeCore>(co, log_);
+  Status s = core_->Recover(&storage_, clock_.LocalAt(now));
+  if (!s.ok()) {
+    core_.reset();
+    hooks_->OnNodeError(now, options_.index, "recovery failed: " + s.ToString());
+    return;
+  }
+  trace_->Record(now, options_.index, TraceKind::kRecover, incarnation_,
+                 core_->tasks().size());
+  hooks_->OnRecovered(now, options_.index);
+  Drain(now);
+  AfterTurn(now);
+}
+
+void SimNode::Crash(SimTime now) {
+  if (!up()) return;
+  if (busy_) {
+    // An fsync was in flight. The disk may have taken the batch or not: both happen.
+    bool reached_disk = sync_finished_;
+    if (!reached_disk && prng_->Chance(1, 2)) {
+      storage_.Write(WriteBatch(), /*sync=*/true);
+      reached_disk = true;
+    }
+    if (reached_disk) hooks_->OnDurableUnapplied(now, options_.index, in_flight_entries_);
+  }
+  storage_.Crash();
+  core_.reset();
+  log_.reset();
+  inbox_.clear();
+  exits_.clear();
+  busy_ = false;
+  sync_finished_ = false;
+  in_flight_ = Ready{};
+  in_flight_entries_.clear();
+  paused_ = false;
+  ++tick_generation_;
+  tick_at_ = SimTime::Never();
+  executor_.NodeDied(now, incarnation_);
+}
+
+void SimNode::Pause(SimTime now) {
+  if (up()) paused_ = true;
+}
+
+void SimNode::Resume(SimTime now) {
+  if (!up() || !paused_) return;
+  paused_ = false;
+  if (sync_finished_) {
+    FinishSync(now);
+  } else if (!busy_) {
+    ScheduleTurn(now);
+  }
+}
+
+void SimNode::DeliverRequest(SimTime now, int client, const std::string& client_route,
+                             std::string bytes) {
+  if (!up()) return;
+  if (inbox_.size() >= kMaxInbox) {
+    ++stats_.inbox_overflowed;
+    return;
+  }
+  Input in;
+  in.kind = Input::Kind::kRequest;
+  in.route = client_route;
+  in.bytes = std::move(bytes);
+  inbox_.push_back(std::move(in));
+  if (!paused_ && !busy_) ScheduleTurn(now);
+}
+
+void SimNode::DeliverPeer(SimTime now, PeerMessage message) {
+  if (!up()) return;
+  if (inbox_.size() >= kMaxInbox) {
+    ++stats_.inbox_overflowed;
+    return;
+  }
+  Input in;
+  in.kind = Input::Kind::kPeer;
+  in.peer = std::move(message);
+  inbox_.push_back(std::move(in));
+  if (!paused_ && !busy_) ScheduleTurn(now);
+}
+
+void SimNode::OnProcessEnd(SimTime now, uint64_t process_id, bool killed) {
+  auto ended = executor_.End(now, process_id, killed);
+  if (!ended || !up() || ended->first != incarnation_) return;
+  exits_.push_back(std::move(ended->second));
+  if (!paused_ && !busy_) ScheduleTurn(now);
+}
+
+void SimNode::ScheduleTurn(SimTime now) {
+  if (turn_scheduled_) return;
+  turn_scheduled_ = true;
+  events_->Push(now, EventKind::kNodeTurn, options_.index, 0);
+}
+
+void SimNode::TickDue(SimTime now, uint64_t generation) {
+  if (generation != tick_generation_) return;
+  tick_at_ = SimTime::Never();
+  Turn(now);
+}
+
+void SimNode::Turn(SimTime now) {
+  turn_scheduled_ = false;
+  if (!up() || paused_ || busy_) return;
+  const Instant local = clock_.LocalAt(now);
+  size_t fed = 0;
+  // The real driver's order: requests, then executor events, then the tick.
+  while (!inbox_.empty() && fed < kMaxInputsPerTurn) {
+    Input in = std::move(inbox_.front());
+    inbox_.pop_front();
+    Feed(now, in);
+    ++fed;
+  }
+  while (!exits_.empty() && fed < kMaxInputsPerTurn) {
+    ExecutorEvent ev = std::move(exits_.front());
+    exits_.pop_front();
+    core_->OnExecutorEvent(local, ev);
+    ++fed;
+  }
+  core_->Tick(local);
+  Drain(now);
+  AfterTurn(now);
+}
+
+void SimNode::Feed(SimTime now, Input& in) {
+  if (in.kind == Input::Kind::kPeer) {
+    core_->Step(clock_.LocalAt(now), in.peer);
+  } else {
+    HandleFrame(now, in.route, in.bytes);
+  }
+}
+
+void SimNode::HandleFrame(SimTime now, const std::string& route, const std::string& bytes) {
+  // As node_driver.cc: a frame that does not decode is answered here and never reaches
+  // the core; `logs` is the driver's to answer.
+  auto frame = DecodeRequest(bytes);
+  if (!frame.ok()) {
+    ++stats_.bad_frames;
+    SendReply(now, ReplyTo{route, 0}, ReplyFrame{0, frame.status(), {}});
+    return;
+  }
+  ReplyTo to{route, frame->request_id};
+  if (frame->type == RequestType::kLogs) {
+    AnswerLogs(now, to, frame->body);
+    return;
+  }
+  core_->Request(clock_.LocalAt(now), to, *frame);
+}
+
+void SimNode::AnswerLogs(SimTime now, const ReplyTo& to, const std::string& body) {
+  // Simulated processes write no files: the tails kept in the record are the output.
+  auto req = UnpackBody<LogsRequest>(body);
+  Status error;
+  LogsReply reply;
+  if (!req.ok()) {
+    error = req.status();
+  } else if (const Task* t = core_->tasks().Lookup(req->id); t == nullptr) {
+    error = Status::NotFound("no task with id or name '" + req->id + "'");
+  } else {
+    reply.text = req->stderr_stream ? t->stderr_tail : t->stdout_tail;
+    reply.node = t->attempts.empty() ? "" : t->attempts.back().node;
+  }
+  ReplyFrame f{to.request_id, error, error.ok() ? PackBody(reply) : std::string()};
+  // A reply from the driver leaves at once, like node_driver's AnswerLogs.
+  SendReply(now, to, f);
+}
+
+void SimNode::SendReply(SimTime now, const ReplyTo& to, const ReplyFrame& frame) {
+  auto it = addresses_->find(to.route);
+  if (it == addresses_->end()) {
+    ++stats_.unknown_destinations;
+    return;
+  }
+  Packet p;
+  p.kind = Packet::Kind::kReply;
+  p.from = options_.index;
+  p.to = it->second;
+  p.bytes = EncodeReply(frame);
+  network_->Send(now, std::move(p));
+}
+
+void SimNode::Drain(SimTime now) {
+  for (int i = 0; i < kMaxReadyPerTurn && up() && core_->HasReady(); ++i) {
+    Ready rd = core_->TakeReady();
+    ++stats_.readies;
+    trace_->Record(now, options_.index, TraceKind::kReady,
+                   (rd.writes.size() << 1) | (rd.sync ? 1 : 0),
+                   (rd.messages.size() << 48) ^ (rd.replies.size() << 32) ^
+                       (rd.starts.size() << 16) ^ rd.kills.size());
+    // 1. Persist: into the page cache at once; durable only when the fsync ends.
+    if (!rd.writes.empty()) {
+      Status s = storage_.Write(rd.writes, /*sync=*/false);
+      if (!s.ok()) {
+        hooks_->OnNodeError(now, options_.index, "storage refused a batch: " + s.ToString());
+        Crash(now);
+        return;
+      }
+    }
+    if (rd.sync) {
+      busy_ = true;
+      in_flight_entries_ = DecodeLogEntries(rd.writes);
+      in_flight_ = std::move(rd);
+      const SimTime done =
+          now + Duration::Micros(prng_->Between(options_.fsync_min_us, options_.fsync_max_us));
+      events_->Push(done, EventKind::kSyncDone, options_.index, incarnation_);
+      hooks_->OnSyncStarted(now, options_.index, done);
+      return;
+    }
+    // 2. Then act, 3. then Advance.
+    Act(now, rd);
+    core_->Advance(clock_.LocalAt(now));
+  }
+}
+
+void SimNode::SyncDone(SimTime now, uint64_t incarnation) {
+  if (!up() || !busy_ || incarnation != incarnation_ || sync_finished_) return;
+  storage_.Write(WriteBatch(), /*sync=*/true);  // the fsync: every earlier write is durable
+  ++stats_.syncs;
+  if (paused_) {
+    sync_finished_ = true;  // the kernel finished it; the node acts when it runs again
+    return;
+  }
+  FinishSync(now);
+}
+
+void SimNode::FinishSync(SimTime now) {
+  busy_ = false;
+  sync_finished_ = false;
+  Ready rd = std::move(in_flight_);
+  in_flight_ = Ready{};
+  std::vector<Entry> entries = std::move(in_flight_entries_);
+  in_flight_entries_.clear();
+  for (const auto& e : entries) {
+    trace_->Record(now, options_.index, TraceKind::kCommit, e.index, static_cast<uint64_t>(e.type));
+  }
+  Act(now, rd);
+  core_->Advance(clock_.LocalAt(now));
+  hooks_->OnCommitted(now, options_.index, entries);
+  Drain(now);
+  AfterTurn(now);
+}
+
+void SimNode::Act(SimTime now, Ready& rd) {
+  for (auto& m : rd.messages) {
+    auto it = addresses_->find(m.to);
+    if (it == addresses_->end() || !network_->IsNode(it->second)) {
+      ++stats_.unknown_destinations;
+      continue;
+    }
+    Packet p;
+    p.kind = Packet::Kind::kPeer;
+    p.from = options_.index;
+    p.to = it->second;
+    p.peer = std::move(m);
+    network_->Send(now, std::move(p));
+  }
+  for (const auto& r : rd.replies) SendReply(now, r.to, r.frame);
+  for (const auto& k : rd.kills) executor_.Kill(now, k);
+  for (const auto& e : rd.extends) executor_.Extend(now, e);
+  for (const auto& sp : rd.starts) {
+    auto failed = executor_.Start(now, incarnation_, sp);
+    if (failed) exits_.push_back(std::move(*failed));
+  }
+}
+
+void SimNode::AfterTurn(SimTime now) {
+  if (!up()) return;
+  if (!busy_ && !paused_) {
+    if (core_->HasReady()) ScheduleTurn(now);  // the per-turn bound cut it short
+    const Instant deadline = core_->NextDeadline();
+    if (deadline <= clock_.LocalAt(now)) {
+      // The core wants a tick it has just had. Once is a race; turn after turn it is a
+      // busy loop: node_driver.cc polls with a zero timeout while the deadline is past.
+      ++stats_.past_deadlines;
+      if (++spinning_turns_ == kMaxSpinTurns) {
+        hooks_->OnNodeError(now, options_.index,
+                            "NextDeadline() stays at " + std::to_string(deadline.micros()) +
+                                " (not after now, " + std::to_string(clock_.LocalAt(now).micros()) +
+                                ") over " + std::to_string(kMaxSpinTurns) +
+                                " turns in a row: a real driver would spin on it");
+      }
+    } else {
+      spinning_turns_ = 0;
+    }
+    if (deadline < Instant::Never()) {
+      const SimTime at = std::max(now + Duration::Micros(1), clock_.TrueAt(deadline));
+      // An earlier tick already scheduled stays: ticking early is harmless.
+      if (at < tick_at_) {
+        tick_at_ = at;
+        events_->Push(at, EventKind::kNodeTick, options_.index, ++tick_generation_);
+      }
+    }
+  }
+  if (!inbox_.empty() || !exits_.empty()) {
+    if (!paused_ && !busy_) ScheduleTurn(now);
+  }
+}
+
+}  // namespace magpie

@@ -1,0 +1,256 @@
+#include "simulations/sim_options.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "base/prng.h"
+#include "simulations/partition.h"
+#include "simulations/workload.h"
+
+namespace magpie {
+
+namespace {
+
+struct FaultName {
+  uint32_t bit;
+  const char* name;
+};
+constexpr FaultName kFaultNames[] = {
+    {kFaultPartition, "partition"}, {kFaultDrop, "drop"},   {kFaultDup, "dup"},
+    {kFaultReorder, "reorder"},     {kFaultDelay, "delay"}, {kFaultCrash, "crash"},
+    {kFaultWipe, "wipe"},           {kFaultPause, "pause"}, {kFaultSkew, "skew"},
+    {kFaultDrift, "drift"},         {kFaultDriftBeyond, "drift-beyond"},
+};
+
+constexpr int kMaxNodes = 32;
+constexpr int64_t kMaxDurationS = 24 * 3600;
+
+Result<uint64_t> ParseUnsigned(const std::string& flag, std::string text) {
+  if (flag == "--duration" && !text.empty() && text.back() == 's') text.pop_back();
+  if (text.empty() || text.size() > 19) return Status::InvalidArgument(flag + " needs a number");
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return Status::InvalidArgument(flag + " needs a whole number, not '" + text + "'");
+    }
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<uint32_t> ParseFaults(const std::string& list) {
+  if (list == "none" || list.empty()) return 0u;
+  if (list == "all") return kAllFaults;
+  uint32_t faults = 0;
+  std::stringstream ss(list);
+  std::string word;
+  while (std::getline(ss, word, ',')) {
+    if (word == "all") {
+      faults |= kAllFaults;
+      continue;
+    }
+    bool found = false;
+    for (const auto& f : kFaultNames) {
+      if (word == f.name) {
+        faults |= f.bit;
+        found = true;
+      }
+    }
+    if (!found) {
+      return Status::InvalidArgument("unknown fault '" + word + "' (none, all, or a comma list of "
+                                     "partition,drop,dup,reorder,delay,crash,wipe,pause,skew,drift,"
+                                     "drift-beyond)");
+    }
+  }
+  return faults;
+}
+
+std::string FaultsName(uint32_t faults) {
+  if (faults == 0) return "none";
+  std::string out;
+  for (const auto& f : kFaultNames) {
+    if (faults & f.bit) out += (out.empty() ? "" : ",") + std::string(f.name);
+  }
+  return out;
+}
+
+Status ValidateOptions(const SimOptions& o) {
+  if (o.nodes < 1 || o.nodes > kMaxNodes) {
+    return Status::InvalidArgument("--nodes must be between 1 and " + std::to_string(kMaxNodes));
+  }
+  if (o.duration_s < 1 || o.duration_s > kMaxDurationS) {
+    return Status::InvalidArgument("--duration must be between 1 and 86400 seconds");
+  }
+  if (!ParseWorkload(o.workload)) {
+    std::string names;
+    for (auto k : AllWorkloads()) names += (names.empty() ? "" : ", ") + std::string(WorkloadName(k));
+    return Status::InvalidArgument("unknown workload '" + o.workload + "' (" + names + ")");
+  }
+  if ((o.faults & kFaultDrift) && (o.faults & kFaultDriftBeyond)) {
+    return Status::InvalidArgument("drift and drift-beyond exclude each other");
+  }
+  if (!o.buggify.empty() && o.buggify != "none") {
+    bool known = false;
+    for (const char* b : kBuggifyNames) known = known || o.buggify == b;
+    if (!known) {
+      return Status::InvalidArgument("unknown --buggify '" + o.buggify +
+                                     "' (ack_before_durable, grant_running_task, "
+                                     "forget_lost_on_recover)");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string ReplayCommand(const SimOptions& o) {
+  std::string cmd = "magpie-sim --seed " + std::to_string(o.seed) + " --nodes " +
+                    std::to_string(o.nodes) + " --duration " + std::to_string(o.duration_s) +
+                    " --faults " + FaultsName(o.faults) + " --workload " + o.workload;
+  if (!o.buggify.empty() && o.buggify != "none") cmd += " --buggify " + o.buggify;
+  return cmd;
+}
+
+SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify) {
+  // Its own PRNG: drawing the flags must not shift the run's own stream.
+  Prng p(seed ^ 0x5377'6172'6d5f'5365ULL);  // "Swarm_Se"
+  SimOptions o;
+  o.seed = seed;
+  static constexpr int kNodeChoices[] = {1, 2, 3, 3, 4, 5, 5, 5, 6, 7};
+  o.nodes = kNodeChoices[p.Below(10)];
+  o.duration_s = p.Between(10, 120);
+  // Swarm testing: each seed gets a random subset of faults, sometimes all or none.
+  const uint64_t shape = p.Below(16);
+  if (shape == 0) {
+    o.faults = 0;
+  } else if (shape < 5) {
+    o.faults = kAllFaults;
+  } else {
+    o.faults = 0;
+    for (const auto& f : kFaultNames) {
+      if (f.bit != kFaultDriftBeyond && p.Chance(1, 2)) o.faults |= f.bit;
+    }
+  }
+  if (!(o.faults & kFaultCrash)) o.faults &= ~kFaultWipe;  // a wipe happens at a restart
+  if (p.Chance(1, 8)) o.faults = (o.faults & ~kFaultDrift) | kFaultDriftBeyond;
+  o.workload = WorkloadName(AllWorkloads()[p.Below(AllWorkloads().size())]);
+  o.buggify = buggify == "none" ? "" : buggify;
+  return o;
+}
+
+std::string Usage() {
+  return "usage: magpie-sim [--seed S] [--nodes N] [--duration SECONDS] [--faults LIST]\n"
+         "                  [--workload W] [--buggify NAME] [--swarm K] [--seeds-file FILE]\n"
+         "                  [--shard I/N] [--known-bugs FILE]\n"
+         "                  [--log-level trace|debug|info|warn|error|off]\n"
+         "  --faults     none, all, or a comma list of partition,drop,dup,reorder,delay,\n"
+         "               crash,wipe,pause,skew,drift,drift-beyond (all = all but drift-beyond)\n"
+         "  --workload   mixed, random, dag, failing, long, one-node, cancel-restart\n"
+         "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover\n"
+         "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"
+         "               workload per seed; prints a summary\n"
+         "  --seeds-file run each line: a seed (drawn as the swarm does) or replay flags,\n"
+         "               optionally with expect=PROMISE (a known bug: it must fail so)\n"
+         "               with --swarm too, the swarm skips the seeds the file lists\n"
+         "  --shard I/N  run only the I-th of every N runs (CI splits a list over cores)\n"
+         "  --known-bugs FILE  violations matching a listed open bug are counted as known\n"
+         "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed\n";
+}
+
+Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
+  CommandLine cl;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    if (flag == "--help" || flag == "-h") {
+      cl.help = true;
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) return Status::InvalidArgument(flag + " needs a value");
+      value = args[++i];
+    }
+    if (flag == "--seed" || flag == "--nodes" || flag == "--duration" || flag == "--swarm") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      if (flag == "--seed") cl.run.seed = *v;
+      if (flag == "--nodes") cl.run.nodes = static_cast<int>(std::min<uint64_t>(*v, 1000));
+      if (flag == "--duration") cl.run.duration_s = static_cast<int64_t>(std::min<uint64_t>(*v, 1u << 30));
+      if (flag == "--swarm") cl.swarm = *v;
+      if (flag != "--seed" && flag != "--swarm") cl.explicit_options = true;
+    } else if (flag == "--faults") {
+      auto f = ParseFaults(value);
+      if (!f.ok()) return f.status();
+      cl.run.faults = *f;
+      cl.explicit_options = true;
+    } else if (flag == "--workload") {
+      cl.run.workload = value;
+      cl.explicit_options = true;
+    } else if (flag == "--buggify") {
+      cl.run.buggify = value == "none" ? "" : value;
+    } else if (flag == "--seeds-file") {
+      cl.seeds_file = value;
+    } else if (flag == "--known-bugs") {
+      cl.known_bugs_file = value;
+    } else if (flag == "--log-level") {
+      cl.log_level = value;
+    } else if (flag == "--shard") {
+      const size_t slash = value.find('/');
+      auto i = ParseUnsigned(flag, value.substr(0, slash));
+      auto n = slash == std::string::npos ? Result<uint64_t>(Status::InvalidArgument("--shard needs I/N"))
+                                          : ParseUnsigned(flag, value.substr(slash + 1));
+      if (!i.ok() || !n.ok() || *n == 0 || *n > 64 || *i >= *n) {
+        return Status::InvalidArgument("--shard needs I/N with 0 <= I < N <= 64, not '" + value + "'");
+      }
+      cl.shard = static_cast<int>(*i);
+      cl.shards = static_cast<int>(*n);
+    } else {
+      return Status::InvalidArgument("unknown flag '" + flag + "'\n" + Usage());
+    }
+  }
+  Status s = ValidateOptions(cl.run);
+  if (!s.ok()) return s;
+  return cl;
+}
+
+Result<std::vector<PlannedRun>> ParseSeedsFile(const std::string& text, const std::string& buggify) {
+  std::vector<PlannedRun> runs;
+  std::stringstream ss(text);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(ss, line)) {
+    ++line_no;
+    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::vector<std::string> words;
+    std::string expect;
+    std::stringstream ls(line);
+    for (std::string w; ls >> w;) {
+      if (w.rfind("expect=", 0) == 0) {
+        expect = w.substr(7);
+      } else {
+        words.push_back(w);
+      }
+    }
+    if (words.empty()) continue;
+    if (words[0] == "magpie-sim") words.erase(words.begin());
+    if (words.size() == 1 && words[0].rfind("--", 0) != 0) {
+      auto seed = ParseUnsigned("--seed", words[0]);
+      if (!seed.ok()) return Status::InvalidArgument("line " + std::to_string(line_no) + ": " + seed.status().message());
+      runs.push_back(PlannedRun{DrawSwarmOptions(*seed, buggify), expect});
+      continue;
+    }
+    auto cl = ParseCommandLine(words);
+    if (!cl.ok()) return Status::InvalidArgument("line " + std::to_string(line_no) + ": " + cl.status().message());
+    if (cl->run.buggify.empty()) cl->run.buggify = buggify == "none" ? "" : buggify;
+    runs.push_back(PlannedRun{cl->run, expect});
+  }
+  return runs;
+}
+
+}  // namespace magpie

@@ -1,0 +1,334 @@
+#include "simulations/world.h"
+
+#include "base/buggify.h"
+#include "simulations/entry_words.h"
+#include "simulations/sim_log.h"
+
+namespace magpie {
+
+namespace {
+
+void SetBuggify(const std::string& name) {
+  BuggifySwitches& b = Buggify();
+  b = BuggifySwitches{};
+  b.ack_before_durable = name == "ack_before_durable";
+  b.grant_running_task = name == "grant_running_task";
+  b.forget_lost_on_recover = name == "forget_lost_on_recover";
+}
+
+}  // namespace
+
+World::World(const SimOptions& options, spdlog::level::level_enum log_level)
+    : options_(options),
+      prng_(options.seed),
+      sink_(std::make_shared<SimLogSink>(&now_)),
+      log_level_(log_level),
+      log_(MakeSimLogger("world", sink_, log_level)) {
+  MAGPIE_CHECK(ValidateOptions(options).ok(), "World with invalid options");
+  drawn_ = DrawOptions(options_, prng_);
+  for (int i = 0; i < options_.nodes; ++i) addresses_[NodeAddress(i)] = i;
+  for (const auto& c : drawn_.clients) addresses_[c.name] = c.endpoint;
+  network_ = std::make_unique<SimNetwork>(drawn_.network, &prng_, &events_, &trace_);
+
+  std::vector<NodeShape> shapes;
+  for (const auto& d : drawn_.nodes) {
+    nodes_.push_back(std::make_unique<SimNode>(
+        d.node, SimClock(d.clock_offset_us, d.clock_drift_ppm), &prng_, &events_, network_.get(),
+        &trace_, this, this, &addresses_, &next_process_id_, sink_, log_level_));
+    shapes.push_back(NodeShape{d.node.slots, d.node.labels});
+  }
+  workload_ = std::make_unique<Workload>(*ParseWorkload(options_.workload), shapes, &prng_);
+  for (const auto& c : drawn_.clients) {
+    clients_.push_back(std::make_unique<SimClient>(c, workload_.get(), &prng_, &events_,
+                                                   network_.get(), &trace_, this,
+                                                   MakeSimLogger(c.name, sink_, log_level_)));
+  }
+  safety_ = std::make_unique<SafetyChecker>(&oracle_, &nodes_,
+                                            (options_.faults & kFaultDriftBeyond) == 0);
+  liveness_ = std::make_unique<LivenessChecker>(&oracle_, &nodes_);
+  injector_ = std::make_unique<FaultInjector>(drawn_.faults, &prng_, &events_, &trace_, this,
+                                              MakeSimLogger("faults", sink_, log_level_));
+}
+
+World::~World() { SetBuggify(""); }
+
+std::string World::DescribeOptions() const {
+  std::string out = "magpie-sim seed=" + std::to_string(options_.seed) +
+                    " nodes=" + std::to_string(options_.nodes) +
+                    " duration=" + std::to_string(options_.duration_s) + "s faults=" +
+                    FaultsName(options_.faults) + " workload=" + options_.workload +
+                    " buggify=" + (options_.buggify.empty() ? "none" : options_.buggify) + "\n";
+  out += "options drawn from the seed:\n" + DescribeDrawn(drawn_);
+  out += "  workload: " + workload_->Describe() + "\n";
+  return out;
+}
+
+// --- hooks -------------------------------------------------------------------------------
+
+void World::OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) {
+  last_progress_ = now;
+  if (log_->should_log(spdlog::level::trace)) {
+    for (const auto& e : entries) log_->trace("node {} committed {}", node, DescribeEntry(e));
+  }
+  safety_->OnCommitted(now, node, entries);
+}
+
+void World::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) {
+  safety_->OnDurableUnapplied(now, node, entries);
+}
+
+void World::OnRecovered(SimTime now, int node) {
+  oracle_.RecordReplica(nodes_[node]->group_id(), node);
+  safety_->OnRecovered(now, node);
+}
+
+void World::OnNodeError(SimTime now, int node, const std::string& what) {
+  safety_->Report(now, kNodeContract, "node " + std::to_string(node) + ": " + what);
+}
+
+void World::OnSyncStarted(SimTime now, int node, SimTime done_at) {
+  injector_->OnSyncStarted(now, node, done_at);
+}
+
+void World::OnProcessStart(SimTime now, const SimProcess& p) {
+  log_->debug("process {} of {} attempt {} starts on node {}", p.id, p.task_id, p.attempt, p.node);
+  safety_->OnProcessStart(now, p);
+  oracle_.RecordProcessStart(p);
+  last_progress_ = now;
+}
+
+void World::OnProcessStop(SimTime now, const SimProcess& p) {
+  log_->debug("process {} of {} attempt {} on node {} ends ({})", p.id, p.task_id, p.attempt,
+              p.node, p.ended_by);
+  oracle_.RecordProcessStop(now, p);
+  last_progress_ = now;
+}
+
+void World::OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    trace_.MixString(id);
+    trace_.Record(now, client, TraceKind::kAck, static_cast<uint64_t>(node));
+    if (oracle_.acks().count(id) != 0) continue;
+    AckRecord ack{id, Oracle::GroupOf(id), client, node, now};
+    oracle_.RecordAck(ack);
+    safety_->OnAck(now, ack);
+  }
+}
+
+void World::CrashNode(SimTime now, int node) { nodes_[node]->Crash(now); }
+
+void World::RestartNode(SimTime now, int node, bool wipe) {
+  events_.Push(now, EventKind::kRestartNode, node, wipe ? 1 : 0);
+}
+
+void World::PauseNode(SimTime now, int node) { nodes_[node]->Pause(now); }
+
+void World::ResumeNode(SimTime now, int node) { nodes_[node]->Resume(now); }
+
+// --- the loop ----------------------------------------------------------------------------
+
+void World::Deliver(uint64_t packet_id) {
+  auto p = network_->Take(now_, packet_id);
+  if (!p) return;
+  switch (p->kind) {
+    case Packet::Kind::kPeer:
+      nodes_[p->to]->DeliverPeer(now_, std::move(p->peer));
+      break;
+    case Packet::Kind::kRequest:
+      nodes_[p->to]->DeliverRequest(now_, p->from, clients_[p->from - options_.nodes]->options().name,
+                                    std::move(p->bytes));
+      break;
+    case Packet::Kind::kReply:
+      clients_[p->to - options_.nodes]->OnReply(now_, p->bytes);
+      break;
+  }
+}
+
+void World::Dispatch(const Event& e) {
+  trace_.Record(now_, e.target, TraceKind::kEvent, static_cast<uint64_t>(e.kind), e.arg);
+  switch (e.kind) {
+    case EventKind::kDeliver: return Deliver(e.arg);
+    case EventKind::kNodeTurn: return nodes_[e.target]->Turn(now_);
+    case EventKind::kNodeTick: return nodes_[e.target]->TickDue(now_, e.arg);
+    case EventKind::kSyncDone: return nodes_[e.target]->SyncDone(now_, e.arg);
+    case EventKind::kProcessExit: return nodes_[e.target]->OnProcessEnd(now_, e.arg, false);
+    case EventKind::kProcessKilled: return nodes_[e.target]->OnProcessEnd(now_, e.arg, true);
+    case EventKind::kWatchdogSweep: return nodes_[e.target]->executor().Sweep(now_, e.arg);
+    case EventKind::kWatchdogDeadline:
+      return nodes_[e.target]->executor().CheckDeadline(now_, e.arg);
+    case EventKind::kFaultTick: return injector_->OnTick(now_);
+    case EventKind::kFaultEnd: return injector_->OnEnd(now_, e.arg);
+    case EventKind::kClientAct: return clients_[e.target]->Act(now_);
+    case EventKind::kClientRetry: return clients_[e.target]->Retry(now_, e.arg);
+    case EventKind::kPhaseEnd: return BeginLiveness(now_);
+    case EventKind::kLivenessProbe: return Probe(now_);
+    case EventKind::kRestartNode: {
+      SimNode& n = *nodes_[e.target];
+      if (n.up()) return;
+      // The real node waits on its last watchdog's flock before it opens storage: no
+      // attempt of the previous life may still run when recovery declares them lost.
+      if (now_ < n.executor().sweep_done_at()) {
+        events_.Push(n.executor().sweep_done_at(), EventKind::kRestartNode, e.target, e.arg);
+        return;
+      }
+      if (e.arg != 0) oracle_.RecordWipe(e.target);
+      return n.Boot(now_, e.arg != 0);
+    }
+  }
+}
+
+bool World::RunUntil(SimTime limit, bool until_converged) {
+  while (!events_.empty() && events_.next_time() <= limit) {
+    if (++steps_ > kMaxSteps) {
+      late_violations_.push_back(Violation{now_, kWorldBounds, "the run exceeded its bound of " +
+                                                                   std::to_string(kMaxSteps) + " steps"});
+      return false;
+    }
+    const Event e = events_.Pop();
+    now_ = e.at;
+    Dispatch(e);
+    if (Failed()) return false;
+    if (until_converged && converged_) return true;
+  }
+  if (events_.overflowed() != 0) {
+    late_violations_.push_back(Violation{now_, kWorldBounds, "the event queue overflowed"});
+    return false;
+  }
+  return true;
+}
+
+size_t World::Outstanding() const {
+  size_t n = 0;
+  for (const auto& c : clients_) n += c->outstanding();
+  return n;
+}
+
+void World::BeginLiveness(SimTime now) {
+  log_->info("safety phase over: healing everything");
+  phase_ = Phase::kLiveness;
+  healed_at_ = now;
+  injector_->Stop(now);
+  for (auto& c : clients_) c->StopNewWork();
+  events_.Push(now + kProbeEvery, EventKind::kLivenessProbe, -1, 0);
+}
+
+void World::Probe(SimTime now) {
+  if (liveness_->Converged(Outstanding())) {
+    if (converged_since_ == SimTime::Never()) converged_since_ = now;
+    if (now - converged_since_ >= kQuietPeriod) {
+      converged_ = true;
+      return;
+    }
+  } else {
+    converged_since_ = SimTime::Never();
+  }
+  if (now - last_progress_ >= kStallLimit || now - healed_at_ >= kLivenessCap) {
+    converged_ = true;  // stop here: the checks say what did not converge
+    return;
+  }
+  events_.Push(now + kProbeEvery, EventKind::kLivenessProbe, -1, 0);
+}
+
+void World::CheckReplay() {
+  phase_ = Phase::kReplay;
+  for (size_t i = 0; i < nodes_.size() && !Failed(); ++i) {
+    SimNode& n = *nodes_[i];
+    if (!n.up()) continue;
+    const TableImage before = ImageOf(n.core().tasks());
+    n.Crash(now_);
+    if (!RunUntil(n.executor().sweep_done_at(), false)) return;
+    now_ = std::max(now_, n.executor().sweep_done_at());
+    n.Boot(now_, /*wipe=*/false);
+    if (!n.up()) return;  // reported by OnNodeError
+    ++replays_checked_;
+    for (auto& v : liveness_->CheckReplay(now_, static_cast<int>(i), before, ImageOf(n.core().tasks()))) {
+      late_violations_.push_back(std::move(v));
+    }
+  }
+}
+
+RunReport World::Run() {
+  SetBuggify(options_.buggify);
+  for (int i = 0; i < options_.nodes; ++i) {
+    events_.Push(SimTime::Zero() + Duration::Micros(prng_.Between(0, 100'000)),
+                 EventKind::kRestartNode, i, 0);
+  }
+  for (auto& c : clients_) c->Start(SimTime::Zero() + Duration::Millis(200));
+  injector_->Start(SimTime::Zero());
+  events_.Push(SimTime::Zero() + Duration::Seconds(options_.duration_s), EventKind::kPhaseEnd, -1, 0);
+
+  bool ok = RunUntil(SimTime::Never(), true);
+  if (ok && !converged_) {
+    late_violations_.push_back(Violation{now_, kLiveness, "the world ran out of events before it converged"});
+    ok = false;
+  }
+  if (ok) {
+    for (auto& v : liveness_->CheckConverged(now_, Outstanding())) late_violations_.push_back(std::move(v));
+  }
+  if (!Failed()) CheckReplay();
+  phase_ = Phase::kDone;
+
+  RunReport r;
+  r.options = options_;
+  r.violations = safety_->violations();
+  for (const auto& v : late_violations_) r.violations.push_back(v);
+  r.passed = r.violations.empty();
+  r.trace_hash = trace_.value();
+  r.trace_records = trace_.records();
+  r.ended = now_;
+  r.steps = steps_;
+  r.acked_tasks = oracle_.acks().size();
+  r.excluded_acks = liveness_->ExcludedAcks();
+  r.summary = Summary();
+  SetBuggify("");
+  return r;
+}
+
+std::string World::Summary() const {
+  const FaultStats& f = injector_->stats();
+  const NetworkStats& n = network_->stats();
+  uint64_t requests = 0, sends = 0, errors = 0, garbage = 0, garbage_answered = 0;
+  for (const auto& c : clients_) {
+    requests += c->stats().requests;
+    sends += c->stats().sends;
+    errors += c->stats().errors;
+    garbage += c->stats().garbage_sent;
+    garbage_answered += c->stats().garbage_answered;
+  }
+  uint64_t boots = 0, readies = 0, syncs = 0, overflowed = 0;
+  for (const auto& node : nodes_) {
+    boots += node->stats().boots;
+    readies += node->stats().readies;
+    syncs += node->stats().syncs;
+    overflowed += node->stats().inbox_overflowed;
+  }
+  std::string s;
+  s += "safety phase: " + std::to_string(options_.duration_s) + "s; faults: " +
+       std::to_string(f.crashes) + " crashes (" + std::to_string(f.crashes_in_sync) +
+       " during an fsync, " + std::to_string(f.wipes) + " restarts with a wiped disk), " +
+       std::to_string(f.pauses) + " pauses, " + std::to_string(f.partitions) + " partitions (" +
+       std::to_string(f.flaps) + " flaps)\n";
+  s += "network: " + std::to_string(n.sent) + " sent, " + std::to_string(n.delivered) +
+       " delivered, " + std::to_string(n.lost) + " lost, " + std::to_string(n.cut) +
+       " cut by partitions, " + std::to_string(n.duplicated) + " duplicated\n";
+  s += "clients: " + std::to_string(requests) + " requests (" + std::to_string(sends) +
+       " sends with retries), " + std::to_string(oracle_.acks().size()) +
+       " task ids acknowledged (" + std::to_string(liveness_->ExcludedAcks()) +
+       " excluded: their group's only disk was wiped), " + std::to_string(errors) +
+       " error answers, " + std::to_string(garbage_answered) + "/" + std::to_string(garbage) +
+       " garbage frames answered\n";
+  s += "nodes: " + std::to_string(boots) + " boots, " + std::to_string(readies) + " readies, " +
+       std::to_string(syncs) + " fsyncs, " + std::to_string(overflowed) +
+       " inputs over the inbox bound; processes: " + std::to_string(oracle_.processes_started()) +
+       " started\n";
+  s += "liveness phase: healed at t=" + healed_at_.ToString() +
+       (converged_since_ < SimTime::Never()
+           ? ", converged at t=" + converged_since_.ToString()
+           : ", did not converge (last progress at t=" + last_progress_.ToString() + ")") +
+       "; replay: " + std::to_string(replays_checked_) + " nodes restarted from storage\n";
+  s += "checks: " + std::to_string(safety_->checks()) + " safety checks over " +
+       std::to_string(steps_) + " steps\n";
+  return s;
+}
+
+}  // namespace magpie

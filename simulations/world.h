@@ -1,0 +1,145 @@
+// The simulated world: N node machines, clients, a network, one event queue, one PRNG,
+// the oracle and the checkers. Run() is one whole test:
+//
+//   1. safety phase (--duration): the workload runs and faults come and go; the safety
+//      checkers run after every step, and the first violation ends the run;
+//   2. heal: partitions heal, loss and duplication stop, paused nodes resume, crashed ones
+//      restart; clients send nothing new but keep retrying what is unanswered;
+//   3. liveness phase: the world runs until it has converged and stayed quiet for
+//      kQuietPeriod (or stalls, see kStallLimit); then the liveness checkers run;
+//   4. replay: each node crashes and restarts from its own storage, and must recover the
+//      very table it held.
+//
+// Deterministic: the same options give the same events, the same trace hash, the same
+// result. Nothing here reads a clock or starts a thread.
+#ifndef MAGPIE_SIMULATIONS_WORLD_H_
+#define MAGPIE_SIMULATIONS_WORLD_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "base/prng.h"
+#include "simulations/drawn_options.h"
+#include "simulations/event_queue.h"
+#include "simulations/fault_injector.h"
+#include "simulations/liveness_checker.h"
+#include "simulations/oracle.h"
+#include "simulations/safety_checker.h"
+#include "simulations/sim_client.h"
+#include "simulations/sim_network.h"
+#include "simulations/sim_node.h"
+#include "simulations/sim_options.h"
+#include "simulations/trace_hash.h"
+#include "simulations/workload.h"
+
+namespace magpie {
+
+struct RunReport {
+  SimOptions options;
+  bool passed = false;
+  std::vector<Violation> violations;
+  uint64_t trace_hash = 0;
+  uint64_t trace_records = 0;
+  SimTime ended;         // true time when the run stopped
+  uint64_t steps = 0;    // events dispatched
+  uint64_t acked_tasks = 0;
+  uint64_t excluded_acks = 0;
+  std::string summary;   // the report's middle lines
+};
+
+class World : public NodeHooks, public ProcessObserver, public ClientHooks, public FaultTarget {
+ public:
+  static constexpr Duration kProbeEvery = Duration::Seconds(1);
+  static constexpr Duration kQuietPeriod = Duration::Seconds(5);
+  // The liveness phase ends without convergence when nothing has moved (no entry committed,
+  // no process started or ended) for kStallLimit — longer than any task the workloads
+  // run — or after kLivenessCap in all. Idle time is free: the clock jumps.
+  static constexpr Duration kStallLimit = Duration::Seconds(900);
+  static constexpr Duration kLivenessCap = Duration::Seconds(6 * 3600);
+  // A bound on one run: twenty times what the busiest seeds need; a run that hits it has
+  // a runaway loop (a task granted over and over, a message storm) and fails.
+  static constexpr uint64_t kMaxSteps = 20'000'000;
+
+  // Draws every parameter from options.seed. REQUIRES: ValidateOptions(options).ok().
+  World(const SimOptions& options, spdlog::level::level_enum log_level);
+  ~World() override;
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // The seed line and every drawn option: print it before Run.
+  std::string DescribeOptions() const;
+  RunReport Run();
+
+  // NodeHooks
+  void OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) override;
+  void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) override;
+  void OnRecovered(SimTime now, int node) override;
+  void OnNodeError(SimTime now, int node, const std::string& what) override;
+  void OnSyncStarted(SimTime now, int node, SimTime done_at) override;
+  // ProcessObserver
+  void OnProcessStart(SimTime now, const SimProcess& p) override;
+  void OnProcessStop(SimTime now, const SimProcess& p) override;
+  // ClientHooks
+  void OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids) override;
+  // FaultTarget
+  bool NodeUp(int node) const override { return nodes_[node]->up(); }
+  bool NodePaused(int node) const override { return nodes_[node]->paused(); }
+  void CrashNode(SimTime now, int node) override;
+  void RestartNode(SimTime now, int node, bool wipe) override;
+  void PauseNode(SimTime now, int node) override;
+  void ResumeNode(SimTime now, int node) override;
+  SimNetwork& network() override { return *network_; }
+
+ private:
+  enum class Phase : uint8_t { kSafety, kLiveness, kReplay, kDone };
+
+  void Dispatch(const Event& e);
+  void Deliver(uint64_t packet_id);
+  void BeginLiveness(SimTime now);
+  void Probe(SimTime now);
+  // Pops events up to `limit` (inclusive), or until the world converged when
+  // until_converged; false when a violation or the step bound stops it.
+  bool RunUntil(SimTime limit, bool until_converged);
+  void CheckReplay();
+  size_t Outstanding() const;
+  bool Failed() const { return !safety_->violations().empty() || !late_violations_.empty(); }
+  std::string Summary() const;
+
+  SimOptions options_;
+  SimTime now_ = SimTime::Zero();
+  Prng prng_;
+  EventQueue events_;
+  TraceHash trace_;
+  std::shared_ptr<spdlog::sinks::sink> sink_;
+  spdlog::level::level_enum log_level_;
+  std::shared_ptr<spdlog::logger> log_;
+  DrawnOptions drawn_;
+  std::map<std::string, int> addresses_;
+  std::unique_ptr<SimNetwork> network_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::unique_ptr<Workload> workload_;
+  std::vector<std::unique_ptr<SimClient>> clients_;
+  Oracle oracle_;
+  std::unique_ptr<SafetyChecker> safety_;
+  std::unique_ptr<LivenessChecker> liveness_;
+  std::unique_ptr<FaultInjector> injector_;
+  uint64_t next_process_id_ = 1;
+
+  Phase phase_ = Phase::kSafety;
+  uint64_t steps_ = 0;
+  SimTime healed_at_ = SimTime::Never();
+  SimTime converged_since_ = SimTime::Never();
+  SimTime last_progress_ = SimTime::Zero();
+  bool converged_ = false;
+  std::vector<Violation> late_violations_;  // liveness, replay, and the world's own bounds
+  uint64_t replays_checked_ = 0;
+};
+
+}  // namespace magpie
+
+#endif  // MAGPIE_SIMULATIONS_WORLD_H_
