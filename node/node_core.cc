@@ -70,7 +70,9 @@ Status NodeCore::Recover(const Storage* storage, Instant now) {
       l.attempt = t.attempts.back().number;
       l.last_renewal = now;
     }
-    if (t.state == TaskState::kRunning && t.attempts.back().node == options_.node_id) {
+    // Every attempt of ours still open (running, or cancelled while it ran) died with us.
+    if (!t.attempts.empty() && t.attempts.back().outcome == Outcome::kNone &&
+        t.attempts.back().node == options_.node_id) {
       FinishEntry f;
       f.task_id = t.id;
       f.attempt = t.attempts.back().number;

@@ -278,6 +278,12 @@ void NodeCore::HandleRestart(Instant now, const ReplyTo& from, const std::string
                                                  TaskStateName(t->state) +
                                                  "; only an ended task can be restarted"));
   }
+  if (!t->attempts.empty() && t->attempts.back().outcome == Outcome::kNone) {
+    return ReplyError(from, RequestType::kRestart,
+                      Status::FailedPrecondition("attempt " + std::to_string(t->attempts.back().number) +
+                                                 " of " + t->id + " is still being stopped; restart "
+                                                 "it once it has ended"));
+  }
   if (t->state == TaskState::kBlocked) {
     return ReplyError(from, RequestType::kRestart,
                       Status::FailedPrecondition("task " + t->id + " is blocked by " +

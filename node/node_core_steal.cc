@@ -106,7 +106,10 @@ void NodeCore::MaybeSteal(Instant now) {
 }
 
 void NodeCore::OnStealReply(Instant now, const std::string& from, const StealReply& reply) {
-  const bool current = reply.seq == steal_in_flight_ && steal_in_flight_ != 0;
+  // A reply that comes after the timeout (say, to a node that was paused) is late even if
+  // nothing was asked since: its lease may already have run out at the leader.
+  const bool current = reply.seq == steal_in_flight_ && steal_in_flight_ != 0 &&
+                       now - steal_sent_at_ < kStealReplyTimeout;
   log_->debug("steal: {} gave {} tasks (request {}, {})", from, reply.tasks.size(), reply.seq,
               current ? "current" : "late");
   if (current) steal_in_flight_ = 0;
@@ -311,7 +314,10 @@ void NodeCore::ExpireLeases(Instant now) {
   for (auto it = leases_.begin(); it != leases_.end();) {
     const Task* t = table_.Find(it->first);
     Lease& l = it->second;
-    if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().number != l.attempt) {
+    // Kept until the attempt's record is closed: a cancelled task's attempt on a silent
+    // holder is closed by its expiry, so the task can be restarted.
+    if (t == nullptr || t->attempts.empty() || t->attempts.back().number != l.attempt ||
+        t->attempts.back().outcome != Outcome::kNone) {
       it = leases_.erase(it);
       continue;
     }

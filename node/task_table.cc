@@ -28,7 +28,7 @@ void TaskTable::Load(Task task) {
 
 void TaskTable::FinishLoad() {
   for (auto& [id, t] : tasks_) {
-    for (const auto& up : t.spec.after) dependents_[up].push_back(id);
+    for (const auto& up : t.spec.after) dependents_[up].insert(id);
     if (t.state == TaskState::kReady) {
       ready_.insert(KeyOf(t));
       ready_by_band_[BandOf(t.spec.priority)]++;
@@ -148,7 +148,7 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   by_seq_[stored.seq] = stored.id;
   if (!stored.spec.name.empty()) by_name_[stored.spec.name] = stored.id;
   if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;
-  for (const auto& up : stored.spec.after) dependents_[up].push_back(stored.id);
+  for (const auto& up : stored.spec.after) dependents_[up].insert(stored.id);
   Touch(stored);
   ResolveDependencies(stored);
   ApplyResult r;
@@ -293,6 +293,12 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
     return {false, "task " + t.id + " is " + TaskStateName(t.state) + "; only a succeeded, "
                    "failed or cancelled task can be restarted"};
   }
+  if (!t.attempts.empty() && t.attempts.back().outcome == Outcome::kNone) {
+    // A new attempt now would run beside the old one, which is still being stopped.
+    return {false, "attempt " + std::to_string(t.attempts.back().number) + " of " + t.id +
+                       " has not ended yet; restart it once it has"};
+  }
+  const bool was_succeeded = t.state == TaskState::kSucceeded;
   t.failed_attempts = 0;
   t.lost_attempts = 0;
   t.not_before_ms = 0;
@@ -302,6 +308,20 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   t.restart_of = t.attempts.empty() ? 0 : t.attempts.back().number;
   ResolveDependencies(t);
   UnblockDownstream(t);
+  if (was_succeeded) {
+    // Downstream that has not started must wait for the new run too.
+    if (auto it = dependents_.find(t.id); it != dependents_.end()) {
+      for (const auto& d : it->second) {
+        Task& dt = tasks_.at(d);
+        if (dt.state == TaskState::kPending) {
+          ++unmet_[d];
+        } else if (dt.state == TaskState::kReady) {
+          unmet_[d] = 1;
+          SetState(dt, TaskState::kPending);
+        }
+      }
+    }
+  }
   ApplyResult r;
   r.task = &t;
   return r;

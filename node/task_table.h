@@ -107,7 +107,9 @@ class TaskTable {
   std::map<uint64_t, std::string> by_seq_;
   std::map<std::string, std::string> by_name_;  // name -> id of the most recent
   std::map<std::string, std::string> by_key_;   // idempotency key -> id
-  std::map<std::string, std::vector<std::string>> dependents_;  // upstream -> downstream ids
+  // upstream -> downstream ids, in id order: the same order live and after recovery, so
+  // what is derived from walking them (blocked_by) is the same too.
+  std::map<std::string, std::set<std::string>> dependents_;
   std::map<std::string, int> unmet_;  // pending task -> upstreams not yet succeeded
   std::set<ReadyKey> ready_;
   std::set<std::pair<int64_t, std::string>> backoff_;  // ready tasks with a not_before
