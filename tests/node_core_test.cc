@@ -127,6 +127,24 @@ TEST(NodeCore, RestartOfFailedTaskRecordsOriginAndUnblocksDownstream) {
   EXPECT_EQ(h.StateOf(ids[1]), TaskState::kSucceeded);
 }
 
+// Found by magpie-sim (K3): restarting a succeeded upstream must make a downstream that
+// has not started wait for the new run too, and not release it early later.
+TEST(NodeCore, RestartOfSucceededUpstreamKeepsPendingDownstreamWaiting) {
+  CoreHarness h;
+  auto ids = h.Submit({Spec({"true"}, "a"), Spec({"sleep", "9"}, "c"),
+                       Spec({"true"}, "b", {"a", "c"})});
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf("a"), TaskState::kSucceeded);
+  ASSERT_EQ(h.StateOf("b"), TaskState::kPending);
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[0]})).status.ok());
+  h.RunQuickProcesses();  // a succeeds again; c still runs
+  EXPECT_EQ(h.StateOf("a"), TaskState::kSucceeded);
+  EXPECT_EQ(h.StateOf("b"), TaskState::kPending) << "b ran while c had not succeeded";
+  h.Exit(ids[1], 0);
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.StateOf("b"), TaskState::kSucceeded);
+}
+
 TEST(NodeCore, CrashLosesNoAcknowledgedTaskAndRunsInterruptedOnesAgain) {
   CoreHarness h;
   std::vector<std::string> ids;
