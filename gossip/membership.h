@@ -77,7 +77,8 @@ class Membership {
  public:
   // self_id: stable node id; self_address: HOST:PORT peers reach this node at.
   // incarnation: the stored incarnation + 1 (0 on first start). seed: for the Prng (probe
-  // order, indirect probers, gossip targets, timer stagger). logger: named after the node.
+  // order, indirect probers, gossip targets, timer stagger; magpie-sim derives it from its
+  // run seed). logger: named after the node.
   Membership(GossipConfig config, std::string self_id, std::string self_address, uint64_t incarnation,
              uint64_t seed, std::shared_ptr<spdlog::logger> logger);
   Membership(const Membership&) = delete;
@@ -127,7 +128,7 @@ class Membership {
   uint64_t incarnation() const { return incarnation_; }
   // Lifeguard local health score, 0 (healthy) .. awareness_max - 1.
   int health_score() const { return awareness_.score(); }
-  // A seed answered Join (or there were none).
+  // In a cluster: a seed answered Join, someone else found us first, or there were no seeds.
   bool joined() const { return joined_; }
   bool leaving() const { return leaving_; }
   // After Leave: the "left" update has been sent as often as any update is (or there is
@@ -180,7 +181,7 @@ class Membership {
 
   // State changes (membership_state.cc).
   void ApplyUpdate(Instant now, const GossipUpdate& u);
-  // True if we hold a newer incarnation of u's member than u carries.
+  // True if we hold newer news of u's member than u: a higher incarnation, or a newer load.
   bool IsStale(const GossipUpdate& u) const;
   // What we know of a member (or of ourselves), as one update.
   GossipUpdate FactAbout(const Member& m) const;

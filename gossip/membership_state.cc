@@ -209,9 +209,16 @@ void Membership::MergeState(Instant now, const GossipPacket& p) {
 }
 
 bool Membership::IsStale(const GossipUpdate& u) const {
-  if (u.id == self_id_) return u.incarnation < incarnation_;
+  // Older by incarnation, or an older load of an alive member at the same incarnation.
+  if (u.id == self_id_) {
+    return u.incarnation < incarnation_ ||
+           (u.incarnation == incarnation_ && u.kind == UpdateKind::kAlive && u.load_version < load_version_);
+  }
   auto it = members_.find(u.id);
-  return it != members_.end() && u.incarnation < it->second.incarnation;
+  if (it == members_.end()) return false;
+  const Member& m = it->second;
+  return u.incarnation < m.incarnation || (u.incarnation == m.incarnation && u.kind == UpdateKind::kAlive &&
+                                           m.state == MemberState::kAlive && u.load_version < m.load_version);
 }
 
 GossipUpdate Membership::SelfFact() const {

@@ -25,6 +25,12 @@ bool FullRun() {
   return e != nullptr && e[0] == '1';
 }
 
+// Full runs skip rows above MAGPIE_GOSSIP_FIGURES_MAX_NODES (default: none skipped).
+bool Wanted(int n) {
+  const char* e = std::getenv("MAGPIE_GOSSIP_FIGURES_MAX_NODES");
+  return e == nullptr || n <= std::atoi(e);
+}
+
 struct Stats {
   int64_t p50 = 0, p99 = 0, max = 0;
   size_t n = 0;
@@ -273,8 +279,8 @@ TEST(GossipFiguresTest, DetectionAtTenNodesIsWithinFiveIntervalsPlusTheSuspicion
   EXPECT_LE(d.each.p99, target.millis());
   EXPECT_EQ(d.false_deaths, 0);
   if (!FullRun()) return;
-  PrintDetection(100, MeasureDetection(100, 20, 2));
-  PrintDetection(1000, MeasureDetection(1000, 8, 3));
+  if (Wanted(100)) PrintDetection(100, MeasureDetection(100, 20, 2));
+  if (Wanted(1000)) PrintDetection(1000, MeasureDetection(1000, 8, 3));
 }
 
 TEST(GossipFiguresTest, UpdatesReachEveryoneWithinThreeLog2NRounds) {
@@ -283,6 +289,7 @@ TEST(GossipFiguresTest, UpdatesReachEveryoneWithinThreeLog2NRounds) {
   std::vector<int> sizes = {10, 100};
   if (FullRun()) sizes = {10, 32, 100, 316, 1000};
   for (int n : sizes) {
+    if (!Wanted(n)) continue;
     const Dissemination d = MeasureDissemination(n, n >= 1000 ? 10 : 20, 10 + n);
     PrintDissemination(n, d);
     EXPECT_LE(d.rounds_x10.max, static_cast<int64_t>(30 * std::log2(n))) << n;
@@ -300,6 +307,7 @@ TEST(GossipFiguresTest, NoFalseDeathsInAnHourAtFivePercentLossWithOneHundredNode
   if (!FullRun()) return;
   PrintFalseDeaths(100, 0, hour, MeasureFalseDeaths(100, 0, hour, 6));
   PrintFalseDeaths(100, 200, hour, MeasureFalseDeaths(100, 200, hour, 7));
+  if (!Wanted(1000)) return;
   PrintFalseDeaths(1000, 50, Duration::Seconds(600), MeasureFalseDeaths(1000, 50, Duration::Seconds(600), 8));
   // 20% loss at 1,000 nodes is a storm of false suspicions to simulate: two minutes of it.
   PrintFalseDeaths(1000, 200, Duration::Seconds(120), MeasureFalseDeaths(1000, 200, Duration::Seconds(120), 9));
@@ -322,6 +330,7 @@ TEST(GossipFiguresTest, LoadStalenessUnderConstantChurnIsWithinTwoProbeIntervals
   if (FullRun()) cases = {{20, Duration::Seconds(1)}, {100, Duration::Seconds(1)}, {100, Duration::Seconds(5)},
                           {1000, Duration::Seconds(5)}, {1000, Duration::Seconds(30)}};
   for (const Case& c : cases) {
+    if (!Wanted(c.n)) continue;
     const Stats st = MeasureLoadStaleness(c.n, c.every, Duration::Seconds(40), 20 + c.n);
     std::printf("| %d | %lld ms | %lld / %lld / %lld |\n", c.n, static_cast<long long>(c.every.millis()),
                 static_cast<long long>(st.p50), static_cast<long long>(st.p99), static_cast<long long>(st.max));
