@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/bin}
-seeds=${SIM_CI_SEEDS:-240}
+seeds=${SIM_CI_SEEDS:-500}
 shards=${SIM_CI_JOBS:-2}
 budget_s=${SIM_CI_BUDGET_SECONDS:-300}
 sim="$bin/magpie-sim"

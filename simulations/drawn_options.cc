@@ -86,6 +86,10 @@ DrawnOptions DrawOptions(const SimOptions& o, Prng& prng) {
     co.max_tasks = max_tasks / static_cast<uint64_t>(clients);
     d.clients.push_back(co);
   }
+  // Drawn last so that adding it kept every earlier draw (and so every seed's world). Low
+  // on purpose: a wiped group's acknowledged tasks drop out of promise 1 until replica
+  // groups exist, so frequent wipes would hollow the check out.
+  f.wipe_per_100 = static_cast<uint32_t>(prng.Between(2, 20));
   return d;
 }
 

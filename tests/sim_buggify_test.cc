@@ -21,7 +21,7 @@ struct Variant {
 const Variant kVariants[] = {
     {"grant_running_task", kOneAttempt, 5,
      "a running task is granted again: two attempts are open in the log, two processes run"},
-    {"forget_lost_on_recover", kLiveness, 40,
+    {"forget_lost_on_recover", kLiveness, 10,
      "after a crash the node keeps dead attempts running: they never end"},
     {"ack_before_durable", "", 0,
      "the core puts the early reply in the same Ready as the entries it acknowledges, and the "
