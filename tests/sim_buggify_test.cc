@@ -26,7 +26,7 @@ const Variant kVariants[] = {
     {"ack_before_durable", "", 0,
      "the core puts the early reply in the same Ready as the entries it acknowledges, and the "
      "Ready contract persists before it replies, so no driver can observe it; the site must "
-     "move (docs/simulation.md, 'Known gaps')"},
+     "move (docs/simulation.md, 'The checkers can fail')"},
 };
 
 RunReport RunQuietly(const SimOptions& o) {
