@@ -166,6 +166,9 @@ Ready NodeCore::TakeReady() {
   if (membership_) {
     for (auto& m : membership_->TakeMessages()) rd.messages.push_back(std::move(m));
   }
+  // The deliberate bug: the early submit reply leaves in a Ready of its own, before the
+  // batch holding its entries, so a crash in between loses an acknowledged task.
+  if (MAGPIE_BUGGIFY_ON(ack_before_durable) && !rd.replies.empty()) return rd;
   uint64_t last = group_log_.TakeUnstable(&rd.writes);
   if (last != 0) {
     in_flight_index_ = last;
