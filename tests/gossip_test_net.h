@@ -45,6 +45,8 @@ class GossipTestNet {
   bool up(int i) const { return !down_[i]; }
   Instant now() const { return now_; }
   void set_on_event(EventFn f) { on_event_ = std::move(f); }
+  // Messages for which `f` is true are dropped when sent (targeted faults).
+  void set_drop_if(std::function<bool(const PeerMessage&)> f) { drop_if_ = std::move(f); }
   // Sees every message as it is delivered (for tracing).
   void set_on_deliver(std::function<void(int to, const PeerMessage&)> f) { on_deliver_ = std::move(f); }
 
@@ -131,6 +133,7 @@ class GossipTestNet {
       auto to = index_.find(m.to);
       if (to == index_.end() || group_[i] != group_[to->second]) continue;
       if (o_.loss_per_mille > 0 && prng_.Chance(o_.loss_per_mille, 1000)) continue;
+      if (drop_if_ && drop_if_(m)) continue;
       ++delivered_;
       delivered_bytes_ += m.payload.size();
       inflight_.emplace(std::make_pair((now_ + o_.delay).micros(), seq_++), std::move(m));
@@ -160,6 +163,7 @@ class GossipTestNet {
   uint64_t seq_ = 0, starts_ = 0, delivered_ = 0, delivered_bytes_ = 0;
   EventFn on_event_;
   std::function<void(int, const PeerMessage&)> on_deliver_;
+  std::function<bool(const PeerMessage&)> drop_if_;
 };
 
 }  // namespace magpie
