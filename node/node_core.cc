@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "base/buggify.h"
+#include "gossip/gossip_codec.h"
 #include "node/scheduler.h"
 
 namespace magpie {
@@ -139,8 +140,8 @@ uint64_t NodeCore::Propose(EntryType type, std::string payload) {
 void NodeCore::Step(Instant now, const PeerMessage& message) {
   last_now_ = std::max(last_now_, now);
   const auto type = static_cast<uint8_t>(message.type);
-  if (type >= static_cast<uint8_t>(PeerMessageType::kGossipPing) &&
-      type <= static_cast<uint8_t>(PeerMessageType::kGossipSyncReply)) {
+  // Every gossip kind, including kGossipUpdate, which carries most of the dissemination.
+  if (IsGossipMessage(message.type)) {
     membership_->Step(now, message);
     return;
   }
