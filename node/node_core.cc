@@ -421,8 +421,10 @@ void NodeCore::Tick(Instant now) {
     membership_->Tick(now);
     // Replica groups will act on these; until then they are only logged.
     for (const auto& e : membership_->TakeEvents()) {
-      log_->info("member {} at {} {} (incarnation {})", e.id, e.address,
-                 MemberEventTypeName(e.type), e.incarnation);
+      // Load changes arrive every second from every peer: not worth an info line each.
+      log_->log(e.type == MemberEventType::kUpdated ? spdlog::level::debug : spdlog::level::info,
+                "member {} at {} {} (incarnation {})", e.id, e.address,
+                MemberEventTypeName(e.type), e.incarnation);
     }
   }
   EnforceTimeouts(now);

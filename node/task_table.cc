@@ -306,10 +306,10 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   t.end_reason.clear();
   t.blocked_by.clear();
   t.restart_of = t.attempts.empty() ? 0 : t.attempts.back().number;
-  ResolveDependencies(t);
-  UnblockDownstream(t);
   if (was_succeeded) {
-    // Downstream that has not started must wait for the new run too.
+    // Downstream that has not started must wait for the new run too. This comes before
+    // resolving t's own upstream: if that blocks t, End() must find them pending to block
+    // them with it (found by the simulator, seed 256: they were left waiting forever).
     if (auto it = dependents_.find(t.id); it != dependents_.end()) {
       for (const auto& d : it->second) {
         Task& dt = tasks_.at(d);
@@ -322,6 +322,8 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
       }
     }
   }
+  ResolveDependencies(t);
+  if (t.state != TaskState::kBlocked) UnblockDownstream(t);
   ApplyResult r;
   r.task = &t;
   return r;

@@ -145,6 +145,28 @@ TEST(NodeCore, RestartOfSucceededUpstreamKeepsPendingDownstreamWaiting) {
   EXPECT_EQ(h.StateOf("b"), TaskState::kSucceeded);
 }
 
+// Found by magpie-sim (seed 256): restarting a succeeded task whose own upstream has
+// since been cancelled blocks it, and must block its not-yet-started downstream with it
+// rather than leave that downstream waiting forever for a run that never comes.
+TEST(NodeCore, RestartThatBlocksOnCancelledUpstreamBlocksDownstreamToo) {
+  CoreHarness h;
+  // d needs a label no node has, so it stays ready once a has succeeded.
+  TaskSpec d = Spec({"true"}, "d", {"a"});
+  d.labels["gpu"] = "none-here";
+  auto ids = h.Submit({Spec({"true"}, "u"), Spec({"true"}, "a", {"u"}), d});
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf("a"), TaskState::kSucceeded);
+  ASSERT_EQ(h.StateOf("d"), TaskState::kReady);
+  // u cannot be cancelled once succeeded, so make it ended-not-succeeded by restarting it
+  // and cancelling the new run before it starts.
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[0]})).status.ok());
+  ASSERT_TRUE(h.Call(RequestType::kCancel, PackBody(CancelRequest{ids[0]})).status.ok());
+  ASSERT_EQ(h.StateOf("u"), TaskState::kCancelled);
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[1]})).status.ok());
+  EXPECT_EQ(h.StateOf("a"), TaskState::kBlocked);
+  EXPECT_EQ(h.StateOf("d"), TaskState::kBlocked) << "d would wait forever for a";
+}
+
 TEST(NodeCore, CrashLosesNoAcknowledgedTaskAndRunsInterruptedOnesAgain) {
   CoreHarness h;
   std::vector<std::string> ids;
