@@ -2,14 +2,18 @@
 // cluster it starts itself, or against a running node (--node). One JSON line per
 // workload on stdout with what produced it; progress on stderr.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "node/client.h"
+#include "tools/bench/bench_util.h"
 #include "tools/bench/local_cluster.h"
 #include "tools/bench/workloads.h"
 
@@ -27,11 +31,19 @@ struct Target {
   int slots = 0;
 };
 
-Result<Target> StartLocal(int nodes, int slots) {
+struct NodeFlags {
+  std::string binary;
+  std::string log_level = "warn";
+  bool keep = false;
+};
+
+Result<Target> StartLocal(const NodeFlags& flags, int nodes, int slots) {
   Target t;
   t.cluster = std::make_unique<LocalCluster>();
   LocalClusterOptions lo;
-  lo.node_binary = SelfDir() + "/magpie-node";
+  lo.node_binary = flags.binary;
+  lo.log_level = flags.log_level;
+  lo.keep = flags.keep;
   lo.nodes = nodes;
   lo.slots = slots;
   Status s = t.cluster->Start(lo);
@@ -48,17 +60,27 @@ Result<Target> StartLocal(int nodes, int slots) {
 
 int main(int argc, char** argv) {
   using namespace magpie;
-  std::string workloads = "W1,W2,W3,W4,W5";
+  std::string workloads = "W1,W2,W3,W3P,W4,W5";
   std::string node;
+  NodeFlags node_flags;
+  node_flags.binary = SelfDir() + "/magpie-node";
+  int repeat = 1;
   int nodes = 1;
   int slots = 256;
   WorkloadOptions o;
-  CLI::App app{"magpie-bench: the standard workloads W1-W5, one JSON line each"};
-  app.add_option("--workload", workloads, "comma-separated W1..W5")->capture_default_str();
+  CLI::App app{"magpie-bench: the standard workloads W1-W5 (and W3P: W3 with real processes), one JSON line each"};
+  app.add_option("--workload", workloads, "comma-separated W1, W2, W3, W3P, W4, W5")->capture_default_str();
+  app.add_option("--repeat", repeat, "run the whole list this many times (W3 and W3P on a fresh cluster each time)")
+      ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--tasks", o.w1_tasks, "tasks for W1")->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--w2-tasks", o.w2_tasks, "tasks for W2")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--w3-tasks", o.w3_tasks, "tasks for W3")->capture_default_str()->check(CLI::Range(1, 1000000));
-  app.add_flag("--w3-processes", o.w3_processes, "W3 with real `sleep` processes instead of @sleep");
+  app.add_flag("--w3-processes", o.w3_processes, "run W3 as W3P: real `sleep` processes instead of @sleep");
+  app.add_option("--timeline", o.timeline_path, "W3/W3P: append every task's attempts to this file, one JSON line each");
+  app.add_option("--node-binary", node_flags.binary, "the magpie-node to start (default: the one beside magpie-bench)")
+      ->capture_default_str();
+  app.add_option("--node-log-level", node_flags.log_level, "--log-level of the nodes started")->capture_default_str();
+  app.add_flag("--keep", node_flags.keep, "keep each local cluster's folder (data, n<i>.log) and print where");
   app.add_option("--round-trips", o.w4_round_trips, "round trips for W4")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--chain", o.w5_chain, "W5 chain length")->capture_default_str()->check(CLI::Range(2, 10000));
   app.add_option("--fan", o.w5_fan, "W5 fan width")->capture_default_str()->check(CLI::Range(1, 9998));
@@ -73,21 +95,32 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  int rc = 0;
-  Target main_target;
+  std::vector<std::string> list;
   std::stringstream ss(workloads);
   for (std::string w; std::getline(ss, w, ',');) {
-    if (w != "W1" && w != "W2" && w != "W3" && w != "W4" && w != "W5") {
-      std::fprintf(stderr, "magpie-bench: unknown workload '%s' (W1..W5)\n", w.c_str());
+    if (w != "W1" && w != "W2" && w != "W3" && w != "W3P" && w != "W4" && w != "W5") {
+      std::fprintf(stderr, "magpie-bench: unknown workload '%s' (W1, W2, W3, W3P, W4, W5)\n", w.c_str());
       return 2;
     }
+    list.push_back(w);
+  }
+  const bool w3_processes = o.w3_processes;
+  int rc = 0;
+  Target main_target;
+  std::vector<std::pair<int, std::string>> runs;  // (round, workload), in order
+  for (int round = 1; round <= repeat; ++round) {
+    for (const auto& w : list) runs.emplace_back(round, w);
+  }
+  for (const auto& [round, w] : runs) {
+    const bool w3 = w == "W3" || w == "W3P";
+    o.w3_processes = w == "W3P" || (w == "W3" && w3_processes);
     // W3 is defined on its own cluster shape: 3 nodes x 4 slots, all work sent to one.
     Target w3_target;
     Target* target = &main_target;
     if (!node.empty()) {
       main_target.address = node;
-    } else if (w == "W3") {
-      auto t = StartLocal(3, 4);
+    } else if (w3) {
+      auto t = StartLocal(node_flags, 3, 4);
       if (!t.ok()) {
         std::fprintf(stderr, "magpie-bench: %s\n", t.status().ToString().c_str());
         return 3;
@@ -95,7 +128,7 @@ int main(int argc, char** argv) {
       w3_target = std::move(*t);
       target = &w3_target;
     } else if (!main_target.cluster) {
-      auto t = StartLocal(nodes, slots);
+      auto t = StartLocal(node_flags, nodes, slots);
       if (!t.ok()) {
         std::fprintf(stderr, "magpie-bench: %s\n", t.status().ToString().c_str());
         return 3;
@@ -110,7 +143,7 @@ int main(int argc, char** argv) {
     Result<nlohmann::json> r = Status::InvalidArgument("unreachable");
     if (w == "W1") r = RunW1(**client, o);
     if (w == "W2") r = RunW2(**client, o);
-    if (w == "W3") r = RunW3(**client, o);
+    if (w3) r = RunW3(**client, o);
     if (w == "W4") r = RunW4(**client, o);
     if (w == "W5") r = RunW5(**client, o);
     if (!r.ok()) {
@@ -124,6 +157,11 @@ int main(int argc, char** argv) {
     j["nodes"] = target->nodes;
     j["slots_per_node"] = target->slots;
     j["replication"] = 1;
+    if (repeat > 1) j["round"] = round;
+    if (w3) {
+      double load[3] = {0, 0, 0};
+      if (getloadavg(load, 3) > 0) j["loadavg_1m"] = Round2(load[0]);
+    }
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
   }

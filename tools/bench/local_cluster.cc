@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -45,12 +46,13 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
   char tmpl[] = "/tmp/magpie-bench-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot make a temporary folder");
   dir_ = tmpl;
+  keep_ = options.keep;
   for (int i = 0; i < options.nodes; ++i) {
     std::string addr = "127.0.0.1:" + std::to_string(FreePort());
     std::string data = dir_ + "/n" + std::to_string(i);
     std::vector<std::string> args = {options.node_binary, "--data-dir", data, "--listen", addr,
                                      "--slots", std::to_string(options.slots),
-                                     "--log-level", "warn"};
+                                     "--log-level", options.log_level};
     if (i > 0) {
       args.push_back("--join");
       args.push_back(addresses_[0]);
@@ -125,6 +127,10 @@ void LocalCluster::Stop() {
   }
   pids_.clear();
   addresses_.clear();
+  if (!dir_.empty() && keep_) {
+    std::fprintf(stderr, "kept the cluster's data and logs in %s\n", dir_.c_str());
+    dir_.clear();
+  }
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

@@ -16,6 +16,8 @@ struct LocalClusterOptions {
   std::string node_binary;  // path to magpie-node
   int nodes = 1;
   int slots = 64;
+  std::string log_level = "warn";
+  bool keep = false;  // leave the folder (data and n<i>.log) behind, and say where
   std::vector<std::string> extra_args;
 };
 
@@ -35,6 +37,7 @@ class LocalCluster {
 
  private:
   std::string dir_;
+  bool keep_ = false;
   std::vector<std::string> addresses_;
   std::vector<pid_t> pids_;
 };

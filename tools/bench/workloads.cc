@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <climits>
 #include <map>
+#include <set>
 
 #include "tools/bench/bench_util.h"
 
@@ -22,7 +24,9 @@ TaskSpec Command(std::vector<std::string> argv, std::string name = "",
 
 // Throughput of independent tasks: first submit to last finish.
 Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& specs,
-                                  const WorkloadOptions& o, const char* name) {
+                                  const WorkloadOptions& o, const char* name,
+                                  std::vector<Task>* records = nullptr,
+                                  int64_t* first_sent_us = nullptr) {
   auto sub = SubmitPipelined(client, specs, o.batch, o.window);
   if (!sub.ok()) return sub.status();
   std::fprintf(stderr, "%s: %zu submitted in %.2f s; waiting\n", name, sub->ids.size(),
@@ -57,7 +61,83 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
   j["p50_ms"] = Round2(Percentile(latency_ms, 0.50));
   j["p99_ms"] = Round2(Percentile(latency_ms, 0.99));
   j["wall_s"] = Round2(span_s);
+  if (first_sent_us != nullptr) *first_sent_us = sub->first_sent_us;
+  if (records != nullptr) *records = std::move(*tasks);
   return j;
+}
+
+// Where W3's time went, per node (by the node ids in the attempt records): tasks run,
+// how many were stolen, attempts that did not end well (lost: a lease ran out), the span
+// from the first submit to the node's first grant and its last finish, and the mean
+// recorded attempt length beyond the sleep itself (grant to finish: for a stolen task
+// that includes the victim's synced write and the reply's trip to the thief).
+nlohmann::json W3Timeline(const std::vector<Task>& tasks, int64_t first_sent_us, double sleep_s) {
+  struct PerNode {
+    int tasks = 0, stolen = 0, lost = 0, attempts = 0;
+    int64_t first_ms = INT64_MAX, last_ms = 0;
+    double busy_ms = 0;
+    std::set<int64_t> grant_ms;
+  };
+  std::map<std::string, PerNode> per;
+  for (const Task& t : tasks) {
+    for (const Attempt& a : t.attempts) {
+      PerNode& p = per[a.node];
+      ++p.attempts;
+      if (a.outcome == Outcome::kLost) ++p.lost;
+      if (a.started_ms > 0) p.first_ms = std::min(p.first_ms, a.started_ms);
+      p.last_ms = std::max(p.last_ms, a.ended_ms);
+      if (a.ended_ms > 0 && a.started_ms > 0) p.busy_ms += static_cast<double>(a.ended_ms - a.started_ms);
+      p.grant_ms.insert(a.started_ms);
+    }
+    if (!t.attempts.empty()) {
+      PerNode& p = per[t.attempts.back().node];
+      ++p.tasks;
+      p.stolen += !t.attempts.back().stolen_from.empty();
+    }
+  }
+  const double t0_ms = static_cast<double>(first_sent_us) / 1000.0;
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [node, p] : per) {
+    nlohmann::json n;
+    n["tasks"] = p.tasks;
+    n["stolen"] = p.stolen;
+    n["lost_attempts"] = p.lost;
+    n["first_grant_s"] = Round2((static_cast<double>(p.first_ms) - t0_ms) / 1000.0);
+    n["last_finish_s"] = Round2((static_cast<double>(p.last_ms) - t0_ms) / 1000.0);
+    n["grant_times"] = p.grant_ms.size();  // distinct grant instants: steal rounds on a thief
+    n["overhead_ms"] = Round2(p.attempts == 0 ? 0 : p.busy_ms / p.attempts - sleep_s * 1000);
+    out[node] = std::move(n);
+  }
+  return out;
+}
+
+// One JSON line per task: its attempts (node, stolen_from, grant and finish times in ms
+// after the first submit, outcome), for looking at a run's timeline afterwards.
+Status AppendTimeline(const std::string& path, const char* workload, const std::vector<Task>& tasks,
+                      int64_t first_sent_us) {
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) return Status::IOError("cannot open " + path);
+  const int64_t run = first_sent_us;
+  for (const Task& t : tasks) {
+    nlohmann::json j;
+    j["run"] = run;
+    j["workload"] = workload;
+    j["id"] = t.id;
+    j["submitted_ms"] = t.submitted_ms - first_sent_us / 1000;
+    j["finished_ms"] = t.finished_ms - first_sent_us / 1000;
+    nlohmann::json attempts = nlohmann::json::array();
+    for (const Attempt& a : t.attempts) {
+      attempts.push_back({{"node", a.node},
+                          {"stolen_from", a.stolen_from},
+                          {"start_ms", a.started_ms - first_sent_us / 1000},
+                          {"end_ms", a.ended_ms - first_sent_us / 1000},
+                          {"outcome", OutcomeName(a.outcome)}});
+    }
+    j["attempts"] = std::move(attempts);
+    std::fprintf(f, "%s\n", j.dump().c_str());
+  }
+  std::fclose(f);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -77,12 +157,20 @@ Result<nlohmann::json> RunW3(Client& client, const WorkloadOptions& o) {
   std::snprintf(secs, sizeof(secs), "%g", o.w3_sleep_s);
   TaskSpec s = o.w3_processes ? Command({"sleep", secs}) : Command({"@sleep", secs});
   std::vector<TaskSpec> specs(o.w3_tasks, s);
-  auto j = Throughput(client, specs, o, "W3");
+  const char* name = o.w3_processes ? "W3P" : "W3";
+  std::vector<Task> tasks;
+  int64_t first_sent_us = 0;
+  auto j = Throughput(client, specs, o, name, &tasks, &first_sent_us);
   if (!j.ok()) return j.status();
   double ideal_s = o.w3_tasks * o.w3_sleep_s / o.w3_slots;
   (*j)["ideal_s"] = Round2(ideal_s);
   (*j)["makespan_ratio"] = Round2((*j)["wall_s"].get<double>() / ideal_s);
   (*j)["processes"] = o.w3_processes;
+  (*j)["per_node"] = W3Timeline(tasks, first_sent_us, o.w3_sleep_s);
+  if (!o.timeline_path.empty()) {
+    Status st = AppendTimeline(o.timeline_path, name, tasks, first_sent_us);
+    if (!st.ok()) return st;
+  }
   return j;
 }
 

@@ -1,7 +1,10 @@
 // The standard workloads W1-W5 of ../shared/bench/README.md, defined for magpie exactly as
-// for the peer. Each returns the JSON figures for one run.
+// for the peer. Each returns the JSON figures for one run. W3P is W3 with real `sleep`
+// processes instead of the @sleep built-in.
 #ifndef MAGPIE_TOOLS_BENCH_WORKLOADS_H_
 #define MAGPIE_TOOLS_BENCH_WORKLOADS_H_
+
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +18,8 @@ struct WorkloadOptions {
   int w3_tasks = 600;
   double w3_sleep_s = 0.05;
   int w3_slots = 12;  // the cluster's total slots (3 nodes x 4)
-  bool w3_processes = false;  // real `sleep` processes instead of @sleep
+  bool w3_processes = false;  // real `sleep` processes instead of @sleep (workload W3P)
+  std::string timeline_path;  // W3/W3P: append each task's attempts here (JSON lines)
   int w4_round_trips = 200;
   int w5_chain = 1000;
   int w5_fan = 2000;
