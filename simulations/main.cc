@@ -1,5 +1,6 @@
 // magpie-sim: a whole cluster in one process, on a simulated network, disk, clock and
 // executor, under faults. See docs/simulation.md.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -9,6 +10,7 @@
 
 #include <spdlog/common.h>
 
+#include "simulations/gossip_figures.h"
 #include "simulations/runner.h"
 #include "simulations/sim_options.h"
 
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
     std::fputs(Usage().c_str(), stdout);
     return 0;
   }
-  const bool many = cl->swarm > 0 || !cl->seeds_file.empty();
+  // A swarm and the gossip figures print their report lines only, unless asked.
+  const bool many = cl->swarm > 0 || !cl->seeds_file.empty() || !cl->gossip_figures.empty();
   // One run logs warnings by default; a swarm logs nothing unless asked, so that hundreds
   // of runs print their report lines only.
   std::string level_name = cl->log_level.empty() ? (many ? "off" : "warn") : cl->log_level;
@@ -34,6 +37,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   InstallAbortReport();
+
+  if (!cl->gossip_figures.empty()) {
+    FiguresRequest r;
+    r.what = cl->gossip_figures;
+    r.world = cl->run;
+    if (!cl->faults_given) r.world.faults = 0;
+    r.trials = cl->trials;
+    r.loss_percent = cl->loss_percent;
+    SetRunInProgress(r.world);
+    const auto start = std::chrono::steady_clock::now();
+    const FiguresResult result = RunGossipFigures(r, level);
+    PrintFigures(r, result,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stdout);
+    return result.ok ? 0 : 1;
+  }
 
   std::vector<KnownBug> known;
   if (!cl->known_bugs_file.empty()) {

@@ -6,7 +6,8 @@
 
 namespace magpie {
 
-Partition::Partition(int nodes) : nodes_(nodes), blocked_(nodes, 0) {
+Partition::Partition(int nodes)
+    : nodes_(nodes), words_((static_cast<size_t>(nodes) + 63) / 64), blocked_(nodes * words_, 0) {
   MAGPIE_CHECK(nodes >= 1 && nodes <= kMaxNodes, "partition over an unsupported node count");
 }
 
@@ -80,7 +81,7 @@ void Partition::Heal() {
 
 bool Partition::Blocks(int from, int to) const {
   if (from < 0 || to < 0 || from >= nodes_ || to >= nodes_) return false;
-  return (blocked_[from] >> to) & 1;
+  return (blocked_[Word(from, to)] >> (to % 64)) & 1;
 }
 
 bool Partition::active() const {

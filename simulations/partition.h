@@ -16,8 +16,8 @@ namespace magpie {
 
 class Partition {
  public:
-  // One bit per node in a mask.
-  static constexpr int kMaxNodes = 64;
+  // magpie-sim runs up to 1,000 nodes (the gossip figures); one bit per directed link.
+  static constexpr int kMaxNodes = 1000;
 
   // REQUIRES: 1 <= nodes <= kMaxNodes.
   explicit Partition(int nodes);
@@ -39,12 +39,14 @@ class Partition {
   const std::string& description() const { return description_; }
 
  private:
-  void Cut(int from, int to) { blocked_[from] |= uint64_t{1} << to; }
+  void Cut(int from, int to) { blocked_[Word(from, to)] |= uint64_t{1} << (to % 64); }
+  size_t Word(int from, int to) const { return static_cast<size_t>(from) * words_ + to / 64; }
   static std::string Set(const std::vector<int>& s);
   std::vector<int> Rest(const std::vector<int>& s) const;
 
   int nodes_;
-  std::vector<uint64_t> blocked_;  // blocked_[from] has bit `to` set when cut
+  size_t words_;                   // 64-bit words per sender's row
+  std::vector<uint64_t> blocked_;  // row `from` has bit `to` set when the link is cut
   std::string description_ = "healed";
 };
 

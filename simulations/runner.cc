@@ -99,11 +99,12 @@ SwarmSummary RunMany(const std::vector<PlannedRun>& runs, spdlog::level::level_e
       ++s.known[bug->id];
     }
     std::fprintf(out, "seed %llu: %s nodes=%d duration=%llds faults=%s workload=%s acked=%llu "
-                      "sim=%.1fs wall=%.2fs hash=%016llx\n",
+                      "gossip_agreed=%.0fs sim=%.1fs wall=%.2fs hash=%016llx\n",
                  static_cast<unsigned long long>(options.seed), verdict.c_str(),
                  options.nodes, static_cast<long long>(options.duration_s),
                  FaultsName(options.faults).c_str(), options.workload.c_str(),
-                 static_cast<unsigned long long>(r.acked_tasks), r.ended.seconds(), wall,
+                 static_cast<unsigned long long>(r.acked_tasks), r.members_agreed_ms / 1000.0,
+                 r.ended.seconds(), wall,
                  static_cast<unsigned long long>(r.trace_hash));
     if (!r.passed) {
       std::fprintf(out, "  %s\n  replay: %s\n", r.violations.front().ToString().c_str(),

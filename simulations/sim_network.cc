@@ -41,14 +41,19 @@ int SimNetwork::Send(SimTime now, Packet packet) {
     ++stats_.oversized;
     return 0;
   }
-  if (partition_.Blocks(packet.from, packet.to)) {
+  const bool hidden = hidden_node_ >= 0 && now >= hidden_from_ && now < hidden_until_ &&
+                      IsNode(packet.from) && IsNode(packet.to) &&
+                      (packet.from == hidden_node_ || packet.to == hidden_node_);
+  if (hidden || partition_.Blocks(packet.from, packet.to)) {
     ++stats_.cut;
+    if (record_ != nullptr && !hidden) record_->Disturbed(now, packet.from, packet.to);
     trace_->Record(now, packet.from, TraceKind::kDrop, static_cast<uint64_t>(packet.to), 1);
     return 0;
   }
   if (FaultsApply(packet.from, packet.to) && options_.drop_per_10k > 0 &&
       prng_->Chance(options_.drop_per_10k, 10000)) {
     ++stats_.lost;
+    if (record_ != nullptr) record_->Disturbed(now, packet.from, packet.to);
     trace_->Record(now, packet.from, TraceKind::kDrop, static_cast<uint64_t>(packet.to), 2);
     return 0;
   }
@@ -63,10 +68,12 @@ int SimNetwork::Send(SimTime now, Packet packet) {
   for (int c = 0; c < copies; ++c) {
     if (in_flight_.size() >= kMaxInFlight) {
       ++stats_.overflowed;
+      if (record_ != nullptr) record_->Disturbed(now, packet.from, packet.to);
       break;
     }
     const uint64_t id = next_id_++;
     const SimTime at = Arrival(now, packet.from, packet.to);
+    if (record_ != nullptr) record_->Delayed(now, packet.from, packet.to, at - now);
     if (!events_->Push(at, EventKind::kDeliver, packet.to, id)) break;
     Packet copy = c + 1 < copies ? packet : std::move(packet);
     copy.id = id;
@@ -83,6 +90,7 @@ std::optional<Packet> SimNetwork::Take(SimTime now, uint64_t id) {
   in_flight_.erase(it);
   if (partition_.Blocks(p.from, p.to)) {
     ++stats_.cut;
+    if (record_ != nullptr) record_->Disturbed(now, p.from, p.to);
     trace_->Record(now, p.to, TraceKind::kDrop, static_cast<uint64_t>(p.from), 3);
     return std::nullopt;
   }

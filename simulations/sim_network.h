@@ -19,6 +19,7 @@
 #include "base/prng.h"
 #include "gossip/peer_message.h"
 #include "simulations/event_queue.h"
+#include "simulations/fault_record.h"
 #include "simulations/partition.h"
 #include "simulations/sim_time.h"
 #include "simulations/trace_hash.h"
@@ -79,6 +80,19 @@ class SimNetwork {
 
   // After the safety phase: no more loss, duplication or tails; partitions healed.
   void Calm();
+  // The gossip figures' loss phase: every packet lost with this probability.
+  void set_drop_per_10k(uint32_t drop) { options_.drop_per_10k = drop; }
+  // Where lost, cut and slow packets are written down (the membership checker reads it).
+  // Optional; must outlive the network.
+  void set_fault_record(FaultRecord* record) { record_ = record; }
+  // --buggify hidden_partition: cut `node` off from every other node during [from, until)
+  // and tell the fault record nothing, so that the membership checker must see a healthy
+  // node declared dead (it proves the checker can fail).
+  void HideCut(int node, SimTime from, SimTime until) {
+    hidden_node_ = node;
+    hidden_from_ = from;
+    hidden_until_ = until;
+  }
 
   Partition& partition() { return partition_; }
   const Partition& partition() const { return partition_; }
@@ -100,6 +114,9 @@ class SimNetwork {
   EventQueue* events_;
   TraceHash* trace_;
   Partition partition_;
+  FaultRecord* record_ = nullptr;
+  int hidden_node_ = -1;
+  SimTime hidden_from_, hidden_until_;
   std::vector<int64_t> latency_us_;    // by Link()
   std::vector<SimTime> last_arrival_;  // by Link(): FIFO order when !reorder
   std::map<uint64_t, Packet> in_flight_;

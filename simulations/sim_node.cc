@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "simulations/drawn_options.h"
+
 namespace magpie {
 
 namespace {
@@ -20,18 +22,19 @@ std::vector<Entry> DecodeLogEntries(const WriteBatch& batch) {
   return out;
 }
 
-// Gossip is being wired into NodeCore (CoreOptions::join, ::seed). Until that lands the
-// options do not exist; with it, every simulated node joins through the others and seeds
-// the core's randomness from the world's PRNG. `requires` keeps both trees compiling.
-template <typename Options>
-void WireGossip(Options& co, const std::vector<std::string>& peers, uint64_t seed) {
-  if constexpr (requires { co.join; co.seed; }) {
-    co.join = peers;
-    co.seed = seed;
-  }
-}
-
 }  // namespace
+
+std::vector<std::string> JoinAddresses(int index, int nodes) {
+  constexpr int kJoinEveryoneUpTo = 32;
+  constexpr int kSeeds = 3;
+  std::vector<std::string> out;
+  const int last = nodes <= kJoinEveryoneUpTo ? nodes : std::min(nodes, kSeeds);
+  for (int i = 0; i < last; ++i) {
+    if (i != index) out.push_back(NodeAddress(i));
+  }
+  std::sort(out.begin(), out.end());  // the order the address map gave before: same traces
+  return out;
+}
 
 SimNode::SimNode(SimNodeOptions options, SimClock clock, Prng* prng, EventQueue* events,
                  SimNetwork* network, TraceHash* trace, NodeHooks* hooks,
@@ -87,11 +90,9 @@ void SimNode::Boot(SimTime now, bool wipe) {
   co.slots = options_.slots;
   co.labels = options_.labels;
   co.compact_every = options_.compact_every;
-  std::vector<std::string> peers;
-  for (const auto& [address, endpoint] : *addresses_) {
-    if (network_->IsNode(endpoint) && endpoint != options_.index) peers.push_back(address);
-  }
-  WireGossip(co, peers, prng_->Next());
+  co.join = JoinAddresses(options_.index, network_->options().nodes);
+  co.seed = prng_->Next();
+  co.stealing = options_.stealing;
   core_ = std::make_unique<NodeCore>(co, log_);
   Status s = core_->Recover(&storage_, clock_.LocalAt(now));
   if (!s.ok()) {
@@ -214,6 +215,7 @@ void SimNode::Turn(SimTime now) {
   core_->Tick(local);
   Drain(now);
   AfterTurn(now);
+  hooks_->OnTurnEnd(now, options_.index);
 }
 
 void SimNode::Feed(SimTime now, Input& in) {

@@ -44,6 +44,9 @@ class NodeHooks {
   virtual void OnNodeError(SimTime now, int node, const std::string& what) = 0;
   // An fsync started; the fault injector may crash the node before it ends.
   virtual void OnSyncStarted(SimTime now, int node, SimTime done_at) = 0;
+  // A turn (inputs fed, Tick, Ready batches) is over; the node may be down after it. The
+  // membership checker reads the gossip state here: only a Tick declares a member dead.
+  virtual void OnTurnEnd(SimTime now, int node) = 0;
 };
 
 struct SimNodeOptions {
@@ -55,7 +58,16 @@ struct SimNodeOptions {
   int64_t fsync_min_us = 100;
   int64_t fsync_max_us = 2000;
   ExecutorOptions executor;
+  // Work stealing asks gossip for every member's load on each tick; the gossip figures,
+  // which run no work, switch it off so an idle 1,000-node world stays cheap.
+  bool stealing = true;
 };
+
+// Where a node joins through (CoreOptions::join): every other node in a small cluster, as
+// an operator would list them; in a large one the first three nodes, since a join asks
+// each address for the full state (1,000 nodes each asking 999 peers would be a storm no
+// real cluster sees).
+std::vector<std::string> JoinAddresses(int index, int nodes);
 
 struct NodeStats {
   uint64_t readies = 0;

@@ -22,7 +22,6 @@ constexpr FaultName kFaultNames[] = {
     {kFaultDrift, "drift"},         {kFaultDriftBeyond, "drift-beyond"},
 };
 
-constexpr int kMaxNodes = 32;
 constexpr int64_t kMaxDurationS = 24 * 3600;
 
 Result<uint64_t> ParseUnsigned(const std::string& flag, std::string text) {
@@ -77,8 +76,8 @@ std::string FaultsName(uint32_t faults) {
 }
 
 Status ValidateOptions(const SimOptions& o) {
-  if (o.nodes < 1 || o.nodes > kMaxNodes) {
-    return Status::InvalidArgument("--nodes must be between 1 and " + std::to_string(kMaxNodes));
+  if (o.nodes < 1 || o.nodes > kMaxSimNodes) {
+    return Status::InvalidArgument("--nodes must be between 1 and " + std::to_string(kMaxSimNodes));
   }
   if (o.duration_s < 1 || o.duration_s > kMaxDurationS) {
     return Status::InvalidArgument("--duration must be between 1 and 86400 seconds");
@@ -97,7 +96,7 @@ Status ValidateOptions(const SimOptions& o) {
     if (!known) {
       return Status::InvalidArgument("unknown --buggify '" + o.buggify +
                                      "' (ack_before_durable, grant_running_task, "
-                                     "forget_lost_on_recover)");
+                                     "forget_lost_on_recover, hidden_partition)");
     }
   }
   return Status::Ok();
@@ -143,10 +142,14 @@ std::string Usage() {
          "                  [--workload W] [--buggify NAME] [--swarm K] [--seeds-file FILE]\n"
          "                  [--shard I/N] [--known-bugs FILE]\n"
          "                  [--log-level trace|debug|info|warn|error|off]\n"
+         "       magpie-sim --gossip-figures detection|loss|dissemination [--seed S] [--nodes N]\n"
+         "                  [--trials K] [--loss PERCENT --duration SECONDS] [--faults LIST]\n"
          "  --faults     none, all, or a comma list of partition,drop,dup,reorder,delay,\n"
          "               crash,wipe,pause,skew,drift,drift-beyond (all = all but drift-beyond)\n"
          "  --workload   mixed, random, dag, failing, long, one-node, cancel-restart\n"
          "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover\n"
+         "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
+         "               at t=100..130 s and hides it from the membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"
          "               workload per seed; prints a summary\n"
          "  --seeds-file run each line: a seed (drawn as the swarm does) or replay flags,\n"
@@ -154,6 +157,14 @@ std::string Usage() {
          "               with --swarm too, the swarm skips the seeds the file lists\n"
          "  --shard I/N  run only the I-th of every N runs (CI splits a list over cores)\n"
          "  --known-bugs FILE  violations matching a listed open bug are counted as known\n"
+         "  --nodes      1..1000; above 32, nodes join through the first three\n"
+         "  --gossip-figures  measure gossip on real node cores (docs/gossip.md, \"Measured in\n"
+         "               magpie-sim\"): detection (crash a node --trials times: when does each\n"
+         "               node mark it dead), loss (--loss percent of packets lost for\n"
+         "               --duration s: live members declared dead), dissemination (a load\n"
+         "               change, --trials times: gossip rounds until everyone has it).\n"
+         "               --faults (default none) shapes the network and clocks only: drop,\n"
+         "               dup, reorder, delay, skew, drift; no crash, pause or partition\n"
          "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed\n";
 }
 
@@ -176,11 +187,23 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return Status::InvalidArgument(flag + " needs a value");
       value = args[++i];
     }
-    if (flag == "--seed" || flag == "--nodes" || flag == "--duration" || flag == "--swarm") {
+    if (flag == "--trials" || flag == "--loss") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      if (flag == "--trials" && (*v < 1 || *v > 1000)) return Status::InvalidArgument("--trials must be 1..1000");
+      if (flag == "--loss" && *v > 100) return Status::InvalidArgument("--loss must be 0..100 (percent)");
+      if (flag == "--trials") cl.trials = static_cast<int>(*v);
+      if (flag == "--loss") cl.loss_percent = static_cast<uint32_t>(*v);
+    } else if (flag == "--gossip-figures") {
+      if (value != "detection" && value != "loss" && value != "dissemination") {
+        return Status::InvalidArgument("--gossip-figures takes detection, loss or dissemination, not '" + value + "'");
+      }
+      cl.gossip_figures = value;
+    } else if (flag == "--seed" || flag == "--nodes" || flag == "--duration" || flag == "--swarm") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();
       if (flag == "--seed") cl.run.seed = *v;
-      if (flag == "--nodes") cl.run.nodes = static_cast<int>(std::min<uint64_t>(*v, 1000));
+      if (flag == "--nodes") cl.run.nodes = static_cast<int>(std::min<uint64_t>(*v, kMaxSimNodes + 1));
       if (flag == "--duration") cl.run.duration_s = static_cast<int64_t>(std::min<uint64_t>(*v, 1u << 30));
       if (flag == "--swarm") cl.swarm = *v;
       if (flag != "--seed" && flag != "--swarm") cl.explicit_options = true;
@@ -189,6 +212,7 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       if (!f.ok()) return f.status();
       cl.run.faults = *f;
       cl.explicit_options = true;
+      cl.faults_given = true;
     } else if (flag == "--workload") {
       cl.run.workload = value;
       cl.explicit_options = true;

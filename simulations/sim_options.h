@@ -33,8 +33,11 @@ Result<uint32_t> ParseFaults(const std::string& list);
 // "none", or the comma list in a fixed order.
 std::string FaultsName(uint32_t faults);
 
+// The core's switches (base/buggify.h), and one of the simulator's own: hidden_partition
+// cuts node 0 off from t=100 s to t=130 s without telling the fault record, so that gossip
+// declares a node dead that the record says is healthy (the no-false-death checker fires).
 inline constexpr const char* kBuggifyNames[] = {"ack_before_durable", "grant_running_task",
-                                                "forget_lost_on_recover"};
+                                                "forget_lost_on_recover", "hidden_partition"};
 
 struct SimOptions {
   uint64_t seed = 1;
@@ -52,6 +55,9 @@ std::string ReplayCommand(const SimOptions& options);
 // it (a PRNG of its own, so a swarm seed and a plain --seed run differ).
 SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify);
 
+// Up to 1,000 nodes (the gossip figures); more than 32 join through three seeds (sim_node.h).
+inline constexpr int kMaxSimNodes = 1000;
+
 // The whole command line of magpie-sim.
 struct CommandLine {
   SimOptions run;
@@ -63,6 +69,11 @@ struct CommandLine {
   bool explicit_options = false;  // --nodes etc. given (a seed-file line, a replay)
   int shard = 0;              // --shard I/N: run only every N-th run, starting at the I-th
   int shards = 1;
+  bool faults_given = false;  // --faults was on the command line
+  // --gossip-figures WHAT (gossip_figures.h): detection, loss or dissemination.
+  std::string gossip_figures;
+  int trials = 10;            // --trials K
+  uint32_t loss_percent = 5;  // --loss P
 };
 Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 std::string Usage();

@@ -18,20 +18,26 @@ void SetBuggify(const std::string& name) {
 
 }  // namespace
 
-World::World(const SimOptions& options, spdlog::level::level_enum log_level)
+World::World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing)
     : options_(options),
       prng_(options.seed),
       sink_(std::make_shared<SimLogSink>(&now_)),
       log_level_(log_level),
-      log_(MakeSimLogger("world", sink_, log_level)) {
+      log_(MakeSimLogger("world", sink_, log_level)),
+      record_(options.nodes, GossipConfig{}.probe_timeout.Scaled(1, 2)) {
   MAGPIE_CHECK(ValidateOptions(options).ok(), "World with invalid options");
   drawn_ = DrawOptions(options_, prng_);
   for (int i = 0; i < options_.nodes; ++i) addresses_[NodeAddress(i)] = i;
   for (const auto& c : drawn_.clients) addresses_[c.name] = c.endpoint;
   network_ = std::make_unique<SimNetwork>(drawn_.network, &prng_, &events_, &trace_);
+  network_->set_fault_record(&record_);
+  if (options_.buggify == "hidden_partition") {
+    network_->HideCut(0, SimTime::Zero() + Duration::Seconds(100), SimTime::Zero() + Duration::Seconds(130));
+  }
 
   std::vector<NodeShape> shapes;
-  for (const auto& d : drawn_.nodes) {
+  for (auto& d : drawn_.nodes) {
+    d.node.stealing = stealing;
     nodes_.push_back(std::make_unique<SimNode>(
         d.node, SimClock(d.clock_offset_us, d.clock_drift_ppm), &prng_, &events_, network_.get(),
         &trace_, this, this, &addresses_, &next_process_id_, sink_, log_level_));
@@ -46,6 +52,7 @@ World::World(const SimOptions& options, spdlog::level::level_enum log_level)
   safety_ = std::make_unique<SafetyChecker>(&oracle_, &nodes_,
                                             (options_.faults & kFaultDriftBeyond) == 0);
   liveness_ = std::make_unique<LivenessChecker>(&oracle_, &nodes_);
+  membership_ = std::make_unique<MembershipChecker>(&record_);
   injector_ = std::make_unique<FaultInjector>(drawn_.faults, &prng_, &events_, &trace_, this,
                                               MakeSimLogger("faults", sink_, log_level_));
 }
@@ -78,6 +85,7 @@ void World::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& 
 }
 
 void World::OnRecovered(SimTime now, int node) {
+  record_.Booted(now, node, nodes_[node]->node_id());
   oracle_.RecordReplica(nodes_[node]->group_id(), node);
   safety_->OnRecovered(now, node);
 }
@@ -88,6 +96,11 @@ void World::OnNodeError(SimTime now, int node, const std::string& what) {
 
 void World::OnSyncStarted(SimTime now, int node, SimTime done_at) {
   injector_->OnSyncStarted(now, node, done_at);
+}
+
+void World::OnTurnEnd(SimTime now, int node) {
+  membership_->OnTurnEnd(now, node, *nodes_[node]);
+  if (turn_observer_) turn_observer_(now, node);
 }
 
 void World::OnProcessStart(SimTime now, const SimProcess& p) {
@@ -115,15 +128,24 @@ void World::OnAck(SimTime now, int client, int node, const std::vector<std::stri
   }
 }
 
-void World::CrashNode(SimTime now, int node) { nodes_[node]->Crash(now); }
+void World::CrashNode(SimTime now, int node) {
+  record_.Crashed(now, node);
+  nodes_[node]->Crash(now);
+}
 
 void World::RestartNode(SimTime now, int node, bool wipe) {
   events_.Push(now, EventKind::kRestartNode, node, wipe ? 1 : 0);
 }
 
-void World::PauseNode(SimTime now, int node) { nodes_[node]->Pause(now); }
+void World::PauseNode(SimTime now, int node) {
+  if (nodes_[node]->up()) record_.Paused(now, node);
+  nodes_[node]->Pause(now);
+}
 
-void World::ResumeNode(SimTime now, int node) { nodes_[node]->Resume(now); }
+void World::ResumeNode(SimTime now, int node) {
+  record_.Resumed(now, node);
+  nodes_[node]->Resume(now);
+}
 
 // --- the loop ----------------------------------------------------------------------------
 
@@ -212,8 +234,24 @@ void World::BeginLiveness(SimTime now) {
   events_.Push(now + kProbeEvery, EventKind::kLivenessProbe, -1, 0);
 }
 
+bool World::MembershipAgrees(SimTime now) {
+  const std::string disagreement = membership_->Disagreement(now, nodes_);
+  if (disagreement.empty()) {
+    if (members_agreed_at_ == SimTime::Never()) members_agreed_at_ = now;
+    return true;
+  }
+  if (members_agreed_at_ == SimTime::Never() && now - healed_at_ >= MembershipChecker::kAgreementBound) {
+    late_violations_.push_back(membership_->AgreementViolation(
+        now, "gossip did not agree within " + std::to_string(MembershipChecker::kAgreementBound.millis() / 1000) +
+                 " s of the heal: " + disagreement));
+  }
+  return false;
+}
+
 void World::Probe(SimTime now) {
-  if (liveness_->Converged(Outstanding())) {
+  const bool agreed = MembershipAgrees(now);
+  if (Failed()) return;
+  if (agreed && liveness_->Converged(Outstanding())) {
     if (converged_since_ == SimTime::Never()) converged_since_ = now;
     if (now - converged_since_ >= kQuietPeriod) {
       converged_ = true;
@@ -235,6 +273,7 @@ void World::CheckReplay() {
     SimNode& n = *nodes_[i];
     if (!n.up()) continue;
     const TableImage before = ImageOf(n.core().tasks());
+    record_.Crashed(now_, static_cast<int>(i));
     n.Crash(now_);
     if (!RunUntil(n.executor().sweep_done_at(), false)) return;
     now_ = std::max(now_, n.executor().sweep_done_at());
@@ -247,12 +286,33 @@ void World::CheckReplay() {
   }
 }
 
-RunReport World::Run() {
-  SetBuggify(options_.buggify);
+void World::BootAll() {
   for (int i = 0; i < options_.nodes; ++i) {
     events_.Push(SimTime::Zero() + Duration::Micros(prng_.Between(0, 100'000)),
                  EventKind::kRestartNode, i, 0);
   }
+}
+
+bool World::RunTo(SimTime limit) {
+  const bool ok = RunUntil(limit, false);
+  if (ok && now_ < limit) now_ = limit;  // idle time passes too
+  return ok;
+}
+
+std::vector<Violation> World::violations() const {
+  std::vector<Violation> out = safety_->violations();
+  for (const auto& v : membership_->violations()) out.push_back(v);
+  for (const auto& v : late_violations_) out.push_back(v);
+  return out;
+}
+
+void World::InjectRequest(int node, std::string bytes) {
+  nodes_[node]->DeliverRequest(now_, -1, "gossip-figures", std::move(bytes));
+}
+
+RunReport World::Run() {
+  SetBuggify(options_.buggify);
+  BootAll();
   for (auto& c : clients_) c->Start(SimTime::Zero() + Duration::Millis(200));
   injector_->Start(SimTime::Zero());
   events_.Push(SimTime::Zero() + Duration::Seconds(options_.duration_s), EventKind::kPhaseEnd, -1, 0);
@@ -264,6 +324,12 @@ RunReport World::Run() {
   }
   if (ok) {
     for (auto& v : liveness_->CheckConverged(now_, Outstanding())) late_violations_.push_back(std::move(v));
+    // Agreed at some probe but not now: gossip changed its mind with nothing wrong.
+    const std::string disagreement = membership_->Disagreement(now_, nodes_);
+    if (!disagreement.empty() && members_agreed_at_ < SimTime::Never()) {
+      late_violations_.push_back(membership_->AgreementViolation(
+          now_, "gossip agreed at t=" + members_agreed_at_.ToString() + " but not at the end: " + disagreement));
+    }
   }
   if (!Failed()) CheckReplay();
   phase_ = Phase::kDone;
@@ -271,6 +337,7 @@ RunReport World::Run() {
   RunReport r;
   r.options = options_;
   r.violations = safety_->violations();
+  for (const auto& v : membership_->violations()) r.violations.push_back(v);
   for (const auto& v : late_violations_) r.violations.push_back(v);
   r.passed = r.violations.empty();
   r.trace_hash = trace_.value();
@@ -279,6 +346,7 @@ RunReport World::Run() {
   r.steps = steps_;
   r.acked_tasks = oracle_.acks().size();
   r.excluded_acks = liveness_->ExcludedAcks();
+  if (members_agreed_at_ < SimTime::Never()) r.members_agreed_ms = (members_agreed_at_ - healed_at_).millis();
   r.summary = Summary();
   SetBuggify("");
   return r;
@@ -326,6 +394,14 @@ std::string World::Summary() const {
            ? ", converged at t=" + converged_since_.ToString()
            : ", did not converge (last progress at t=" + last_progress_.ToString() + ")") +
        "; replay: " + std::to_string(replays_checked_) + " nodes restarted from storage\n";
+  s += "gossip: " + std::to_string(membership_->declarations()) + " deaths declared (" +
+       std::to_string(membership_->declarations_of_live()) + " of running nodes, all within " +
+       std::to_string(membership_->Window(record_.ids()).millis() / 1000) +
+       " s of a fault on them, or a violation below); " +
+       (members_agreed_at_ < SimTime::Never()
+           ? "every live node listed every live node alive " +
+                 std::to_string((members_agreed_at_ - healed_at_).millis()) + " ms after the heal"
+           : std::string("no agreement checked (the run stopped before)")) + "\n";
   s += "checks: " + std::to_string(safety_->checks()) + " safety checks over " +
        std::to_string(steps_) + " steps\n";
   return s;

@@ -16,6 +16,7 @@
 #define MAGPIE_SIMULATIONS_WORLD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,7 +28,9 @@
 #include "simulations/drawn_options.h"
 #include "simulations/event_queue.h"
 #include "simulations/fault_injector.h"
+#include "simulations/fault_record.h"
 #include "simulations/liveness_checker.h"
+#include "simulations/membership_checker.h"
 #include "simulations/oracle.h"
 #include "simulations/safety_checker.h"
 #include "simulations/sim_client.h"
@@ -49,6 +52,7 @@ struct RunReport {
   uint64_t steps = 0;    // events dispatched
   uint64_t acked_tasks = 0;
   uint64_t excluded_acks = 0;
+  int64_t members_agreed_ms = -1;  // after the heal; -1: not checked (the run stopped before)
   std::string summary;   // the report's middle lines
 };
 
@@ -66,7 +70,8 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   static constexpr uint64_t kMaxSteps = 20'000'000;
 
   // Draws every parameter from options.seed. REQUIRES: ValidateOptions(options).ok().
-  World(const SimOptions& options, spdlog::level::level_enum log_level);
+  // stealing: CoreOptions::stealing of every node (the gossip figures run without it).
+  World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing = true);
   ~World() override;
   World(const World&) = delete;
   World& operator=(const World&) = delete;
@@ -75,12 +80,35 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   std::string DescribeOptions() const;
   RunReport Run();
 
+  // --- Scenarios (gossip_figures.h): the world driven step by step, with no clients, no
+  // fault injector and no phases; the caller crashes, restarts and measures. ---
+  // Boots every node at a drawn instant in the first 100 ms, as Run does.
+  void BootAll();
+  // Runs every event up to `limit`; false when a violation or a bound stopped it.
+  bool RunTo(SimTime limit);
+  SimTime now() const { return now_; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const SimNode& node(int i) const { return *nodes_[i]; }
+  const std::vector<std::unique_ptr<SimNode>>& nodes() const { return nodes_; }
+  const MembershipChecker& membership_checker() const { return *membership_; }
+  const NetworkStats& network_stats() const { return network_->stats(); }
+  // Every violation so far, safety and membership first.
+  std::vector<Violation> violations() const;
+  // Called after every node turn, after the checkers.
+  void set_turn_observer(std::function<void(SimTime, int)> observer) { turn_observer_ = std::move(observer); }
+  // An encoded request straight into a node's inbox, as from a client; replies go nowhere.
+  void InjectRequest(int node, std::string bytes);
+  uint64_t trace_hash() const { return trace_.value(); }
+  // Every packet between any endpoints lost with this probability (per 10,000).
+  void SetLoss(uint32_t per_10k) { network_->set_drop_per_10k(per_10k); }
+
   // NodeHooks
   void OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) override;
   void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) override;
   void OnRecovered(SimTime now, int node) override;
   void OnNodeError(SimTime now, int node, const std::string& what) override;
   void OnSyncStarted(SimTime now, int node, SimTime done_at) override;
+  void OnTurnEnd(SimTime now, int node) override;
   // ProcessObserver
   void OnProcessStart(SimTime now, const SimProcess& p) override;
   void OnProcessStop(SimTime now, const SimProcess& p) override;
@@ -107,7 +135,12 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   bool RunUntil(SimTime limit, bool until_converged);
   void CheckReplay();
   size_t Outstanding() const;
-  bool Failed() const { return !safety_->violations().empty() || !late_violations_.empty(); }
+  bool Failed() const {
+    return !safety_->violations().empty() || !membership_->violations().empty() ||
+           !late_violations_.empty();
+  }
+  // After the heal: whether gossip agrees yet; a violation once kAgreementBound has passed.
+  bool MembershipAgrees(SimTime now);
   std::string Summary() const;
 
   SimOptions options_;
@@ -127,6 +160,8 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   Oracle oracle_;
   std::unique_ptr<SafetyChecker> safety_;
   std::unique_ptr<LivenessChecker> liveness_;
+  FaultRecord record_;
+  std::unique_ptr<MembershipChecker> membership_;
   std::unique_ptr<FaultInjector> injector_;
   uint64_t next_process_id_ = 1;
 
@@ -136,8 +171,10 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   SimTime converged_since_ = SimTime::Never();
   SimTime last_progress_ = SimTime::Zero();
   bool converged_ = false;
+  SimTime members_agreed_at_ = SimTime::Never();  // first probe after the heal that agreed
   std::vector<Violation> late_violations_;  // liveness, replay, and the world's own bounds
   uint64_t replays_checked_ = 0;
+  std::function<void(SimTime, int)> turn_observer_;
 };
 
 }  // namespace magpie

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "simulations/gossip_figures.h"
 #include "simulations/sim_options.h"
 
 namespace magpie {
@@ -33,6 +34,27 @@ TEST(SimOptions, ReplayCommandParsesBackToTheSameRun) {
   }
 }
 
+TEST(SimOptions, TheGossipFiguresCommandParsesBack) {
+  FiguresRequest r;
+  r.what = "loss";
+  r.world.seed = 7;
+  r.world.nodes = 1000;
+  r.world.faults = kFaultReorder;
+  r.world.duration_s = 600;
+  r.loss_percent = 20;
+  auto words = Words(FiguresCommand(r));
+  words.erase(words.begin());
+  auto cl = ParseCommandLine(words);
+  ASSERT_TRUE(cl.ok()) << cl.status().ToString();
+  EXPECT_EQ(cl->gossip_figures, "loss");
+  EXPECT_EQ(cl->run.seed, 7u);
+  EXPECT_EQ(cl->run.nodes, 1000);
+  EXPECT_EQ(cl->run.duration_s, 600);
+  EXPECT_EQ(cl->run.faults, kFaultReorder);
+  EXPECT_TRUE(cl->faults_given);
+  EXPECT_EQ(cl->loss_percent, 20u);
+}
+
 TEST(SimOptions, FaultListsRoundTrip) {
   EXPECT_EQ(*ParseFaults("none"), 0u);
   EXPECT_EQ(*ParseFaults("all"), kAllFaults);
@@ -47,7 +69,11 @@ TEST(SimOptions, FaultListsRoundTrip) {
 
 TEST(SimOptions, BadFlagsAreRefusedWithAReason) {
   EXPECT_FALSE(ParseCommandLine({"--nodes", "0"}).ok());
-  EXPECT_FALSE(ParseCommandLine({"--nodes", "99"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--nodes", "1001"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--nodes", "99999999999"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--gossip-figures", "speed"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--loss", "101"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--trials", "0"}).ok());
   EXPECT_FALSE(ParseCommandLine({"--workload", "chaos"}).ok());
   EXPECT_FALSE(ParseCommandLine({"--buggify", "everything"}).ok());
   EXPECT_FALSE(ParseCommandLine({"--faults", "drift,drift-beyond"}).ok());
