@@ -54,6 +54,7 @@ struct LossFigures {
   uint64_t false_deaths = 0;    // distinct (member, incarnation) of running nodes declared dead
   uint64_t false_marks = 0;     // declarations of running members, summed over declarers
   bool all_alive_after = false; // within kConvergeBound after the loss stops
+  int64_t agreed_after_ms = -1; // how long after
   double msgs_per_node_s = 0;
   uint64_t sent = 0, lost = 0;
 };
