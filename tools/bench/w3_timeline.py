@@ -3,7 +3,9 @@
 and per node, where the time went: tasks run and stolen, lost attempts, when the node
 first got work, when it ran out, how long it sat with free slots (slot-seconds idle
 between its first grant and the end of the run), and the gaps between a thief's steal
-rounds. Times are ms after the first submit.
+rounds. Times are ms after the first submit. An attempt's start is its grant: where a
+thief holds stolen tasks before a slot frees (docs/proposals/w3-stealing.md), its idle
+reads negative and its overhead includes the wait in its queue.
 
     magpie-bench --workload W3 --repeat 5 --timeline /tmp/w3.jsonl
     tools/bench/w3_timeline.py /tmp/w3.jsonl [--slots 4] [--sleep 0.05]
@@ -48,6 +50,9 @@ def analyse(tasks, slots, sleep_ms):
               f"  grant instants {len(starts):4}"
               + (f", refill gap p50 {statistics.median(gaps):4.0f} ms max {max(gaps):5.0f} ms" if gaps else "")
               + f", attempt overhead p50 {statistics.median(overhead):4.0f} ms")
+        for a in atts:
+            if a["outcome"] == "lost":
+                print(f"             lost attempt [{a['start_ms']}, {a['end_ms']}] ms: {a.get('reason', '')}")
         big = [(s, g) for s, g in zip(starts[1:], gaps) if g > 150]
         if big:
             print("             gaps > 150 ms (at ms: gap): " + ", ".join(f"{s}: {g}" for s, g in big[:12]))

@@ -131,7 +131,8 @@ Status AppendTimeline(const std::string& path, const char* workload, const std::
                           {"stolen_from", a.stolen_from},
                           {"start_ms", a.started_ms - first_sent_us / 1000},
                           {"end_ms", a.ended_ms - first_sent_us / 1000},
-                          {"outcome", OutcomeName(a.outcome)}});
+                          {"outcome", OutcomeName(a.outcome)},
+                          {"reason", a.reason}});
     }
     j["attempts"] = std::move(attempts);
     std::fprintf(f, "%s\n", j.dump().c_str());
