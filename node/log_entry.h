@@ -37,7 +37,10 @@ struct GrantEntry {
   std::string holder;    // node id that runs it
   std::string stolen_from;
   int64_t granted_ms = 0;
-  MSGPACK_DEFINE(task_id, attempt, holder, stolen_from, granted_ms);
+  // The holder's incarnation when granted: after a restart the node knows its attempts of
+  // earlier lives died with it, and only those.
+  uint64_t holder_life = 0;
+  MSGPACK_DEFINE(task_id, attempt, holder, stolen_from, granted_ms, holder_life);
 };
 
 struct FinishEntry {

@@ -12,86 +12,8 @@ namespace magpie {
 NodeCore::NodeCore(CoreOptions options, std::shared_ptr<spdlog::logger> logger)
     : options_(std::move(options)),
       log_(std::move(logger)),
-      group_log_(options_.group_id),
       prng_(options_.seed ^ 0x6d61677069652d73ULL),
       steal_backoff_(options_.steal_backoff_min) {}
-
-Status NodeCore::Recover(const Storage* storage, Instant now) {
-  MAGPIE_CHECK(storage_ == nullptr, "Recover called twice");
-  storage_ = storage;
-  recovering_ = true;
-
-  uint64_t applied = 0;
-  auto a = storage->Get(Column::kMeta, group_log_.AppliedKey());
-  if (!a.ok()) return a.status();
-  if (a->has_value()) {
-    auto v = DecodePayload<uint64_t>(**a);
-    if (!v.ok()) return Status::Corruption("applied index: " + v.status().message());
-    applied = *v;
-  }
-
-  Status decode_error;
-  size_t loaded = 0;
-  Status s = storage->Scan(Column::kTasks, "", "", [&](std::string_view key, std::string_view value) {
-    auto t = DecodePayload<Task>(value);
-    if (!t.ok()) {
-      decode_error = Status::Corruption("task record " + std::string(key) + ": " +
-                                        t.status().message());
-      return false;
-    }
-    table_.Load(std::move(*t));
-    ++loaded;
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (!decode_error.ok()) return decode_error;
-  table_.FinishLoad();
-
-  s = group_log_.Load(*storage, applied);
-  if (!s.ok()) return s;
-  uint64_t replay = group_log_.commit_index() - applied;
-  ApplyCommitted(now);
-  last_compacted_ = group_log_.applied_index();
-  next_seq_ = table_.max_seq() + 1;
-  recovering_ = false;
-  log_->info("recovered group {}: {} task records, {} log entries replayed, applied index {}",
-             options_.group_id, loaded, replay, group_log_.applied_index());
-
-  // Attempts this node held when it stopped are gone: the watchdog killed their process
-  // groups when the node died, and the driver waited for it before calling Recover. Their
-  // tasks run again; the lost attempt does not count against max_attempts.
-  // Attempts other nodes hold run on under their leases: this node may have been down
-  // for a while, so it first waits out one full lease from now before taking any back.
-  leases_valid_from_ = now + options_.lease;
-  std::vector<FinishEntry> lost;
-  table_.ForEachBySeq(0, [&](const Task& t) {
-    if (t.state == TaskState::kRunning && t.attempts.back().node != options_.node_id) {
-      Lease& l = leases_[t.id];
-      l.holder_id = t.attempts.back().node;
-      l.attempt = t.attempts.back().number;
-      l.last_renewal = now;
-    }
-    // Every attempt of ours still open (running, or cancelled while it ran) died with us.
-    if (!t.attempts.empty() && t.attempts.back().outcome == Outcome::kNone &&
-        t.attempts.back().node == options_.node_id) {
-      FinishEntry f;
-      f.task_id = t.id;
-      f.attempt = t.attempts.back().number;
-      f.outcome = Outcome::kLost;
-      f.ended_ms = now.unix_millis();
-      f.reason = "node restarted while the attempt ran";
-      lost.push_back(std::move(f));
-    }
-    return true;
-  });
-  if (MAGPIE_BUGGIFY_ON(forget_lost_on_recover)) lost.clear();
-  for (const auto& f : lost) Propose(EntryType::kFinish, EncodePayload(f));
-  if (!lost.empty()) log_->warn("{} attempts were running when the node stopped; running them again", lost.size());
-  s = StartGossip(*storage, now);
-  if (!s.ok()) return s;
-  Schedule(now);
-  return Status::Ok();
-}
 
 Status NodeCore::StartGossip(const Storage& storage, Instant now) {
   // A restarted node must speak with a higher incarnation than anything it said before,
@@ -106,6 +28,7 @@ Status NodeCore::StartGossip(const Storage& storage, Instant now) {
     if (!prev.ok()) return Status::Corruption("stored incarnation: " + prev.status().message());
     incarnation = *prev + 1;
   }
+  life_ = incarnation;
   outbox_.writes.Put(Column::kMeta, kIncarnationKey, EncodePayload(incarnation));
   force_sync_ = true;
   membership_ = std::make_unique<Membership>(options_.gossip, options_.node_id,
@@ -120,21 +43,38 @@ MemberLoad NodeCore::LocalLoad() const {
   MemberLoad load;
   load.slots = options_.slots;
   load.running = used_slots_;
-  load.ready = static_cast<int32_t>(table_.ready_count());
-  load.ready_by_band = table_.ReadyByBand();
+  int32_t ready = 0;
+  std::vector<int32_t> bands(3, 0);
+  for (const auto& [g, r] : replicas_) {
+    if (!r->raft.is_leader()) continue;
+    load.leader_hints[g] = options_.node_id;
+    ready += static_cast<int32_t>(r->table.ready_count());
+    auto b = r->table.ReadyByBand();
+    for (size_t i = 0; i < b.size() && i < bands.size(); ++i) bands[i] += b[i];
+  }
+  load.ready = ready;
+  load.ready_by_band = bands;
   load.labels = options_.labels;
-  load.leader_hints[options_.group_id] = options_.node_id;
   load.stolen = stolen_count_;
   load.given = given_count_;
   return load;
 }
 
-bool NodeCore::stopped() const {
-  return stopping_ && local_.empty() && (membership_ == nullptr || membership_->leave_done());
+const TaskTable& NodeCore::tasks() const {
+  const Replica* r = FindReplica(options_.group_id);
+  return r != nullptr ? r->table : empty_table_;
 }
 
-uint64_t NodeCore::Propose(EntryType type, std::string payload) {
-  return group_log_.Append(type, std::move(payload));
+const Task* NodeCore::LookupTask(const std::string& id_or_name) const {
+  if (const Replica* r = FindReplica(GroupOfTaskId(id_or_name))) {
+    if (const Task* t = r->table.Find(id_or_name)) return t;
+  }
+  return tasks().Lookup(id_or_name);
+}
+
+bool NodeCore::stopped() const {
+  return stopping_ && local_.empty() && finishes_.empty() &&
+         (membership_ == nullptr || membership_->leave_done());
 }
 
 void NodeCore::Step(Instant now, const PeerMessage& message) {
@@ -145,163 +85,171 @@ void NodeCore::Step(Instant now, const PeerMessage& message) {
     membership_->Step(now, message);
     return;
   }
-  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kFinishAckType)) {
+  if (IsRaftPeerMessageType(message.type)) {
+    StepRaft(now, message);
+    return;
+  }
+  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kForwardReplyType)) {
     StepSteal(now, message);
     return;
   }
-  // Replica groups are not wired in yet.
   ++dropped_peer_messages_;
   log_->debug("dropped peer message of type {} from {}", static_cast<int>(type), message.from);
 }
 
 bool NodeCore::HasReady() const {
-  return group_log_.HasUnstable() || !outbox_.writes.empty() || !outbox_.replies.empty() ||
-         !outbox_.messages.empty() || (membership_ && membership_->HasMessages()) ||
-         !outbox_.starts.empty() || !outbox_.kills.empty() || !outbox_.extends.empty();
+  for (const auto& [g, r] : replicas_) {
+    if (r->raft.HasReady()) return true;
+  }
+  return !outbox_.writes.empty() || !outbox_.replies.empty() || !outbox_.messages.empty() ||
+         (membership_ && membership_->HasMessages()) || !outbox_.starts.empty() ||
+         !outbox_.kills.empty() || !outbox_.extends.empty() || force_sync_;
 }
 
 Ready NodeCore::TakeReady() {
-  MAGPIE_CHECK(in_flight_index_ == 0, "TakeReady before Advance of the previous Ready");
-  Ready rd = std::move(outbox_);
-  outbox_ = Ready{};
+  Ready rd;
+  // The deliberate bug: the early submit reply leaves in a Ready of its own, before the
+  // batch holding its entries, so a crash in between loses an acknowledged task.
+  if (MAGPIE_BUGGIFY_ON(ack_before_durable) && !outbox_.replies.empty()) {
+    rd.replies = std::move(outbox_.replies);
+    outbox_.replies.clear();
+    return rd;
+  }
+  // Committed entries are applied here, before the batch is written: they are durable on
+  // a quorum already, and their effects (replies, starts) leave only after this batch.
+  for (auto& [g, r] : replicas_) {
+    MAGPIE_CHECK(!r->in_ready, "TakeReady before Advance of the previous Ready");
+    if (r->raft.HasReady()) TakeRaftReady(*r, rd);
+  }
+  rd.writes.Append(std::move(outbox_.writes));
+  rd.sync = rd.sync || force_sync_;
+  force_sync_ = false;
+  auto move_all = [](auto& to, auto& from) {
+    for (auto& x : from) to.push_back(std::move(x));
+    from.clear();
+  };
+  move_all(rd.messages, outbox_.messages);
+  move_all(rd.replies, outbox_.replies);
+  move_all(rd.starts, outbox_.starts);
+  move_all(rd.kills, outbox_.kills);
+  move_all(rd.extends, outbox_.extends);
   if (membership_) {
     for (auto& m : membership_->TakeMessages()) rd.messages.push_back(std::move(m));
   }
-  // The deliberate bug: the early submit reply leaves in a Ready of its own, before the
-  // batch holding its entries, so a crash in between loses an acknowledged task.
-  if (MAGPIE_BUGGIFY_ON(ack_before_durable) && !rd.replies.empty()) return rd;
-  uint64_t last = group_log_.TakeUnstable(&rd.writes);
-  if (last != 0) {
-    in_flight_index_ = last;
-    rd.sync = true;  // log entries are acknowledged and acted on only once durable
-  }
-  if (force_sync_) {
-    rd.sync = true;
-    force_sync_ = false;
-  }
+  outbox_ = Ready{};
   return rd;
 }
 
 void NodeCore::Advance(Instant now) {
   last_now_ = std::max(last_now_, now);
-  if (in_flight_index_ != 0) {
-    // One member: durable is committed. (Raft counts a quorum here.)
-    group_log_.MarkDurable(in_flight_index_);
-    in_flight_index_ = 0;
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    Replica& r = *it->second;
+    if (r.in_ready) {
+      r.raft.Advance(now);
+      r.in_ready = false;
+    }
+    if (r.removed) {
+      it = replicas_.erase(it);
+    } else {
+      ++it;
+    }
   }
-  ApplyCommitted(now);
+  SweepOwnAttempts(now);
+  SendFinishes(now);
+  RetryParked(now);
   Schedule(now);
 }
 
-void NodeCore::Snapshot() {
-  // The changed records, the applied index they reflect, and the removal of the log they
-  // replace go in one batch: a crash keeps all of it or none. Between snapshots the log
-  // alone is the truth, so a task that moved three times is written once, not three times.
-  uint64_t applied = group_log_.applied_index();
-  PersistDirty();
-  outbox_.writes.Put(Column::kMeta, group_log_.AppliedKey(), EncodePayload(applied));
-  group_log_.Compact(applied, &outbox_.writes);
-  last_compacted_ = applied;
-}
-
-void NodeCore::PersistDirty() {
-  for (const auto& id : table_.TakeDirty()) {
-    const Task* t = table_.Find(id);
-    if (t != nullptr) outbox_.writes.Put(Column::kTasks, id, EncodePayload(*t));
-  }
-}
-
-void NodeCore::ApplyCommitted(Instant now) {
-  std::vector<Entry> entries = group_log_.TakeCommitted();
-  if (entries.empty()) return;
-  for (const auto& e : entries) {
-    ApplyResult r = table_.Apply(e);
-    OnApplied(now, e, r);
-  }
-  if (group_log_.applied_index() - last_compacted_ >= options_.compact_every) Snapshot();
-  if (!recovering_) AnswerWaiters(now);
-}
-
-void NodeCore::OnApplied(Instant now, const Entry& entry, const ApplyResult& r) {
-  if (!r.accepted) log_->warn("entry {} not applied: {}", entry.index, r.reason);
+void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const ApplyResult& res) {
+  const bool real = entry.type != EntryType::kNoop && entry.type != kRaftConfigEntryType;
+  if (real && !res.accepted) log_->debug("group {} entry {} not applied: {}", r.group, entry.index, res.reason);
   switch (entry.type) {
     case EntryType::kSubmit:
-      if (r.task != nullptr) {
-        inflight_ids_.erase(r.task->id);
-        if (!r.task->spec.name.empty()) {
-          auto it = inflight_names_.find(r.task->spec.name);
-          if (it != inflight_names_.end() && it->second == r.task->id) inflight_names_.erase(it);
+      if (res.task != nullptr) {
+        r.inflight_ids.erase(res.task->id);
+        if (!res.task->spec.name.empty()) {
+          auto it = r.inflight_names.find(res.task->spec.name);
+          if (it != r.inflight_names.end() && it->second == res.task->id) r.inflight_names.erase(it);
         }
-        if (!r.task->spec.idempotency_key.empty()) inflight_keys_.erase(r.task->spec.idempotency_key);
+        if (!res.task->spec.idempotency_key.empty()) r.inflight_keys.erase(res.task->spec.idempotency_key);
       }
       break;
     case EntryType::kGrant: {
       auto g = DecodePayload<GrantEntry>(entry.payload);
       MAGPIE_CHECK(g.ok(), "grant undecodable after apply");
-      if (recovering_) break;
       if (g->holder != options_.node_id) {
-        OnGrantApplied(now, *g, r);
+        OnGrantApplied(now, r, *g, res);
         break;
       }
-      if (granting_.erase(g->task_id) == 0) break;
-      if (r.accepted) {
-        StartLocal(now, *r.task);
+      if (r.granting.erase(g->task_id) == 0) break;  // not granted by us in this life
+      if (res.accepted && !stopping_) {
+        StartLocal(now, r, *res.task);
       } else {
-        const Task* t = table_.Find(g->task_id);
+        const Task* t = r.table.Find(g->task_id);
         used_slots_ -= t != nullptr ? t->spec.slots : 1;
       }
       break;
     }
     case EntryType::kFinish:
-      OnFinishApplied(entry.index, entry, r);
+      OnFinishApplied(r, entry);
       break;
     case EntryType::kCancel:
-      if (r.accepted && r.was_running && r.running_holder == options_.node_id && !recovering_) {
-        auto it = local_.find(r.task->id);
-        if (it != local_.end() && it->second.attempt == r.running_attempt) {
+      // Every replica applies it; the one whose node runs the attempt kills it.
+      if (res.accepted && res.was_running && res.running_holder == options_.node_id) {
+        auto it = local_.find(res.task->id);
+        if (it != local_.end() && it->second.attempt == res.running_attempt &&
+            it->second.killed_for == Outcome::kNone) {
           it->second.killed_for = Outcome::kCancelled;
-          outbox_.kills.push_back(KillProcess{r.task->id, r.running_attempt, Outcome::kCancelled});
+          outbox_.kills.push_back(KillProcess{res.task->id, res.running_attempt, Outcome::kCancelled});
         }
       }
       break;
-    case EntryType::kRestart:
-    case EntryType::kNoop:
+    default:
       break;
   }
 
-  if (auto ps = pending_steals_.find(entry.index); ps != pending_steals_.end()) {
+  if (auto ps = r.pending_steals.find(entry.index); ps != r.pending_steals.end()) {
     StealReply reply;
-    reply.seq = ps->second.seq;
+    reply.seq = ps->second.what.seq;
     reply.victim_id = options_.node_id;
-    for (const auto& id : ps->second.task_ids) {
-      const Task* t = table_.Find(id);
-      if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().node != ps->second.thief_id) continue;
-      reply.tasks.push_back(StolenTask{id, t->attempts.back().number, t->spec});
+    if (entry.term == ps->second.term) {
+      for (const auto& id : ps->second.what.task_ids) {
+        const Task* t = r.table.Find(id);
+        if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().node != ps->second.what.thief_id) continue;
+        reply.tasks.push_back(StolenTask{id, t->attempts.back().number, t->spec});
+      }
     }
-    if (!recovering_) SendPeer(ps->second.thief_address, kStealReplyType, reply);
-    pending_steals_.erase(ps);
+    SendPeer(ps->second.what.thief_address, kStealReplyType, reply);
+    r.pending_steals.erase(ps);
   }
 
-  auto p = pending_.find(entry.index);
-  if (p == pending_.end()) return;
-  PendingReply pr = std::move(p->second);
-  pending_.erase(p);
-  if (recovering_) return;
-  if (pr.type == RequestType::kSubmit) {
-    Reply(pr.to, pr.type, SubmitReply{pr.ids, pr.existing});
-  } else if (r.accepted && r.task != nullptr) {
-    Reply(pr.to, pr.type, StatusReply{*r.task});
+  auto p = r.pending.find(entry.index);
+  if (p == r.pending.end()) return;
+  Proposed<PendingReply> pr = std::move(p->second);
+  r.pending.erase(p);
+  if (entry.term != pr.term) {
+    ReplyError(pr.what.to, pr.what.type,
+               Status::Unavailable("the leader of group " + r.group + " changed before the "
+                                   "request committed: retry"));
+  } else if (pr.what.type == RequestType::kSubmit) {
+    Reply(pr.what.to, pr.what.type, SubmitReply{pr.what.ids, pr.what.existing});
+  } else if (res.accepted && res.task != nullptr) {
+    Reply(pr.what.to, pr.what.type, StatusReply{*res.task});
   } else {
-    ReplyError(pr.to, pr.type, Status::FailedPrecondition(r.reason));
+    ReplyError(pr.what.to, pr.what.type, Status::FailedPrecondition(res.reason));
   }
 }
 
-void NodeCore::StartLocal(Instant now, const Task& t) {
+void NodeCore::StartLocal(Instant now, Replica& r, const Task& t) {
   const Attempt& a = t.attempts.back();
   LocalAttempt la;
+  la.group = r.group;
   la.attempt = a.number;
   la.slots = t.spec.slots;
   if (t.spec.timeout_ms > 0) la.timeout_at = now + Duration::Millis(t.spec.timeout_ms);
+  // Granted by us as leader: the lease runs from our last contact with a quorum.
+  la.lease_base = std::min(now, r.raft.QuorumContactSince());
+  la.extended_to = la.lease_base + HolderLease();
   local_[t.id] = la;
 
   StartProcess sp;
@@ -313,10 +261,12 @@ void NodeCore::StartLocal(Instant now, const Task& t) {
   sp.magpie_env["MAGPIE_NODE_ID"] = options_.node_id;
   sp.magpie_env["MAGPIE_NODE"] = options_.client_address;
   if (!t.spec.name.empty()) sp.magpie_env["MAGPIE_TASK_NAME"] = t.spec.name;
+  sp.kill_deadline = la.extended_to;
   outbox_.starts.push_back(std::move(sp));
 }
 
 void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
+  last_now_ = std::max(last_now_, now);
   auto it = local_.find(ev.task_id);
   if (it == local_.end() || it->second.attempt != ev.attempt) {
     log_->warn("exit of {} attempt {} that this node does not run; ignored", ev.task_id, ev.attempt);
@@ -339,11 +289,11 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
     f.reason = ev.error;
   } else if (la.killed_for == Outcome::kTimedOut) {
     f.outcome = Outcome::kTimedOut;
-    const Task* t = table_.Find(ev.task_id);
+    const Task* t = LookupTask(ev.task_id);
     f.reason = "timed out after " + std::to_string(t ? t->spec.timeout_ms : 0) + " ms";
   } else if (la.killed_for == Outcome::kLost) {
     f.outcome = Outcome::kLost;
-    f.reason = "node stopped while the attempt ran";
+    f.reason = stopping_ ? "node stopped while the attempt ran" : "the attempt's lease ran out";
   } else if (la.killed_for != Outcome::kNone) {
     f.outcome = la.killed_for;
     f.reason = OutcomeName(la.killed_for);
@@ -357,14 +307,20 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
     f.outcome = Outcome::kFailed;
     f.reason = "exit " + std::to_string(ev.exit_code);
   }
-  if (la.remote) {
-    // Not our group: the leader decides. Report until it acknowledges.
-    AttemptRef ref{f.task_id, f.attempt};
-    SendPeer(la.leader_address, kFinishReportType, FinishReport{options_.node_id, f});
-    remote_finishes_[ref] = RemoteFinish{la.leader_address, std::move(f), now + Duration::Seconds(1), 1};
-    return;
-  }
-  Propose(EntryType::kFinish, EncodePayload(f));
+  FinishLocal(now, ev.task_id, std::move(la), std::move(f));
+}
+
+void NodeCore::FinishLocal(Instant now, const std::string& task_id, LocalAttempt la, FinishEntry f) {
+  // The group's leader decides: ourselves (propose) or another node (report until it
+  // acknowledges). SendFinishes does either, now and again until it is done.
+  AttemptRef ref{task_id, f.attempt};
+  PendingFinish pf;
+  pf.group = la.group;
+  pf.finish = std::move(f);
+  pf.leader_hint = la.leader_hint;
+  pf.send_at = now;
+  finishes_[ref] = std::move(pf);
+  SendFinishes(now);
 }
 
 void NodeCore::Stop(Instant now) {
@@ -376,32 +332,45 @@ void NodeCore::Stop(Instant now) {
       outbox_.kills.push_back(KillProcess{id, la.attempt, Outcome::kLost});
     }
   }
+  // Hand the groups we lead to caught-up members, so they need not wait for a timeout.
+  for (auto& [g, r] : replicas_) {
+    if (!r->raft.is_leader()) continue;
+    for (const auto& m : r->raft.members().members) {
+      if (m.id == options_.node_id || !m.voter) continue;
+      if (r->raft.TransferLeadership(now, m.id).ok()) break;
+    }
+  }
 }
 
 void NodeCore::Schedule(Instant now) {
   if (stopping_) return;
-  int32_t free_slots = options_.slots - used_slots_;
-  if (free_slots <= 0 && !MAGPIE_BUGGIFY_ON(grant_running_task)) return;
-  auto picks = PickTasks(table_, now.unix_millis(), free_slots, options_.labels, granting_,
-                         options_.max_scan_per_turn);
-  if (MAGPIE_BUGGIFY_ON(grant_running_task)) {
-    // The deliberate bug: a task already running here is granted a new attempt.
-    for (const auto& [id, la] : local_) {
-      if (granting_.count(id) == 0) {
-        picks.push_back(Pick{id, la.attempt + 1, 0});
-        break;
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    int32_t free_slots = options_.slots - used_slots_;
+    if (free_slots <= 0 && !MAGPIE_BUGGIFY_ON(grant_running_task)) return;
+    if (!CanGrant(r, now)) continue;
+    auto picks = PickTasks(r.table, now.unix_millis(), free_slots, options_.labels, r.granting,
+                           options_.max_scan_per_turn);
+    if (MAGPIE_BUGGIFY_ON(grant_running_task)) {
+      // The deliberate bug: a task already running here is granted a new attempt.
+      for (const auto& [id, la] : local_) {
+        if (la.group == g && r.granting.count(id) == 0) {
+          picks.push_back(Pick{id, la.attempt + 1, 0});
+          break;
+        }
       }
     }
-  }
-  for (const auto& p : picks) {
-    GrantEntry g;
-    g.task_id = p.task_id;
-    g.attempt = p.attempt;
-    g.holder = options_.node_id;
-    g.granted_ms = now.unix_millis();
-    Propose(EntryType::kGrant, EncodePayload(g));
-    granting_.insert(p.task_id);
-    used_slots_ += p.slots;
+    for (const auto& p : picks) {
+      GrantEntry ge;
+      ge.task_id = p.task_id;
+      ge.attempt = p.attempt;
+      ge.holder = options_.node_id;
+      ge.holder_life = life_;
+      ge.granted_ms = now.unix_millis();
+      if (!Propose(r, EntryType::kGrant, EncodePayload(ge)).ok()) break;
+      r.granting.insert(p.task_id);
+      used_slots_ += p.slots;
+    }
   }
 }
 
@@ -416,10 +385,10 @@ void NodeCore::EnforceTimeouts(Instant now) {
 
 void NodeCore::Tick(Instant now) {
   last_now_ = std::max(last_now_, now);
+  for (auto& [g, r] : replicas_) r->raft.Tick(now);
   if (membership_) {
     membership_->SetLocalLoad(LocalLoad());
     membership_->Tick(now);
-    // Replica groups will act on these; until then they are only logged.
     for (const auto& e : membership_->TakeEvents()) {
       // Load changes arrive every second from every peer: not worth an info line each.
       log_->log(e.type == MemberEventType::kUpdated ? spdlog::level::debug : spdlog::level::info,
@@ -427,15 +396,27 @@ void NodeCore::Tick(Instant now) {
                 MemberEventTypeName(e.type), e.incarnation);
     }
   }
+  for (auto& [g, r] : replicas_) ManageMembers(*r, now);
   EnforceTimeouts(now);
   RenewLeases(now);
-  ResendFinishes(now);
+  SweepOwnAttempts(now);
+  SendFinishes(now);
   ExpireLeases(now);
+  RetryParked(now);
+  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+    if (it->second.deadline <= now) {
+      ReplyError(it->second.to, it->second.type,
+                 Status::Unavailable("the node leading the task's group did not answer in time; retry"));
+      it = forwarded_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline <= now) {
       WaitReply wr;
       for (const auto& id : it->second.ids) {
-        if (const Task* t = table_.Find(id)) wr.tasks.push_back(*t);
+        if (const Task* t = LookupTask(id)) wr.tasks.push_back(*t);
       }
       wr.all_ended = false;
       Reply(it->second.to, RequestType::kWait, wr);
@@ -448,8 +429,8 @@ void NodeCore::Tick(Instant now) {
   MaybeSteal(now);
 }
 
-void NodeCore::AnswerWaiters(Instant now) {
-  for (const auto& id : table_.TakeEnded()) {
+void NodeCore::AnswerWaiters(Replica& r) {
+  for (const auto& id : r.table.TakeEnded()) {
     auto [lo, hi] = waiting_on_.equal_range(id);
     for (auto it = lo; it != hi;) {
       auto w = waiters_.find(it->second);
@@ -459,7 +440,7 @@ void NodeCore::AnswerWaiters(Instant now) {
       WaitReply wr;
       wr.all_ended = true;
       for (const auto& tid : w->second.ids) {
-        if (const Task* t = table_.Find(tid)) wr.tasks.push_back(*t);
+        if (const Task* t = r.table.Find(tid)) wr.tasks.push_back(*t);
       }
       Reply(w->second.to, RequestType::kWait, wr);
       waiters_.erase(w);
@@ -469,37 +450,49 @@ void NodeCore::AnswerWaiters(Instant now) {
 
 Instant NodeCore::NextDeadline() const {
   Instant next = Instant::Never();
-  for (const auto& [id, la] : local_) {
-    if (la.killed_for == Outcome::kNone) next = std::min(next, la.timeout_at);
-  }
-  for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
-  if (membership_) next = std::min(next, membership_->NextDeadline());
-  bool remote_running = false;
-  for (const auto& [id, la] : local_) {
-    if (la.remote && la.killed_for == Outcome::kNone) {
-      remote_running = true;
-      next = std::min(next, la.lease_base + HolderLease());
+  for (const auto& [g, r] : replicas_) {
+    next = std::min(next, r->raft.NextDeadline());
+    if (r->serving) {
+      next = std::min(next, r->next_membership_check);
+      for (const auto& [id, l] : r->leases) {
+        if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), r->leases_valid_from));
+      }
+      if (used_slots_ < options_.slots) {
+        int64_t nb = r->table.NextNotBefore(last_now_.unix_millis());
+        if (nb != INT64_MAX) next = std::min(next, Instant::FromMicros(nb * 1000));
+      }
     }
   }
-  if (remote_running) next = std::min(next, next_renew_at_);
-  for (const auto& [ref, rf] : remote_finishes_) next = std::min(next, rf.resend_at);
-  for (const auto& [id, l] : leases_) {
-    if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), leases_valid_from_));
+  for (const auto& [id, la] : local_) {
+    if (la.killed_for != Outcome::kNone) continue;
+    next = std::min(next, la.timeout_at);
+    next = std::min(next, la.lease_base + HolderLease());
   }
+  if (!local_.empty()) next = std::min(next, next_renew_at_);
+  for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
+  for (const auto& [ref, f] : finishes_) next = std::min(next, f.send_at);
+  for (const auto& p : parked_) next = std::min(next, std::min(p.deadline, last_now_ + Duration::Millis(50)));
+  for (const auto& [seq, f] : forwarded_) next = std::min(next, f.deadline);
+  if (membership_) next = std::min(next, membership_->NextDeadline());
   if (options_.stealing && !stopping_ && used_slots_ < options_.slots) {
     // Gossip with news of work wakes the loop by itself (a message); here only the
     // fallback of asking blindly, or the lost-answer timeout.
     next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + Duration::Seconds(1) : next_steal_at_);
   }
-  if (used_slots_ < options_.slots) {
-    int64_t nb = table_.NextNotBefore(last_now_.unix_millis());
-    if (nb != INT64_MAX) next = std::min(next, Instant::FromMicros(nb * 1000));
-  }
   return next;
 }
 
 void NodeCore::ReplyError(const ReplyTo& to, RequestType type, Status status) {
-  outbox_.replies.push_back(ClientReply{to, type, ReplyFrame{to.request_id, std::move(status), {}}});
+  SendReply(to, type, ReplyFrame{to.request_id, std::move(status), {}});
+}
+
+void NodeCore::SendReply(const ReplyTo& to, RequestType type, ReplyFrame frame) {
+  if (!to.forward_to.empty()) {
+    frame.request_id = to.forward_seq;
+    SendPeer(to.forward_to, kForwardReplyType, ForwardReply{to.forward_seq, EncodeReply(frame)});
+    return;
+  }
+  outbox_.replies.push_back(ClientReply{to, type, std::move(frame)});
 }
 
 }  // namespace magpie

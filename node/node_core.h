@@ -5,9 +5,13 @@
 // The driver's loop (node_driver.h for real processes, magpie-sim for simulated ones):
 //   feed inputs; while (core.HasReady()) { Ready rd = core.TakeReady();
 //     storage.Write(rd.writes, rd.sync);            // FIRST: persist, synced if rd.sync
-//     send rd.replies; start rd.starts; kill rd.kills; extend rd.extends;
+//     send rd.messages and rd.replies; start rd.starts; kill rd.kills; extend rd.extends;
 //     core.Advance(now); }
 //   sleep until core.NextDeadline() or the next input.
+//
+// The node holds a replica of each group it belongs to (node/replica.h): its own home
+// group, which it normally leads, and up to R-1 others'. Tasks live in their group's
+// table; the group's leader grants them, to itself or to thieves.
 #ifndef MAGPIE_NODE_NODE_CORE_H_
 #define MAGPIE_NODE_NODE_CORE_H_
 
@@ -28,7 +32,7 @@
 #include "node/client_protocol.h"
 #include "node/effects.h"
 #include "base/prng.h"
-#include "node/group_log.h"
+#include "node/replica.h"
 #include "node/steal_messages.h"
 #include "node/task_table.h"
 #include "storage/storage.h"
@@ -49,11 +53,22 @@ struct CoreOptions {
   // Seeds the core's randomness (gossip probe order, election timeouts): the driver draws
   // it from the OS, the simulator from its seed.
   uint64_t seed = 1;
-  // Execution leases (DESIGN §4). A holder that is not the leader renews every lease/3;
-  // it kills its attempt at lease x (1 - max_drift) after sending the last renewal that
-  // was acknowledged; the leader re-grants only after lease x (1 + max_drift) without one.
+  // Execution leases (DESIGN §4). A holder renews every lease/3; it kills its attempt at
+  // lease x (1 - max_drift) after sending the last renewal that was acknowledged; the
+  // leader re-grants only after lease x (1 + max_drift) without one, and a new leader
+  // first waits out one full lease.
   Duration lease = Duration::Seconds(6);
   int64_t max_drift_percent = 5;
+  // Replica groups (DESIGN §4, docs/replication.md): voters per group, the Raft timing,
+  // and how long gossip must call a member dead before the leader replaces it.
+  int32_t replication = 3;
+  Duration election_timeout = Duration::Millis(1000);
+  Duration heartbeat_interval = Duration::Millis(100);
+  Duration replace_after = Duration::Seconds(10);
+  // Groups this node may hold a replica of (each costs a Raft member and a task table).
+  size_t max_groups = 256;
+  // A request for a group whose leader is not known yet waits this long for one.
+  Duration route_wait = Duration::Seconds(5);
   // Work stealing (DESIGN §6): how often an idle node may ask, at the most and the least.
   Duration steal_backoff_min = Duration::Millis(20);
   Duration steal_backoff_max = Duration::Millis(200);
@@ -63,16 +78,16 @@ struct CoreOptions {
   uint64_t compact_every = 10000;
 };
 
-// Where a client reply goes: opaque to the core, meaningful to the driver.
-struct ReplyTo {
-  std::string route;  // the transport's address of the client
-  uint64_t request_id = 0;
-};
-
 struct ClientReply {
   ReplyTo to;
   RequestType type = RequestType::kStatus;
   ReplyFrame frame;
+};
+
+// A committed entry this node applied, for observers (the simulator's checkers).
+struct AppliedEntry {
+  std::string group;
+  Entry entry;
 };
 
 // One batch of effects. Field order is the order the driver must carry them out in.
@@ -86,6 +101,8 @@ struct Ready {
   std::vector<StartProcess> starts;
   std::vector<KillProcess> kills;
   std::vector<ExtendDeadline> extends;
+  // Information only.
+  std::vector<AppliedEntry> applied;
 };
 
 class NodeCore {
@@ -94,9 +111,9 @@ class NodeCore {
   NodeCore(const NodeCore&) = delete;
   NodeCore& operator=(const NodeCore&) = delete;
 
-  // Loads the task table and log from storage and decides what became of attempts that
-  // were running when the node last stopped. REQUIRES: called once, before any input.
-  // storage must outlive the core; the core only reads it (writes go through Ready).
+  // Loads every replica this node holds (task tables and Raft state) from storage.
+  // REQUIRES: called once, before any input. storage must outlive the core; the core
+  // only reads it (writes go through Ready).
   Status Recover(const Storage* storage, Instant now);
 
   void Tick(Instant now);
@@ -108,10 +125,11 @@ class NodeCore {
 
   // A graceful stop: take no new attempts and end the running ones as lost, so they run
   // again (here after a restart, or elsewhere). The driver keeps turning the loop until
-  // running_local() is 0 and HasReady() is false.
+  // stopped().
   void Stop(Instant now);
   bool stopping() const { return stopping_; }
-  // A stop is complete: no attempt runs here and the cluster has heard we left.
+  // A stop is complete: no attempt runs here, their ends are reported, and the cluster
+  // has heard we left.
   bool stopped() const;
 
   bool HasReady() const;
@@ -123,68 +141,101 @@ class NodeCore {
   Instant NextDeadline() const;
 
   // Read-only views for the driver (logs, metrics) and tests.
-  const TaskTable& tasks() const { return table_; }
+  // The home group's table (empty if this node holds no replica of it).
+  const TaskTable& tasks() const;
+  // A task by id in any group this node holds a replica of, or by name in the home group.
+  const Task* LookupTask(const std::string& id_or_name) const;
+  const Replica* replica(const std::string& group) const;
+  std::vector<std::string> groups() const;
   const CoreOptions& options() const { return options_; }
   int32_t used_slots() const { return used_slots_; }
   const Membership& membership() const { return *membership_; }
   size_t running_local() const { return local_.size(); }
+  uint64_t life() const { return life_; }
+  // Every replica has applied the log it found at Recover (the replay is done).
+  bool replayed() const;
 
  private:
   struct LocalAttempt {
+    std::string group;
     uint32_t attempt = 0;
     int32_t slots = 0;
     Instant timeout_at = Instant::Never();
     Outcome killed_for = Outcome::kNone;
-    // Stolen: the attempt belongs to another node's group and lives by its lease.
-    bool remote = false;
-    std::string leader_address;
+    std::string leader_hint;  // address of the leader to renew with, when not us
     Instant lease_base;  // when we sent the last renewal the leader acknowledged
+    Instant extended_to;  // the last deadline handed to the watchdog
   };
-  // A remote attempt that ended here and whose Finish the leader has not acknowledged.
-  struct RemoteFinish {
-    std::string leader_address;
+  // An attempt that ended here whose Finish has not been applied or acknowledged yet.
+  struct PendingFinish {
+    std::string group;
     FinishEntry finish;
-    Instant resend_at;
+    std::string leader_hint;
+    Instant send_at;
     int sends = 0;
-  };
-  // Leader side: an attempt held by another node, kept alive by its renewals.
-  struct Lease {
-    std::string holder_id;
-    std::string holder_address;
-    uint32_t attempt = 0;
-    Instant last_renewal;  // on this node's clock
-    bool expiry_proposed = false;
-  };
-  struct PendingSteal {
-    std::string thief_id;
-    std::string thief_address;
-    uint64_t seq = 0;
-    std::vector<std::string> task_ids;
-  };
-  struct PendingReply {
-    ReplyTo to;
-    RequestType type;
-    std::vector<std::string> ids;
-    std::vector<bool> existing;
+    uint64_t proposed_term = 0;  // proposed by us as leader in this term (0: not)
   };
   struct Waiter {
     ReplyTo to;
+    std::string group;
     std::vector<std::string> ids;
     size_t remaining = 0;
     Instant deadline;
   };
+  // A request for a group whose leader is not known yet (or not serving yet).
+  struct Parked {
+    ReplyTo to;
+    RequestFrame frame;
+    std::string group;
+    int32_t hops = 0;
+    Instant deadline;
+  };
+  struct Forwarded {
+    ReplyTo to;
+    RequestType type = RequestType::kStatus;
+    Instant deadline;
+  };
+
+  // Replica groups (node_core_groups.cc).
+  Replica* FindReplica(const std::string& group);
+  const Replica* FindReplica(const std::string& group) const;
+  Replica* AddReplica(const std::string& group);
+  Status LoadReplica(Replica& r);
+  void StepRaft(Instant now, const PeerMessage& m);
+  void TakeRaftReady(Replica& r, Ready& rd);
+  void InstallSnapshot(Replica& r, const RaftSnapshotToApply& snap, Ready& rd);
+  void ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready& rd);
+  void BecameServing(Replica& r);
+  void LostLeadership(Replica& r);
+  void MaybeCompact(Replica& r, Ready& rd);
+  void ManageMembers(Replica& r, Instant now);
+  void ForgetReplica(Replica& r, Ready& rd);
+  RaftConfig RaftConfigFor(const std::string& group) const;
+  // Where to reach the leader of a group: ourselves (empty), or a peer address.
+  std::string LeaderAddress(const std::string& group, const std::string& hint) const;
+  std::string AddressOf(const std::string& node_id) const;
+  bool CanGrant(const Replica& r, Instant now) const;
+  Result<uint64_t> Propose(Replica& r, EntryType type, std::string payload);
+
+  // Routing (node_core_requests.cc).
+  std::string GroupForRequest(const RequestFrame& frame) const;
+  void Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops);
+  void Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame);
+  void RetryParked(Instant now);
+  void OnForwardRequest(Instant now, const std::string& from, const ForwardRequest& req);
+  void OnForwardReply(const ForwardReply& reply);
 
   // Request handlers (node_core_requests.cc).
-  void HandleSubmit(Instant now, const ReplyTo& from, const std::string& body);
-  void HandleStatus(const ReplyTo& from, const std::string& body);
+  void HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  void HandleStatus(Replica& r, const ReplyTo& from, const std::string& body);
   void HandleList(const ReplyTo& from, const std::string& body);
-  void HandleWait(Instant now, const ReplyTo& from, const std::string& body);
-  void HandleCancel(Instant now, const ReplyTo& from, const std::string& body);
-  void HandleRestart(Instant now, const ReplyTo& from, const std::string& body);
+  void HandleWait(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  void HandleCancel(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  void HandleRestart(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleMembers(Instant now, const ReplyTo& from);
   MemberLoad LocalLoad() const;
 
-  // Work stealing and leases (node_core_steal.cc).
+  // Work stealing, leases and finishes (node_core_steal.cc).
   void StepSteal(Instant now, const PeerMessage& m);
   void MaybeSteal(Instant now);
   void OnStealRequest(Instant now, const std::string& from, const StealRequest& req);
@@ -195,9 +246,10 @@ class NodeCore {
   void OnFinishAck(const FinishAck& ack);
   void RenewLeases(Instant now);
   void ExpireLeases(Instant now);
-  void ResendFinishes(Instant now);
-  void OnGrantApplied(Instant now, const GrantEntry& g, const ApplyResult& r);
-  void OnFinishApplied(uint64_t index, const Entry& entry, const ApplyResult& r);
+  void SendFinishes(Instant now);
+  void SweepOwnAttempts(Instant now);
+  void OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res);
+  void OnFinishApplied(Replica& r, const Entry& entry);
   template <typename T>
   void SendPeer(const std::string& to, PeerMessageType type, const T& body) {
     outbox_.messages.push_back(PeerMessage{options_.client_address, to, type, EncodePayload(body)});
@@ -208,49 +260,41 @@ class NodeCore {
 
   template <typename T>
   void Reply(const ReplyTo& to, RequestType type, const T& body) {
-    outbox_.replies.push_back(ClientReply{to, type, ReplyFrame{to.request_id, Status::Ok(), PackBody(body)}});
+    SendReply(to, type, ReplyFrame{to.request_id, Status::Ok(), PackBody(body)});
   }
   void ReplyError(const ReplyTo& to, RequestType type, Status status);
+  void SendReply(const ReplyTo& to, RequestType type, ReplyFrame frame);
 
-  uint64_t Propose(EntryType type, std::string payload);
-  void ApplyCommitted(Instant now);
-  void OnApplied(Instant now, const Entry& entry, const ApplyResult& result);
-  void AnswerPending(uint64_t applied_index);
-  void AnswerWaiters(Instant now);
+  void OnApplied(Instant now, Replica& r, const Entry& entry, const ApplyResult& result);
+  void AnswerWaiters(Replica& r);
   void Schedule(Instant now);
   void EnforceTimeouts(Instant now);
-  void PersistDirty();
-  void Snapshot();
-  void StartLocal(Instant now, const Task& t);
+  void StartLocal(Instant now, Replica& r, const Task& t);
+  void FinishLocal(Instant now, const std::string& task_id, LocalAttempt la, FinishEntry f);
 
   CoreOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   const Storage* storage_ = nullptr;
-  GroupLog group_log_;
-  TaskTable table_;
+  std::map<std::string, std::unique_ptr<Replica>> replicas_;
+  TaskTable empty_table_;
+  uint64_t life_ = 0;  // this start's incarnation
+  std::map<std::string, uint64_t> replay_to_;  // group -> last log index found at Recover
 
   Ready outbox_;
-  uint64_t in_flight_index_ = 0;  // last log index in the Ready being carried out
-  bool recovering_ = false;       // replaying the log: no processes, no replies
-  uint64_t next_seq_ = 1;
   Instant last_now_;  // the latest `now` passed in: NextDeadline has none of its own
   bool stopping_ = false;
   bool force_sync_ = false;  // the next Ready must be synced (incarnation bump)
-  uint64_t last_compacted_ = 0;
 
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
-  std::set<std::string> granting_;             // Grants to this node not yet applied
+  std::map<AttemptRef, PendingFinish> finishes_;
   int32_t used_slots_ = 0;
-
-  // Proposed but not yet applied, so a second request sees them.
-  std::map<std::string, std::string> inflight_keys_;   // idempotency key -> id
-  std::map<std::string, std::string> inflight_names_;  // name -> id
-  std::set<std::string> inflight_ids_;
-  std::map<uint64_t, PendingReply> pending_;  // by the log index that completes them
 
   std::map<uint64_t, Waiter> waiters_;
   std::multimap<std::string, uint64_t> waiting_on_;  // task id -> waiter
   uint64_t next_waiter_ = 1;
+  std::vector<Parked> parked_;
+  std::map<uint64_t, Forwarded> forwarded_;
+  uint64_t next_forward_seq_ = 1;
   uint64_t dropped_peer_messages_ = 0;
   std::unique_ptr<Membership> membership_;
   Prng prng_;
@@ -263,16 +307,10 @@ class NodeCore {
   Duration steal_backoff_;
   Instant next_renew_at_;
   uint64_t next_renew_seq_ = 1;
-  std::map<uint64_t, Instant> renew_sent_at_;  // renewal seq -> when sent (bounded)
-  std::map<AttemptRef, RemoteFinish> remote_finishes_;
+  // renewal seq -> when it was sent, and for which group (bounded)
+  std::map<uint64_t, std::pair<Instant, std::string>> renew_sent_at_;
   int64_t stolen_count_ = 0;
   int64_t given_count_ = 0;
-
-  // Leader side.
-  std::map<std::string, Lease> leases_;            // task id -> lease of a remote holder
-  std::map<uint64_t, PendingSteal> pending_steals_;  // by the index of the last Grant
-  std::map<uint64_t, std::pair<std::string, AttemptRef>> pending_finish_acks_;  // index -> (holder, attempt)
-  Instant leases_valid_from_;  // a restarted leader re-grants nothing before this
 };
 
 }  // namespace magpie

@@ -17,22 +17,136 @@ std::string Describe(const TaskSpec& spec, size_t index) {
 
 void NodeCore::Request(Instant now, const ReplyTo& from, const RequestFrame& frame) {
   last_now_ = std::max(last_now_, now);
+  Route(now, from, frame, 0);
+}
+
+std::string NodeCore::GroupForRequest(const RequestFrame& frame) const {
+  // A task id names its group; a name is looked up in the home group; a submit goes to
+  // the home group.
+  std::string id;
   switch (frame.type) {
-    case RequestType::kSubmit: return HandleSubmit(now, from, frame.body);
-    case RequestType::kStatus: return HandleStatus(from, frame.body);
+    case RequestType::kStatus: {
+      auto r = UnpackBody<StatusRequest>(frame.body);
+      if (r.ok()) id = r->id;
+      break;
+    }
+    case RequestType::kCancel: {
+      auto r = UnpackBody<CancelRequest>(frame.body);
+      if (r.ok()) id = r->id;
+      break;
+    }
+    case RequestType::kRestart: {
+      auto r = UnpackBody<RestartRequest>(frame.body);
+      if (r.ok()) id = r->id;
+      break;
+    }
+    case RequestType::kWait: {
+      auto r = UnpackBody<WaitRequest>(frame.body);
+      if (r.ok() && !r->ids.empty()) id = r->ids.front();
+      break;
+    }
+    default:
+      break;
+  }
+  std::string g = GroupOfTaskId(id);
+  return g.empty() ? options_.group_id : g;
+}
+
+void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops) {
+  switch (frame.type) {
     case RequestType::kList: return HandleList(from, frame.body);
-    case RequestType::kWait: return HandleWait(now, from, frame.body);
-    case RequestType::kCancel: return HandleCancel(now, from, frame.body);
-    case RequestType::kRestart: return HandleRestart(now, from, frame.body);
     case RequestType::kMembers: return HandleMembers(now, from);
     case RequestType::kLogs:
       // Output lives in files on the node that ran the attempt: the driver answers it.
       return ReplyError(from, frame.type, Status::InvalidArgument("logs are served by the driver"));
+    case RequestType::kSubmit:
+    case RequestType::kStatus:
+    case RequestType::kWait:
+    case RequestType::kCancel:
+    case RequestType::kRestart:
+      break;
+    default:
+      return ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
   }
-  ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
+  const std::string group = GroupForRequest(frame);
+  Replica* r = FindReplica(group);
+  if (r != nullptr && r->serving && r->raft.is_leader()) return Serve(now, *r, from, frame);
+  // Not ours to answer: pass it to the group's leader, or wait a little for one.
+  const bool leading_soon = r != nullptr && r->raft.is_leader();
+  std::string leader = leading_soon ? "" : LeaderAddress(group, "");
+  if (!leader.empty() && leader != options_.client_address && hops < 3) {
+    uint64_t seq = next_forward_seq_++;
+    forwarded_[seq] = Forwarded{from, frame.type, now + options_.route_wait + Duration::Seconds(60)};
+    if (frame.type != RequestType::kWait) forwarded_[seq].deadline = now + options_.route_wait * 2;
+    SendPeer(leader, kForwardRequestType, ForwardRequest{seq, hops + 1, group, EncodeRequest(frame)});
+    return;
+  }
+  if (stopping_) {
+    return ReplyError(from, frame.type, Status::Unavailable("this node is stopping; ask another"));
+  }
+  parked_.push_back(Parked{from, frame, group, hops, now + options_.route_wait});
 }
 
-void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string& body) {
+void NodeCore::RetryParked(Instant now) {
+  if (parked_.empty()) return;
+  std::vector<Parked> parked = std::move(parked_);
+  parked_.clear();
+  for (auto& p : parked) {
+    Replica* r = FindReplica(p.group);
+    const bool serving = r != nullptr && r->serving && r->raft.is_leader();
+    std::string leader = LeaderAddress(p.group, "");
+    const bool elsewhere = !leader.empty() && leader != options_.client_address;
+    if (serving || elsewhere) {
+      Route(now, p.to, p.frame, p.hops);
+    } else if (p.deadline <= now) {
+      ReplyError(p.to, p.frame.type,
+                 Status::Unavailable("no leader of group " + p.group + " is known yet (its "
+                                     "nodes may be down or cut off); retry"));
+    } else {
+      parked_.push_back(std::move(p));
+    }
+  }
+}
+
+void NodeCore::OnForwardRequest(Instant now, const std::string& from, const ForwardRequest& req) {
+  auto frame = DecodeRequest(req.request);
+  if (!frame.ok()) {
+    ++dropped_peer_messages_;
+    return;
+  }
+  ReplyTo to;
+  to.request_id = frame->request_id;
+  to.forward_to = from;
+  to.forward_seq = req.seq;
+  Route(now, to, *frame, req.hops);
+}
+
+void NodeCore::OnForwardReply(const ForwardReply& reply) {
+  auto it = forwarded_.find(reply.seq);
+  if (it == forwarded_.end()) return;  // answered already (timed out)
+  auto frame = DecodeReply(reply.reply);
+  Forwarded f = std::move(it->second);
+  forwarded_.erase(it);
+  if (!frame.ok()) {
+    return ReplyError(f.to, f.type, Status::Corruption("the leader's answer was unreadable: " +
+                                                     frame.status().message()));
+  }
+  frame->request_id = f.to.request_id;
+  SendReply(f.to, f.type, std::move(*frame));
+}
+
+void NodeCore::Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame) {
+  switch (frame.type) {
+    case RequestType::kSubmit: return HandleSubmit(now, r, from, frame.body);
+    case RequestType::kStatus: return HandleStatus(r, from, frame.body);
+    case RequestType::kWait: return HandleWait(now, r, from, frame.body);
+    case RequestType::kCancel: return HandleCancel(now, r, from, frame.body);
+    case RequestType::kRestart: return HandleRestart(now, r, from, frame.body);
+    default: return ReplyError(from, frame.type, Status::InvalidArgument("not a group request"));
+  }
+}
+
+void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {
   constexpr RequestType kType = RequestType::kSubmit;
   auto req = UnpackBody<SubmitRequest>(body);
   if (!req.ok()) return ReplyError(from, kType, req.status());
@@ -62,16 +176,16 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
   std::vector<bool> existing(specs.size(), false);
   std::vector<uint64_t> seqs(specs.size(), 0);
   std::map<std::string, size_t> batch_keys;
-  uint64_t seq = next_seq_;
+  uint64_t seq = r.next_seq;
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string& key = specs[i].idempotency_key;
     if (!key.empty()) {
-      if (const Task* t = table_.FindByIdempotencyKey(key)) {
+      if (const Task* t = r.table.FindByIdempotencyKey(key)) {
         ids[i] = t->id;
         existing[i] = true;
         continue;
       }
-      if (auto it = inflight_keys_.find(key); it != inflight_keys_.end()) {
+      if (auto it = r.inflight_keys.find(key); it != r.inflight_keys.end()) {
         ids[i] = it->second;
         existing[i] = true;
         continue;
@@ -84,7 +198,7 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
       batch_keys[key] = i;
     }
     seqs[i] = seq++;
-    ids[i] = options_.group_id + "-" + std::to_string(seqs[i]);
+    ids[i] = r.group + "-" + std::to_string(seqs[i]);
   }
 
   // Resolve `after`: a name in this request, an id, or an existing task's name.
@@ -100,11 +214,11 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
         }
         after[i].push_back(ids[it->second]);
         if (!existing[it->second]) batch_deps[i].push_back(it->second);
-      } else if (table_.Find(a) != nullptr || inflight_ids_.count(a) != 0) {
+      } else if (r.table.Find(a) != nullptr || r.inflight_ids.count(a) != 0) {
         after[i].push_back(a);
-      } else if (const Task* t = table_.FindByName(a)) {
+      } else if (const Task* t = r.table.FindByName(a)) {
         after[i].push_back(t->id);
-      } else if (auto n = inflight_names_.find(a); n != inflight_names_.end()) {
+      } else if (auto n = r.inflight_names.find(a); n != r.inflight_names.end()) {
         after[i].push_back(n->second);
       } else {
         return ReplyError(from, kType,
@@ -146,7 +260,7 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
   if (req->dry_run) return Reply(from, kType, SubmitReply{ids, existing});
   if (fresh == 0) return Reply(from, kType, SubmitReply{ids, existing});
 
-  next_seq_ = seq;
+  r.next_seq = seq;
   uint64_t last = 0;
   for (size_t i : order) {
     SubmitEntry e;
@@ -155,21 +269,27 @@ void NodeCore::HandleSubmit(Instant now, const ReplyTo& from, const std::string&
     e.spec = specs[i];
     e.spec.after = after[i];
     e.submitted_ms = now.unix_millis();
-    inflight_ids_.insert(e.id);
-    if (!e.spec.name.empty()) inflight_names_[e.spec.name] = e.id;
-    if (!e.spec.idempotency_key.empty()) inflight_keys_[e.spec.idempotency_key] = e.id;
-    last = Propose(EntryType::kSubmit, EncodePayload(e));
+    r.inflight_ids.insert(e.id);
+    if (!e.spec.name.empty()) r.inflight_names[e.spec.name] = e.id;
+    if (!e.spec.idempotency_key.empty()) r.inflight_keys[e.spec.idempotency_key] = e.id;
+    auto idx = Propose(r, EntryType::kSubmit, EncodePayload(e));
+    if (!idx.ok()) {
+      // Past the bound on uncommitted entries (or leadership just ended): the client
+      // retries; the entries already proposed commit without an answer.
+      return ReplyError(from, kType, idx.status());
+    }
+    last = *idx;
   }
   if (MAGPIE_BUGGIFY_ON(ack_before_durable)) {
     return Reply(from, kType, SubmitReply{std::move(ids), std::move(existing)});
   }
-  pending_[last] = PendingReply{from, kType, std::move(ids), std::move(existing)};
+  r.pending[last] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, kType, std::move(ids), std::move(existing)}};
 }
 
-void NodeCore::HandleStatus(const ReplyTo& from, const std::string& body) {
+void NodeCore::HandleStatus(Replica& r, const ReplyTo& from, const std::string& body) {
   auto req = UnpackBody<StatusRequest>(body);
   if (!req.ok()) return ReplyError(from, RequestType::kStatus, req.status());
-  const Task* t = table_.Lookup(req->id);
+  const Task* t = r.table.Lookup(req->id);
   if (t == nullptr) {
     return ReplyError(from, RequestType::kStatus,
                       Status::NotFound("no task with id or name '" + req->id + "'"));
@@ -190,9 +310,15 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
                                                 "cancelled, blocked)"));
     }
   }
+  // Every group this node holds a replica of, in group order then submission order: with
+  // R members per group that is the whole cluster up to R nodes, and this node's share
+  // beyond (docs/replication.md). Followers' tables may trail their leader's by a moment.
+  std::string after_group;
   uint64_t after_seq = 0;
   if (!req->after_id.empty()) {
-    const Task* t = table_.Find(req->after_id);
+    after_group = GroupOfTaskId(req->after_id);
+    const Replica* ar = FindReplica(after_group);
+    const Task* t = ar != nullptr ? ar->table.Find(req->after_id) : nullptr;
     if (t == nullptr) {
       return ReplyError(from, RequestType::kList,
                         Status::NotFound("no task '" + req->after_id + "' to list after"));
@@ -202,20 +328,25 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
   uint32_t limit = std::clamp<uint32_t>(req->limit, 1, 10000);
   ListReply reply;
   size_t scanned = 0;
-  table_.ForEachBySeq(after_seq, [&](const Task& t) {
-    if (state && t.state != *state) return ++scanned < 1000000;
-    if (t.submitted_ms < req->since_ms) return ++scanned < 1000000;
-    if (reply.tasks.size() == limit) {
-      reply.truncated = true;
-      return false;
-    }
-    reply.tasks.push_back(t);
-    return true;
-  });
+  for (const auto& [g, r] : replicas_) {
+    if (!after_group.empty() && g < after_group) continue;
+    bool more = true;
+    r->table.ForEachBySeq(g == after_group ? after_seq : 0, [&](const Task& t) {
+      if (state && t.state != *state) return more = ++scanned < 1000000;
+      if (t.submitted_ms < req->since_ms) return more = ++scanned < 1000000;
+      if (reply.tasks.size() == limit) {
+        reply.truncated = true;
+        return more = false;
+      }
+      reply.tasks.push_back(t);
+      return true;
+    });
+    if (!more) break;
+  }
   Reply(from, RequestType::kList, reply);
 }
 
-void NodeCore::HandleWait(Instant now, const ReplyTo& from, const std::string& body) {
+void NodeCore::HandleWait(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {
   auto req = UnpackBody<WaitRequest>(body);
   if (!req.ok()) return ReplyError(from, RequestType::kWait, req.status());
   if (req->ids.empty() || req->ids.size() > 100000) {
@@ -224,8 +355,9 @@ void NodeCore::HandleWait(Instant now, const ReplyTo& from, const std::string& b
   }
   Waiter w;
   w.to = from;
+  w.group = r.group;
   for (const auto& id : req->ids) {
-    const Task* t = table_.Lookup(id);
+    const Task* t = r.table.Lookup(id);
     if (t == nullptr) {
       return ReplyError(from, RequestType::kWait,
                         Status::NotFound("no task with id or name '" + id + "'"));
@@ -236,21 +368,21 @@ void NodeCore::HandleWait(Instant now, const ReplyTo& from, const std::string& b
   if (w.remaining == 0) {
     WaitReply wr;
     wr.all_ended = true;
-    for (const auto& id : w.ids) wr.tasks.push_back(*table_.Find(id));
+    for (const auto& id : w.ids) wr.tasks.push_back(*r.table.Find(id));
     return Reply(from, RequestType::kWait, wr);
   }
   w.deadline = now + Duration::Millis(std::clamp<int64_t>(req->timeout_ms, 0, 60000));
   uint64_t wid = next_waiter_++;
   for (const auto& id : w.ids) {
-    if (!IsEnded(table_.Find(id)->state)) waiting_on_.emplace(id, wid);
+    if (!IsEnded(r.table.Find(id)->state)) waiting_on_.emplace(id, wid);
   }
   waiters_[wid] = std::move(w);
 }
 
-void NodeCore::HandleCancel(Instant now, const ReplyTo& from, const std::string& body) {
+void NodeCore::HandleCancel(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {
   auto req = UnpackBody<CancelRequest>(body);
   if (!req.ok()) return ReplyError(from, RequestType::kCancel, req.status());
-  const Task* t = table_.Lookup(req->id);
+  const Task* t = r.table.Lookup(req->id);
   if (t == nullptr) {
     return ReplyError(from, RequestType::kCancel,
                       Status::NotFound("no task with id or name '" + req->id + "'"));
@@ -260,14 +392,15 @@ void NodeCore::HandleCancel(Instant now, const ReplyTo& from, const std::string&
                       Status::FailedPrecondition("task " + t->id + " already " +
                                                  TaskStateName(t->state)));
   }
-  uint64_t idx = Propose(EntryType::kCancel, EncodePayload(CancelEntry{t->id, now.unix_millis()}));
-  pending_[idx] = PendingReply{from, RequestType::kCancel, {t->id}, {}};
+  auto idx = Propose(r, EntryType::kCancel, EncodePayload(CancelEntry{t->id, now.unix_millis()}));
+  if (!idx.ok()) return ReplyError(from, RequestType::kCancel, idx.status());
+  r.pending[*idx] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, RequestType::kCancel, {t->id}, {}}};
 }
 
-void NodeCore::HandleRestart(Instant now, const ReplyTo& from, const std::string& body) {
+void NodeCore::HandleRestart(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {
   auto req = UnpackBody<RestartRequest>(body);
   if (!req.ok()) return ReplyError(from, RequestType::kRestart, req.status());
-  const Task* t = table_.Lookup(req->id);
+  const Task* t = r.table.Lookup(req->id);
   if (t == nullptr) {
     return ReplyError(from, RequestType::kRestart,
                       Status::NotFound("no task with id or name '" + req->id + "'"));
@@ -289,8 +422,9 @@ void NodeCore::HandleRestart(Instant now, const ReplyTo& from, const std::string
                       Status::FailedPrecondition("task " + t->id + " is blocked by " +
                                                  t->blocked_by + "; restart that one instead"));
   }
-  uint64_t idx = Propose(EntryType::kRestart, EncodePayload(RestartEntry{t->id, now.unix_millis()}));
-  pending_[idx] = PendingReply{from, RequestType::kRestart, {t->id}, {}};
+  auto idx = Propose(r, EntryType::kRestart, EncodePayload(RestartEntry{t->id, now.unix_millis()}));
+  if (!idx.ok()) return ReplyError(from, RequestType::kRestart, idx.status());
+  r.pending[*idx] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, RequestType::kRestart, {t->id}, {}}};
 }
 
 void NodeCore::HandleMembers(Instant now, const ReplyTo& from) {

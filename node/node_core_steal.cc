@@ -3,6 +3,7 @@
 // grants from its excess, keeps the leases, and takes back what goes silent.
 #include <algorithm>
 
+#include "base/buggify.h"
 #include "node/node_core.h"
 #include "node/scheduler.h"
 
@@ -51,13 +52,23 @@ void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
     if (!v.ok()) return drop(v.status());
     return OnFinishAck(*v);
   }
+  if (m.type == kForwardRequestType) {
+    auto v = UnpackBody<ForwardRequest>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnForwardRequest(now, m.from, *v);
+  }
+  if (m.type == kForwardReplyType) {
+    auto v = UnpackBody<ForwardReply>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnForwardReply(*v);
+  }
   drop(Status::InvalidArgument("unknown type"));
 }
 
 // --- Thief side -------------------------------------------------------------------------
 
 void NodeCore::MaybeSteal(Instant now) {
-  if (!options_.stealing || stopping_ || recovering_ || membership_ == nullptr) return;
+  if (!options_.stealing || stopping_ || membership_ == nullptr) return;
   const int32_t free_slots = options_.slots - used_slots_;
   // Schedule has already taken every local task that fits: free slots left over mean
   // nothing runnable is queued here.
@@ -99,6 +110,7 @@ void NodeCore::MaybeSteal(Instant now) {
   req.thief_id = options_.node_id;
   req.free_slots = free_slots;
   req.labels = options_.labels;
+  req.thief_life = life_;
   SendPeer(victim->address, kStealRequestType, req);
   log_->debug("steal: asking {} for up to {} slots of work (request {})", victim->address, free_slots, req.seq);
   steal_in_flight_ = req.seq;
@@ -133,14 +145,15 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
       continue;  // cannot run it: its lease runs out at the victim and it is granted again
     }
     LocalAttempt la;
+    la.group = GroupOfTaskId(st.task_id);
     la.attempt = st.attempt;
     la.slots = st.spec.slots;
     if (st.spec.timeout_ms > 0) la.timeout_at = now + Duration::Millis(st.spec.timeout_ms);
-    la.remote = true;
-    la.leader_address = from;
+    la.leader_hint = from;
     // The grant happened after we asked, so a lease counted from the asking is never
     // longer than the one the leader counts.
     la.lease_base = steal_sent_at_;
+    la.extended_to = la.lease_base + HolderLease();
     local_[st.task_id] = la;
     used_slots_ += la.slots;
     ++stolen_count_;
@@ -161,25 +174,44 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
 }
 
 void NodeCore::RenewLeases(Instant now) {
-  std::map<std::string, LeaseRenew> by_leader;
+  const bool due = now >= next_renew_at_;
+  std::map<std::pair<std::string, std::string>, LeaseRenew> by_leader;  // (address, group)
   for (auto& [id, la] : local_) {
-    if (!la.remote || la.killed_for != Outcome::kNone) continue;
+    if (la.killed_for != Outcome::kNone) continue;
+    Replica* r = FindReplica(la.group);
+    if (r != nullptr && CanGrant(*r, now)) {
+      // We lead the group: our own contact with a quorum is the renewal.
+      Instant base = std::min(now, r->raft.QuorumContactSince());
+      if (base > la.lease_base) la.lease_base = base;
+    }
     // The lease is ours to keep only while a renewal sent within it was answered.
     if (now >= la.lease_base + HolderLease()) {
       la.killed_for = Outcome::kLost;
       outbox_.kills.push_back(KillProcess{id, la.attempt, Outcome::kLost});
-      log_->warn("lease of {} attempt {} ran out before the leader answered; killing it", id, la.attempt);
+      log_->warn("lease of {} attempt {} ran out before its group's leader renewed it; killing it",
+                 id, la.attempt);
       continue;
     }
-    by_leader[la.leader_address].attempts.push_back(AttemptRef{id, la.attempt});
+    // Tell the watchdog, in steps, so that it is not told every heartbeat.
+    Instant deadline = la.lease_base + HolderLease();
+    if (deadline >= la.extended_to + options_.lease / 6) {
+      la.extended_to = deadline;
+      outbox_.extends.push_back(ExtendDeadline{id, la.attempt, deadline});
+    }
+    if (r != nullptr && r->raft.is_leader()) continue;
+    std::string leader = LeaderAddress(la.group, la.leader_hint);
+    if (leader.empty() || leader == options_.client_address) continue;
+    LeaseRenew& renew = by_leader[{leader, la.group}];
+    renew.attempts.push_back(AttemptRef{id, la.attempt});
   }
-  if (now < next_renew_at_) return;
+  if (!due) return;
   next_renew_at_ = now + options_.lease / 3;
-  for (auto& [leader, renew] : by_leader) {
+  for (auto& [key, renew] : by_leader) {
     renew.seq = next_renew_seq_++;
     renew.holder_id = options_.node_id;
-    renew_sent_at_[renew.seq] = now;
-    SendPeer(leader, kLeaseRenewType, renew);
+    renew.group = key.second;
+    renew_sent_at_[renew.seq] = {now, renew.group};
+    SendPeer(key.first, kLeaseRenewType, renew);
   }
   while (renew_sent_at_.size() > kMaxRenewalsRemembered) renew_sent_at_.erase(renew_sent_at_.begin());
 }
@@ -187,18 +219,23 @@ void NodeCore::RenewLeases(Instant now) {
 void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
   auto sent = renew_sent_at_.find(ack.seq);
   if (sent == renew_sent_at_.end()) return;  // too old to trust
-  const Instant sent_at = sent->second;
+  const Instant sent_at = sent->second.first;
+  const std::string group = sent->second.second;
   renew_sent_at_.erase(sent);
+  if (ack.not_leader) {
+    // Asked the wrong node: it vouches for nothing. Ask again soon, where gossip or the
+    // group's members now say the leader is.
+    next_renew_at_ = std::min(next_renew_at_, now + Duration::Millis(100));
+    return;
+  }
   std::set<AttemptRef> current(ack.current.begin(), ack.current.end());
   for (auto& [id, la] : local_) {
-    if (!la.remote || la.killed_for != Outcome::kNone) continue;
+    if (la.killed_for != Outcome::kNone || la.group != group) continue;
     if (current.count(AttemptRef{id, la.attempt}) != 0) {
-      if (sent_at > la.lease_base) {
-        la.lease_base = sent_at;
-        outbox_.extends.push_back(ExtendDeadline{id, la.attempt, la.lease_base + HolderLease()});
-      }
+      if (sent_at > la.lease_base) la.lease_base = sent_at;
     } else if (sent_at >= la.lease_base) {
-      // Asked about after we started it, and the leader says it is no longer ours.
+      // Asked about after we started it, and the leader says it is no longer ours
+      // (cancelled, or re-granted after its lease ran out).
       la.killed_for = Outcome::kLost;
       outbox_.kills.push_back(KillProcess{id, la.attempt, Outcome::kLost});
       log_->info("leader no longer grants {} attempt {} to us; killing it", id, la.attempt);
@@ -206,26 +243,89 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
   }
 }
 
-void NodeCore::ResendFinishes(Instant now) {
-  for (auto it = remote_finishes_.begin(); it != remote_finishes_.end();) {
-    RemoteFinish& rf = it->second;
-    if (rf.resend_at > now) {
+void NodeCore::SendFinishes(Instant now) {
+  for (auto it = finishes_.begin(); it != finishes_.end();) {
+    PendingFinish& pf = it->second;
+    Replica* r = FindReplica(pf.group);
+    if (r != nullptr) {
+      // We hold the group's table: once the attempt is no longer open, we are done.
+      const Task* t = r->table.Find(it->first.task_id);
+      if (t == nullptr || t->attempts.empty() || t->attempts.back().number != it->first.attempt ||
+          t->attempts.back().outcome != Outcome::kNone) {
+        if (t != nullptr && !r->raft.is_leader() && t->attempts.back().number == it->first.attempt) {
+          // Ended here; nothing to report.
+        }
+        it = finishes_.erase(it);
+        continue;
+      }
+    }
+    if (r != nullptr && CanGrant(*r, now)) {
+      if (pf.proposed_term != r->raft.term()) {
+        if (Propose(*r, EntryType::kFinish, EncodePayload(pf.finish)).ok()) pf.proposed_term = r->raft.term();
+      }
       ++it;
       continue;
     }
-    if (++rf.sends > kMaxFinishSends) {
-      log_->warn("leader {} never acknowledged the finish of {} attempt {}; its lease decides",
-                 rf.leader_address, it->first.task_id, it->first.attempt);
-      it = remote_finishes_.erase(it);
+    if (pf.send_at > now) {
+      ++it;
       continue;
     }
-    SendPeer(rf.leader_address, kFinishReportType, FinishReport{options_.node_id, rf.finish});
-    rf.resend_at = now + kFinishResendInterval;
+    if (++pf.sends > kMaxFinishSends) {
+      log_->warn("no leader of group {} acknowledged the finish of {} attempt {}; its lease decides",
+                 pf.group, it->first.task_id, it->first.attempt);
+      it = finishes_.erase(it);
+      continue;
+    }
+    std::string leader = LeaderAddress(pf.group, pf.leader_hint);
+    if (!leader.empty() && leader != options_.client_address) {
+      SendPeer(leader, kFinishReportType, FinishReport{options_.node_id, pf.finish});
+    }
+    pf.send_at = now + kFinishResendInterval;
     ++it;
   }
 }
 
-void NodeCore::OnFinishAck(const FinishAck& ack) { remote_finishes_.erase(ack.attempt); }
+void NodeCore::SweepOwnAttempts(Instant now) {
+  // Attempts granted to this node that no process here runs died with an earlier life of
+  // this node (the watchdog killed them when it died), or were granted by a leadership of
+  // ours that ended before the grant committed. Report them lost so they run again now
+  // rather than after their lease.
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    const bool leading = CanGrant(r, now);
+    for (const auto& id : r.table.running_ids()) {
+      const Task& t = *r.table.Find(id);
+      if (t.attempts.empty()) continue;
+      const Attempt& a = t.attempts.back();
+      if (a.outcome != Outcome::kNone || a.node != options_.node_id) continue;
+      AttemptRef ref{t.id, a.number};
+      if (finishes_.count(ref) != 0 || r.lost_reported.count(ref) != 0) continue;
+      auto la = local_.find(t.id);
+      if (la != local_.end() && la->second.attempt == a.number) continue;
+      const bool earlier_life = a.life < life_;
+      const bool orphan = leading && r.granting.count(t.id) == 0;
+      if (!earlier_life && !orphan) continue;
+      // The deliberate bug: a restarted node forgets the attempts it held, which then stay
+      // "running" forever.
+      if (earlier_life && MAGPIE_BUGGIFY_ON(forget_lost_on_recover)) continue;
+      FinishEntry f;
+      f.task_id = t.id;
+      f.attempt = a.number;
+      f.outcome = Outcome::kLost;
+      f.ended_ms = now.unix_millis();
+      f.reason = earlier_life ? "node restarted while the attempt ran" : "granted but never started";
+      PendingFinish pf;
+      pf.group = g;
+      pf.finish = std::move(f);
+      pf.send_at = now;
+      finishes_[ref] = std::move(pf);
+      r.lost_reported.insert(ref);
+      log_->warn("{} attempt {}: {}; it will run again", t.id, a.number, finishes_[ref].finish.reason);
+    }
+  }
+}
+
+void NodeCore::OnFinishAck(const FinishAck& ack) { finishes_.erase(ack.attempt); }
 
 // --- Leader side ------------------------------------------------------------------------
 
@@ -236,51 +336,61 @@ void NodeCore::OnStealRequest(Instant now, const std::string& from, const StealR
   if (stopping_ || req.free_slots <= 0 || req.thief_id == options_.node_id) {
     return SendPeer(from, kStealReplyType, reply);
   }
-  // Keep what this node can start now; of the rest (the excess), give up to half, most
-  // urgent first, only what the thief's labels and free slots allow.
+  // From the groups this node leads: keep what this node can start now; of the rest (the
+  // excess), give up to half, most urgent first, only what the thief's labels and free
+  // slots allow. One group per answer, so one commit completes it.
   int32_t local_free = std::max(0, options_.slots - used_slots_);
-  std::vector<const Task*> excess;
-  size_t scanned = 0;
-  table_.ForEachReady(now.unix_millis(), [&](const Task& t) {
-    if (++scanned > kMaxStealScan) return false;
-    if (granting_.count(t.id) != 0) return true;
-    if (t.spec.slots <= local_free && LabelsMatch(options_.labels, t.spec.labels)) {
-      local_free -= t.spec.slots;
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    if (!CanGrant(r, now)) continue;
+    std::vector<const Task*> excess;
+    size_t scanned = 0;
+    r.table.ForEachReady(now.unix_millis(), [&](const Task& t) {
+      if (++scanned > kMaxStealScan) return false;
+      if (r.granting.count(t.id) != 0) return true;
+      if (t.spec.slots <= local_free && LabelsMatch(options_.labels, t.spec.labels)) {
+        local_free -= t.spec.slots;
+        return true;
+      }
+      excess.push_back(&t);
       return true;
+    });
+    size_t give = (excess.size() + 1) / 2;
+    int32_t thief_free = req.free_slots;
+    uint64_t last = 0;
+    PendingSteal ps;
+    ps.thief_id = req.thief_id;
+    ps.thief_address = from;
+    ps.seq = req.seq;
+    for (const Task* t : excess) {
+      if (ps.task_ids.size() >= give || thief_free <= 0) break;
+      if (t->spec.slots > thief_free || !LabelsMatch(req.labels, t->spec.labels)) continue;
+      GrantEntry ge;
+      ge.task_id = t->id;
+      ge.attempt = (t->attempts.empty() ? 0 : t->attempts.back().number) + 1;
+      ge.holder = req.thief_id;
+      ge.holder_life = req.thief_life;
+      ge.stolen_from = options_.node_id;
+      ge.granted_ms = now.unix_millis();
+      auto idx = Propose(r, EntryType::kGrant, EncodePayload(ge));
+      if (!idx.ok()) break;
+      last = *idx;
+      r.granting.insert(t->id);
+      thief_free -= t->spec.slots;
+      ps.task_ids.push_back(t->id);
     }
-    excess.push_back(&t);
-    return true;
-  });
-  size_t give = (excess.size() + 1) / 2;
-  int32_t thief_free = req.free_slots;
-  uint64_t last = 0;
-  PendingSteal ps;
-  ps.thief_id = req.thief_id;
-  ps.thief_address = from;
-  ps.seq = req.seq;
-  for (const Task* t : excess) {
-    if (ps.task_ids.size() >= give || thief_free <= 0) break;
-    if (t->spec.slots > thief_free || !LabelsMatch(req.labels, t->spec.labels)) continue;
-    GrantEntry g;
-    g.task_id = t->id;
-    g.attempt = (t->attempts.empty() ? 0 : t->attempts.back().number) + 1;
-    g.holder = req.thief_id;
-    g.stolen_from = options_.node_id;
-    g.granted_ms = now.unix_millis();
-    last = Propose(EntryType::kGrant, EncodePayload(g));
-    granting_.insert(t->id);
-    thief_free -= t->spec.slots;
-    ps.task_ids.push_back(t->id);
+    if (ps.task_ids.empty()) continue;
+    r.pending_steals[last] = Proposed<PendingSteal>{r.raft.term(), std::move(ps)};
+    return;
   }
-  if (ps.task_ids.empty()) return SendPeer(from, kStealReplyType, reply);
-  pending_steals_[last] = std::move(ps);
+  SendPeer(from, kStealReplyType, reply);
 }
 
-void NodeCore::OnGrantApplied(Instant now, const GrantEntry& g, const ApplyResult& r) {
+void NodeCore::OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res) {
   if (g.holder == options_.node_id) return;
-  granting_.erase(g.task_id);
-  if (!r.accepted) return;
-  Lease& l = leases_[g.task_id];
+  r.granting.erase(g.task_id);
+  if (!res.accepted || !r.raft.is_leader()) return;
+  Lease& l = r.leases[g.task_id];
   l.holder_id = g.holder;
   l.attempt = g.attempt;
   l.last_renewal = now;
@@ -291,54 +401,67 @@ void NodeCore::OnGrantApplied(Instant now, const GrantEntry& g, const ApplyResul
 void NodeCore::OnLeaseRenew(Instant now, const std::string& from, const LeaseRenew& renew) {
   LeaseRenewAck ack;
   ack.seq = renew.seq;
+  Replica* r = FindReplica(renew.group);
+  if (r == nullptr || !CanGrant(*r, now)) {
+    // Only a leader in contact with a quorum may vouch for a lease.
+    ack.not_leader = true;
+    if (r != nullptr) ack.leader_id = r->raft.leader_id();
+    return SendPeer(from, kLeaseRenewAckType, ack);
+  }
   for (const auto& ref : renew.attempts) {
-    const Task* t = table_.Find(ref.task_id);
+    const Task* t = r->table.Find(ref.task_id);
     if (t == nullptr || t->state != TaskState::kRunning) continue;
     const Attempt& a = t->attempts.back();
     if (a.number != ref.attempt || a.node != renew.holder_id) continue;
-    Lease& l = leases_[ref.task_id];
-    if (l.attempt != ref.attempt) {  // first renewal heard since this node recovered
+    Lease& l = r->leases[ref.task_id];
+    if (l.attempt != ref.attempt) {  // first renewal heard in this leadership
       l.holder_id = renew.holder_id;
       l.attempt = ref.attempt;
       l.expiry_proposed = false;
     }
     if (l.expiry_proposed) continue;  // too late: its expiry is already on the way
     l.last_renewal = now;
-    l.holder_address = from;
     ack.current.push_back(ref);
   }
   SendPeer(from, kLeaseRenewAckType, ack);
 }
 
 void NodeCore::ExpireLeases(Instant now) {
-  for (auto it = leases_.begin(); it != leases_.end();) {
-    const Task* t = table_.Find(it->first);
-    Lease& l = it->second;
-    // Kept until the attempt's record is closed: a cancelled task's attempt on a silent
-    // holder is closed by its expiry, so the task can be restarted.
-    if (t == nullptr || t->attempts.empty() || t->attempts.back().number != l.attempt ||
-        t->attempts.back().outcome != Outcome::kNone) {
-      it = leases_.erase(it);
-      continue;
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    if (!CanGrant(r, now)) continue;
+    for (auto it = r.leases.begin(); it != r.leases.end();) {
+      const Task* t = r.table.Find(it->first);
+      Lease& l = it->second;
+      // Kept until the attempt's record is closed: a cancelled task's attempt on a silent
+      // holder is closed by its expiry, so the task can be restarted.
+      if (t == nullptr || t->attempts.empty() || t->attempts.back().number != l.attempt ||
+          t->attempts.back().outcome != Outcome::kNone) {
+        it = r.leases.erase(it);
+        continue;
+      }
+      if (!l.expiry_proposed && now - l.last_renewal >= LeaderLease() && now >= r.leases_valid_from) {
+        FinishEntry f;
+        f.task_id = it->first;
+        f.attempt = l.attempt;
+        f.outcome = Outcome::kLost;
+        f.ended_ms = now.unix_millis();
+        f.reason = "lease expired: holder " + l.holder_id + " stopped renewing";
+        if (Propose(r, EntryType::kFinish, EncodePayload(f)).ok()) {
+          l.expiry_proposed = true;
+          log_->warn("lease of {} attempt {} on {} expired; it will run again", it->first, l.attempt, l.holder_id);
+        }
+      }
+      ++it;
     }
-    if (!l.expiry_proposed && now - l.last_renewal >= LeaderLease() && now >= leases_valid_from_) {
-      FinishEntry f;
-      f.task_id = it->first;
-      f.attempt = l.attempt;
-      f.outcome = Outcome::kLost;
-      f.ended_ms = now.unix_millis();
-      f.reason = "lease expired: holder " + l.holder_id + " stopped renewing";
-      Propose(EntryType::kFinish, EncodePayload(f));
-      l.expiry_proposed = true;
-      log_->warn("lease of {} attempt {} on {} expired; it will run again", it->first, l.attempt, l.holder_id);
-    }
-    ++it;
   }
 }
 
 void NodeCore::OnFinishReport(Instant now, const std::string& from, const FinishReport& report) {
   const AttemptRef ref{report.finish.task_id, report.finish.attempt};
-  const Task* t = table_.Find(ref.task_id);
+  Replica* r = FindReplica(GroupOfTaskId(ref.task_id));
+  if (r == nullptr || !CanGrant(*r, now)) return;  // not the leader: the holder asks again
+  const Task* t = r->table.Find(ref.task_id);
   const bool current = t != nullptr && !t->attempts.empty() &&
                        t->attempts.back().number == ref.attempt &&
                        t->attempts.back().outcome == Outcome::kNone &&
@@ -349,19 +472,24 @@ void NodeCore::OnFinishReport(Instant now, const std::string& from, const Finish
     if (t != nullptr) log_->info("stale finish of {} attempt {} from {} rejected", ref.task_id, ref.attempt, report.holder_id);
     return SendPeer(from, kFinishAckType, FinishAck{ref});
   }
-  for (const auto& [idx, p] : pending_finish_acks_) {
-    if (p.second == ref) return;  // already on its way to commit
+  for (const auto& [idx, p] : r->pending_finish_acks) {
+    if (p.what.second == ref) return;  // already on its way to commit
   }
-  FinishEntry f = report.finish;
-  uint64_t idx = Propose(EntryType::kFinish, EncodePayload(f));
-  pending_finish_acks_[idx] = {from, ref};
+  auto idx = Propose(*r, EntryType::kFinish, EncodePayload(report.finish));
+  if (!idx.ok()) return;
+  r->pending_finish_acks[*idx] = {r->raft.term(), {from, ref}};
 }
 
-void NodeCore::OnFinishApplied(uint64_t index, const Entry& entry, const ApplyResult& r) {
-  auto it = pending_finish_acks_.find(index);
-  if (it == pending_finish_acks_.end()) return;
-  if (!recovering_) SendPeer(it->second.first, kFinishAckType, FinishAck{it->second.second});
-  pending_finish_acks_.erase(it);
+void NodeCore::OnFinishApplied(Replica& r, const Entry& entry) {
+  if (auto f = DecodePayload<FinishEntry>(entry.payload); f.ok()) {
+    finishes_.erase(AttemptRef{f->task_id, f->attempt});
+  }
+  auto it = r.pending_finish_acks.find(entry.index);
+  if (it == r.pending_finish_acks.end()) return;
+  if (entry.term == it->second.term) {
+    SendPeer(it->second.what.first, kFinishAckType, FinishAck{it->second.what.second});
+  }
+  r.pending_finish_acks.erase(it);
 }
 
 }  // namespace magpie

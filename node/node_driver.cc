@@ -236,7 +236,7 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
 void NodeDriver::AnswerLogs(const ReplyTo& to, const std::string& body) {
   auto req = UnpackBody<LogsRequest>(body);
   if (!req.ok()) return SendReply(to, ReplyFrame{to.request_id, req.status(), {}});
-  const Task* t = core_->tasks().Lookup(req->id);
+  const Task* t = core_->LookupTask(req->id);
   if (t == nullptr) {
     return SendReply(to, ReplyFrame{to.request_id,
                                     Status::NotFound("no task with id or name '" + req->id + "'"), {}});

@@ -36,7 +36,8 @@ struct StealRequest {
   std::string thief_id;
   int32_t free_slots = 0;
   std::map<std::string, std::string> labels;
-  MSGPACK_DEFINE(seq, thief_id, free_slots, labels);
+  uint64_t thief_life = 0;  // the thief's incarnation: grants carry it (holder_life)
+  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life);
 };
 
 struct StolenTask {
@@ -60,17 +61,23 @@ struct AttemptRef {
   auto operator<=>(const AttemptRef&) const = default;
 };
 
+// One renewal covers the holder's attempts of one group, sent to that group's leader.
 struct LeaseRenew {
   uint64_t seq = 0;
   std::string holder_id;
   std::vector<AttemptRef> attempts;
-  MSGPACK_DEFINE(seq, holder_id, attempts);
+  std::string group;
+  MSGPACK_DEFINE(seq, holder_id, attempts, group);
 };
 
 struct LeaseRenewAck {
   uint64_t seq = 0;                // of the renewal it answers
   std::vector<AttemptRef> current;  // still granted to the holder; the rest must die
-  MSGPACK_DEFINE(seq, current);
+  // The receiver does not lead the group (or cannot vouch for its lease now): `current`
+  // means nothing; ask the leader it names, if any.
+  bool not_leader = false;
+  std::string leader_id;
+  MSGPACK_DEFINE(seq, current, not_leader, leader_id);
 };
 
 struct FinishReport {
@@ -82,6 +89,25 @@ struct FinishReport {
 struct FinishAck {
   AttemptRef attempt;
   MSGPACK_DEFINE(attempt);
+};
+
+// A client request that a node which does not lead the task's group passes to the leader
+// (DESIGN §4: the client never needs to know who leads what).
+inline constexpr auto kForwardRequestType = static_cast<PeerMessageType>(70);
+inline constexpr auto kForwardReplyType = static_cast<PeerMessageType>(71);
+
+struct ForwardRequest {
+  uint64_t seq = 0;  // the forwarding node's number for it
+  int32_t hops = 0;  // forwarded this many times already (bounded)
+  std::string group;
+  std::string request;  // EncodeRequest of the client's frame
+  MSGPACK_DEFINE(seq, hops, group, request);
+};
+
+struct ForwardReply {
+  uint64_t seq = 0;
+  std::string reply;  // EncodeReply of the answer
+  MSGPACK_DEFINE(seq, reply);
 };
 
 }  // namespace magpie

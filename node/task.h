@@ -74,9 +74,10 @@ struct Attempt {
   std::string reason;       // human words: "exit 1", "timeout after 5000 ms", "node restarted"
   std::string stolen_from;  // node id the task was stolen from, if it was
   uint32_t restarted_from = 0;  // attempt number this chain restarted (0: none)
+  uint64_t life = 0;            // the holder's incarnation when granted
 
   MSGPACK_DEFINE(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
-                     stolen_from, restarted_from);
+                     stolen_from, restarted_from, life);
 };
 
 struct Task {

@@ -26,8 +26,26 @@ void TaskTable::Load(Task task) {
   tasks_[id] = std::move(task);
 }
 
+void TaskTable::Clear() {
+  tasks_.clear();
+  by_seq_.clear();
+  by_name_.clear();
+  by_key_.clear();
+  dependents_.clear();
+  unmet_.clear();
+  ready_.clear();
+  backoff_.clear();
+  running_.clear();
+  dirty_.clear();
+  ended_.clear();
+  for (auto& c : state_counts_) c = 0;
+  for (auto& c : ready_by_band_) c = 0;
+  stale_finishes_ = 0;
+}
+
 void TaskTable::FinishLoad() {
   for (auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kRunning) running_.insert(id);
     for (const auto& up : t.spec.after) dependents_[up].insert(id);
     if (t.state == TaskState::kReady) {
       ready_.insert(KeyOf(t));
@@ -88,9 +106,11 @@ void TaskTable::SetState(Task& t, TaskState s) {
     ready_by_band_[BandOf(t.spec.priority)]--;
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
+  if (t.state == TaskState::kRunning) running_.erase(t.id);
   state_counts_[static_cast<int>(t.state)]--;
   t.state = s;
   state_counts_[static_cast<int>(s)]++;
+  if (s == TaskState::kRunning) running_.insert(t.id);
   if (s == TaskState::kReady) {
     ready_.insert(KeyOf(t));
     ready_by_band_[BandOf(t.spec.priority)]++;
@@ -203,6 +223,7 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   a.started_ms = e.granted_ms;
   a.stolen_from = e.stolen_from;
   a.restarted_from = t.restart_of;
+  a.life = e.holder_life;
   t.restart_of = 0;
   t.attempts.push_back(std::move(a));
   if (t.started_ms == 0) t.started_ms = e.granted_ms;

@@ -36,6 +36,8 @@ class TaskTable {
   // Puts back a record read from storage (recovery). Indexes are rebuilt by FinishLoad.
   void Load(Task task);
   void FinishLoad();
+  // Forgets everything (a snapshot replaces the table, or the group removed us).
+  void Clear();
 
   ApplyResult Apply(const Entry& entry);
 
@@ -82,6 +84,8 @@ class TaskTable {
   size_t CountInState(TaskState s) const { return state_counts_[static_cast<int>(s)]; }
   uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
   uint64_t stale_finishes() const { return stale_finishes_; }
+  // Ids of running tasks, in id order (a small set: at most the cluster's slots).
+  const std::set<std::string>& running_ids() const { return running_; }
 
  private:
   using ReadyKey = std::tuple<int32_t, uint64_t, std::string>;  // -priority, seq, id
@@ -113,6 +117,7 @@ class TaskTable {
   std::map<std::string, int> unmet_;  // pending task -> upstreams not yet succeeded
   std::set<ReadyKey> ready_;
   std::set<std::pair<int64_t, std::string>> backoff_;  // ready tasks with a not_before
+  std::set<std::string> running_;
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
   size_t state_counts_[7] = {};

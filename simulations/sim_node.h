@@ -114,6 +114,8 @@ class SimNode {
   void SyncDone(SimTime now, uint64_t incarnation);
 
   bool up() const { return core_ != nullptr; }
+  // Booted and its core has replayed the log it recovered (the oracle was told).
+  bool recovered() const { return up() && recovery_reported_; }
   bool paused() const { return paused_; }
   bool busy() const { return busy_; }
   uint64_t incarnation() const { return incarnation_; }
@@ -157,6 +159,8 @@ class SimNode {
   SimNetwork* network_;
   TraceHash* trace_;
   NodeHooks* hooks_;
+  bool recovery_reported_ = false;
+  void MaybeReportRecovered(SimTime now);
   const std::map<std::string, int>* addresses_;
   std::shared_ptr<spdlog::sinks::sink> log_sink_;
   spdlog::level::level_enum log_level_;

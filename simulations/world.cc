@@ -279,6 +279,14 @@ void World::CheckReplay() {
     now_ = std::max(now_, n.executor().sweep_done_at());
     n.Boot(now_, /*wipe=*/false);
     if (!n.up()) return;  // reported by OnNodeError
+    // The core replays its log through a few Readies (and fsyncs): let it finish.
+    const SimTime replay_limit = now_ + Duration::Seconds(5);
+    while (n.up() && !n.recovered() && now_ < replay_limit) {
+      const SimTime step = now_ + Duration::Millis(10);
+      if (!RunUntil(step, false)) return;
+      now_ = std::max(now_, step);
+    }
+    if (!n.up()) return;
     ++replays_checked_;
     for (auto& v : liveness_->CheckReplay(now_, static_cast<int>(i), before, ImageOf(n.core().tasks()))) {
       late_violations_.push_back(std::move(v));
