@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   app.add_option("--slots", config.slots, "task slots (default: number of CPUs)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--label", labels, "K=V label tasks may require (repeatable)");
+  app.add_option("--replication", config.replication,
+                 "voters per replica group: each task survives the loss of fewer than half "
+                 "of them (1 keeps a group on its home node alone)")
+      ->check(CLI::Range(1, 7))
+      ->capture_default_str();
   app.add_option("--http", config.http, "HOST:PORT for metrics, JSON API and dashboard");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {

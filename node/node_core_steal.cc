@@ -248,13 +248,12 @@ void NodeCore::SendFinishes(Instant now) {
     PendingFinish& pf = it->second;
     Replica* r = FindReplica(pf.group);
     if (r != nullptr) {
-      // We hold the group's table: once the attempt is no longer open, we are done.
+      // We hold the group's table: once it shows the attempt closed or superseded, we are
+      // done. A task it lacks proves nothing: a new replica may still be catching up.
       const Task* t = r->table.Find(it->first.task_id);
-      if (t == nullptr || t->attempts.empty() || t->attempts.back().number != it->first.attempt ||
-          t->attempts.back().outcome != Outcome::kNone) {
-        if (t != nullptr && !r->raft.is_leader() && t->attempts.back().number == it->first.attempt) {
-          // Ended here; nothing to report.
-        }
+      if (t != nullptr && !t->attempts.empty() &&
+          (t->attempts.back().number != it->first.attempt ||
+           t->attempts.back().outcome != Outcome::kNone)) {
         it = finishes_.erase(it);
         continue;
       }

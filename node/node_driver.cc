@@ -90,6 +90,7 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   co.labels = config.labels;
   co.join = config.join;
+  co.replication = config.replication;
   {
     std::random_device rd;  // outside the core: a real seed, so nodes differ
     co.seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();

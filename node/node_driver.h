@@ -28,6 +28,7 @@ struct NodeConfig {
   int32_t slots = 0;  // 0: the number of CPUs
   std::map<std::string, std::string> labels;
   std::string http;
+  int32_t replication = 3;  // voters per replica group (docs/replication.md)
 };
 
 class NodeDriver {
