@@ -148,6 +148,18 @@ void NodeCore::Advance(Instant now) {
       r.raft.Advance(now);
       r.in_ready = false;
     }
+    if (MAGPIE_BUGGIFY_ON(ack_before_quorum)) {
+      // The deliberate bug: a submit is answered once its entries are durable here, before
+      // a quorum has them; a leader lost now takes an acknowledged task with it.
+      for (auto p = r.pending.begin(); p != r.pending.end();) {
+        if (p->second.what.type == RequestType::kSubmit && p->first <= r.raft.durable_index()) {
+          Reply(p->second.what.to, p->second.what.type, SubmitReply{p->second.what.ids, p->second.what.existing});
+          p = r.pending.erase(p);
+        } else {
+          ++p;
+        }
+      }
+    }
     if (r.removed) {
       it = replicas_.erase(it);
     } else {

@@ -313,6 +313,9 @@ void NodeCore::BecameServing(Replica& r) {
   // Attempts that ran under the previous leader keep running under their leases: wait one
   // full lease before taking any back, so a holder that finds us in time keeps its attempt.
   r.leases_valid_from = last_now_ + options_.lease;
+  // The deliberate bug: take back at once what ran under the previous leader.
+  const bool no_wait = MAGPIE_BUGGIFY_ON(regrant_without_lease_wait);
+  if (no_wait) r.leases_valid_from = last_now_;
   r.leases.clear();
   r.table.ForEachBySeq(0, [&](const Task& t) {
     if (t.state != TaskState::kRunning || t.attempts.empty()) return true;
@@ -323,7 +326,7 @@ void NodeCore::BecameServing(Replica& r) {
     Lease& l = r.leases[t.id];
     l.holder_id = a.node;
     l.attempt = a.number;
-    l.last_renewal = last_now_;
+    l.last_renewal = no_wait ? last_now_ - LeaderLease() : last_now_;
     return true;
   });
   log_->info("group {}: serving as leader (term {}, {} tasks, {} running elsewhere)", r.group,

@@ -238,7 +238,10 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
   if (it == tasks_.end()) return {false, "finish for unknown task " + e.task_id};
   Task& t = it->second;
   Attempt* cur = t.attempts.empty() ? nullptr : &t.attempts.back();
-  if (cur == nullptr || cur->number != e.attempt || cur->outcome != Outcome::kNone) {
+  // The deliberate bug: a finish of an older attempt closes the current one.
+  const bool accept_stale = MAGPIE_BUGGIFY_ON(accept_stale_finish) && cur != nullptr &&
+                            cur->outcome == Outcome::kNone && e.attempt < cur->number;
+  if (!accept_stale && (cur == nullptr || cur->number != e.attempt || cur->outcome != Outcome::kNone)) {
     ++stale_finishes_;
     return {false, "stale finish of attempt " + std::to_string(e.attempt) + " of " + t.id +
                        " rejected (current attempt " +
