@@ -401,9 +401,14 @@ def run_phase(phase, run_no):
     check(not outlived, f"{phase}: task processes of A outlived the lease (task, attempt, s after fault): {outlived}")
     lost_elsewhere = sum(1 for tid in ids for x in ref[tid]["attempts"]
                          if x["outcome"] == "lost" and x["node"] != a.id)
+    # A late Finish from an attempt the leader already replaced is rejected (and logged).
+    stale = 0
+    for n in nodes:
+        with open(n.log_path(), errors="replace") as f:
+            stale += sum(1 for line in f if re.search(r"stale finish of \S+ attempt \d+ from \S+ rejected", line))
     all_done = max(s.ended for atts in spans.values() for s in atts.values() if s.ended) - t_fault
     fig = {"phase": phase, "run": run_no, "tasks": TASKS, "orphans": len(orphans),
-           "lost_attempts_on_survivors": lost_elsewhere,
+           "lost_attempts_on_survivors": lost_elsewhere, "stale_finishes_rejected": stale,
            "form_s": round(form_s, 2), "phase_s": round(time.time() - t_phase, 1),
            "min_gap_between_attempts_s": None if min_gap is None else round(min_gap, 3),
            "to_rerun_s": sorted(round(x, 3) for x in to_rerun),
@@ -415,7 +420,7 @@ def run_phase(phase, run_no):
           f"fault -> re-run start {fmt(to_rerun)}; fault -> orphan finished {fmt(to_finish)}; "
           f"last orphan finished {max(to_finish):.2f} s, all {all_done:.2f} s after; "
           f"smallest gap between attempts {min_gap if min_gap is None else round(min_gap, 3)} s; "
-          f"{lost_elsewhere} attempts lost on B/C", flush=True)
+          f"{lost_elsewhere} attempts lost on B/C; {stale} stale finishes rejected", flush=True)
     print("FIGURES " + json.dumps(fig), flush=True)
     for n in nodes:
         if n.alive():
