@@ -11,7 +11,8 @@ Each phase then checks, through B and C (and, after SIGCONT, A too): every ackno
 is listed and ends `succeeded`, with exactly one `succeeded` attempt; no two attempts of one
 task overlapped in time, judged from the tasks' own records (each attempt appends a start
 stamp, a beat every 0.1 s and an end stamp to a shared file) and from the attempts in
-`magpie status --json`; no attempt of A's outlived its lease. It prints the failover
+`magpie status --json`; no attempt of A's outlived its lease (two extra ~15 s tasks, submitted
+first so that A runs them, check this when A is frozen: A's watchdog must kill them). It prints the failover
 figures: from the kill (or the stop) to each orphaned task's re-run starting and finishing,
 p50/p99 over the tasks A was running.
 
@@ -42,6 +43,10 @@ LEASE_S = 6.0          # CoreOptions::lease
 MAX_DRIFT = 0.05       # CoreOptions::max_drift_percent
 BEAT_S = 0.1
 BEATS = 20             # 20 x 0.1 s: each task runs about 2 s
+# Two extra tasks, submitted first so A runs them, outlast the lease (~15 s): the node or its
+# watchdog must kill them once their lease runs out, even while A is frozen.
+LONG_TASKS = 2
+LONG_BEATS = 150
 PHASE_BOUND_S = 90.0
 STOP_S = 10.0
 LOG_LEVEL = os.environ.get("MAGPIE_E2E_LOG_LEVEL", "info")
@@ -179,11 +184,11 @@ def wait_cluster(nodes, bound_s):
 # ---------------------------------------------------------------------------------------
 # The tasks' own records
 
-def beat_cmd(stamps):
-    """A ~2 s task that records, with its id, attempt and node, when it started, a beat every
+def beat_cmd(stamps, beats=BEATS):
+    """A task of `beats` beats (~2 s by default) that records, with its id, attempt and node, when it started, a beat every
     0.1 s, and when it ended normally. TOKEN marks the process for cleanup."""
     tag = '"$MAGPIE_TASK_ID $MAGPIE_ATTEMPT $MAGPIE_NODE_ID $(date +%s.%N)"'
-    script = (f'echo S {tag} >> {stamps}; i=0; while [ $i -lt {BEATS} ]; do sleep {BEAT_S}; '
+    script = (f'echo S {tag} >> {stamps}; i=0; while [ $i -lt {beats} ]; do sleep {BEAT_S}; '
               f'echo B {tag} >> {stamps}; i=$((i+1)); done; echo E {tag} >> {stamps}')
     return ["sh", "-c", script, TOKEN]
 
@@ -317,8 +322,10 @@ def run_phase(phase, run_no):
     form_s = wait_cluster(nodes, 30)
     stamps = tmp_path(f"stamps-{tag}")
 
+    long_ids = [a.submit(*beat_cmd(stamps, LONG_BEATS)) for _ in range(LONG_TASKS)]
     ids = [a.submit(*beat_cmd(stamps)) for _ in range(TASKS)]
-    check(len(set(ids)) == TASKS, f"duplicate ids acknowledged: {ids}")
+    all_ids = long_ids + ids
+    check(len(set(all_ids)) == len(all_ids), f"duplicate ids acknowledged: {all_ids}")
     # Kill while A is running a full set of its own attempts.
     while True:
         spans = read_stamps(stamps)
@@ -334,29 +341,29 @@ def run_phase(phase, run_no):
         a.signal(signal.SIGKILL)
         a.proc.wait()
         survivors = [b, c]
-        wait_all_ended(survivors, ids, deadline, f"{phase}: after kill -9 of A")
+        wait_all_ended(survivors, all_ids, deadline, f"{phase}: after kill -9 of A")
     else:
         a.signal(signal.SIGSTOP)
         time.sleep(STOP_S)
         a.signal(signal.SIGCONT)
         survivors = [b, c]
-        wait_all_ended(survivors, ids, deadline, f"{phase}: after SIGSTOP/SIGCONT of A")
+        wait_all_ended(survivors, all_ids, deadline, f"{phase}: after SIGSTOP/SIGCONT of A")
     t_ended = time.time()
 
     # Settle, so a late Finish from A's stale attempts (SIGCONT) would have arrived, then
     # read the records through every live node.
     time.sleep(3)
-    views = wait_all_ended([n for n in nodes if n.alive()], ids, deadline, f"{phase}: settled views")
+    views = wait_all_ended([n for n in nodes if n.alive()], all_ids, deadline, f"{phase}: settled views")
     ref = views[b.name]
     for name, m in views.items():
-        check(states_of(m, ids) == states_of(ref, ids),
+        check(states_of(m, all_ids) == states_of(ref, all_ids),
               f"{phase}: {name} and {b.name} disagree: "
-              f"{[i for i in ids if states_of(m, [i]) != states_of(ref, [i])][:5]}")
+              f"{[i for i in all_ids if states_of(m, [i]) != states_of(ref, [i])][:5]}")
 
     # Every acknowledged task: succeeded, exactly one succeeded attempt, through B and C
     # by `status --json` as well.
     problems = []
-    for tid in ids:
+    for tid in all_ids:
         for n in survivors:
             t = n.json("status", tid)
             if t is None:
@@ -372,10 +379,10 @@ def run_phase(phase, run_no):
 
     # The tasks' own records.
     spans = read_stamps(stamps)
-    check(set(spans) == set(ids), f"{phase}: {len(set(ids) - set(spans))} tasks never wrote a stamp")
+    check(set(spans) == set(all_ids), f"{phase}: {len(set(all_ids) - set(spans))} tasks never wrote a stamp")
     bad, min_gap = stamp_overlaps(spans)
     check(not bad, f"{phase}: attempts of one task overlapped (task, attempt, attempt, s): {bad[:5]}")
-    for tid in ids:
+    for tid in all_ids:
         wins = [x["number"] for x in ref[tid]["attempts"] if x["outcome"] == "succeeded"]
         sp = spans[tid].get(wins[0])
         check(sp is not None and sp.ended is not None,
@@ -387,27 +394,31 @@ def run_phase(phase, run_no):
     def orphaned(s):
         return s.node == a.id and s.first <= t_fault and (s.ended is None or s.ended > t_fault)
     orphans = {tid: atts for tid, atts in spans.items() if any(orphaned(s) for s in atts.values())}
-    check(orphans, f"{phase}: no task was running on A at the fault")
-    to_rerun, to_finish, outlived = [], [], []
+    check(set(orphans) & set(ids), f"{phase}: no task was running on A at the fault")
+    to_rerun, to_finish, outlived, long_on_a = [], [], [], []
     for tid, atts in orphans.items():
         old = max(n for n, s in atts.items() if orphaned(s))
         if atts[old].last > t_fault + LEASE_S + 1.0:
             outlived.append((tid, old, round(atts[old].last - t_fault, 2)))
         later = [s for n, s in atts.items() if n > old]
         check(later, f"{phase}: orphan {tid} was never re-run")
+        if tid in long_ids:
+            long_on_a.append(round(atts[old].last - t_fault, 2))
+            continue
         to_rerun.append(min(s.first for s in later) - t_fault)
         done = [s.ended for s in later if s.ended is not None]
         to_finish.append(max(done) - t_fault)
     check(not outlived, f"{phase}: task processes of A outlived the lease (task, attempt, s after fault): {outlived}")
-    lost_elsewhere = sum(1 for tid in ids for x in ref[tid]["attempts"]
+    lost_elsewhere = sum(1 for tid in all_ids for x in ref[tid]["attempts"]
                          if x["outcome"] == "lost" and x["node"] != a.id)
     # A late Finish from an attempt the leader already replaced is rejected (and logged).
     stale = 0
     for n in nodes:
         with open(n.log_path(), errors="replace") as f:
             stale += sum(1 for line in f if re.search(r"stale finish of \S+ attempt \d+ from \S+ rejected", line))
-    all_done = max(s.ended for atts in spans.values() for s in atts.values() if s.ended) - t_fault
-    fig = {"phase": phase, "run": run_no, "tasks": TASKS, "orphans": len(orphans),
+    all_done = max(s.ended for tid in ids for s in spans[tid].values() if s.ended) - t_fault
+    fig = {"phase": phase, "run": run_no, "tasks": TASKS, "orphans": len(to_rerun),
+           "long_tasks_on_a_last_beat_after_fault_s": sorted(long_on_a),
            "lost_attempts_on_survivors": lost_elsewhere, "stale_finishes_rejected": stale,
            "form_s": round(form_s, 2), "phase_s": round(time.time() - t_phase, 1),
            "min_gap_between_attempts_s": None if min_gap is None else round(min_gap, 3),
@@ -416,11 +427,12 @@ def run_phase(phase, run_no):
            "last_orphan_finished_s": round(max(to_finish), 3), "all_finished_s": round(all_done, 3),
            "ended_seen_s": round(t_ended - t_fault, 2)}
     what = "kill -9" if phase == "kill9" else f"SIGSTOP {STOP_S:.0f} s"
-    print(f"{phase} run {run_no}: {TASKS}/{TASKS} succeeded, {len(orphans)} orphaned by {what} of A; "
+    print(f"{phase} run {run_no}: {TASKS}/{TASKS} (+{LONG_TASKS} long) succeeded, {len(to_rerun)} orphaned by {what} of A; "
           f"fault -> re-run start {fmt(to_rerun)}; fault -> orphan finished {fmt(to_finish)}; "
           f"last orphan finished {max(to_finish):.2f} s, all {all_done:.2f} s after; "
           f"smallest gap between attempts {min_gap if min_gap is None else round(min_gap, 3)} s; "
-          f"{lost_elsewhere} attempts lost on B/C; {stale} stale finishes rejected", flush=True)
+          f"{lost_elsewhere} attempts lost on B/C; {stale} stale finishes rejected; "
+          f"A's long tasks last beat {sorted(long_on_a)} s after the fault (lease {LEASE_S:.0f} s)", flush=True)
     print("FIGURES " + json.dumps(fig), flush=True)
     for n in nodes:
         if n.alive():
