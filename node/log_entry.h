@@ -21,6 +21,17 @@ enum class EntryType : uint8_t {
   kFinish = 3,
   kCancel = 4,
   kRestart = 5,
+  kUpstream = 6,  // the outcome of an upstream in another group, as its leader reported it
+};
+
+// A task in another group that tasks here wait on has ended (or does not exist): the
+// dependents' group commits what its leader learned, so every replica agrees on it.
+struct UpstreamEntry {
+  std::string upstream_id;
+  bool exists = true;
+  TaskState state = TaskState::kSucceeded;  // an end state
+  int64_t finished_ms = 0;
+  MSGPACK_DEFINE(upstream_id, exists, state, finished_ms);
 };
 
 struct SubmitEntry {

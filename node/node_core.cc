@@ -89,7 +89,7 @@ void NodeCore::Step(Instant now, const PeerMessage& message) {
     StepRaft(now, message);
     return;
   }
-  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kForwardReplyType)) {
+  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kUpstreamAnswerType)) {
     StepSteal(now, message);
     return;
   }
@@ -204,6 +204,9 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
     }
     case EntryType::kFinish:
       OnFinishApplied(r, entry);
+      break;
+    case EntryType::kUpstream:
+      if (auto u = DecodePayload<UpstreamEntry>(entry.payload); u.ok()) r.upstream_proposed.erase(u->upstream_id);
       break;
     case EntryType::kCancel:
       // Every replica applies it; the one whose node runs the attempt kills it.
@@ -415,6 +418,7 @@ void NodeCore::Tick(Instant now) {
   SendFinishes(now);
   ExpireLeases(now);
   RetryParked(now);
+  PollUpstreams(now);
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
     if (it->second.deadline <= now) {
       ReplyError(it->second.to, it->second.type,
@@ -466,6 +470,7 @@ Instant NodeCore::NextDeadline() const {
     next = std::min(next, r->raft.NextDeadline());
     if (r->serving) {
       next = std::min(next, r->next_membership_check);
+      if (!r->table.ForeignWaits().empty()) next = std::min(next, r->next_upstream_poll);
       for (const auto& [id, l] : r->leases) {
         if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), r->leases_valid_from));
       }

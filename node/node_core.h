@@ -250,6 +250,11 @@ class NodeCore {
   void SweepOwnAttempts(Instant now);
   void OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res);
   void OnFinishApplied(Replica& r, const Entry& entry);
+  void PollUpstreams(Instant now);
+  void OnUpstreamQuery(Instant now, const std::string& from, const UpstreamQuery& q);
+  void OnUpstreamAnswer(const UpstreamAnswer& a);
+  void ProposeUpstream(const UpstreamEntry& e);
+  std::vector<UpstreamEntry> UpstreamOutcomes(const Replica& r, const std::vector<std::string>& ids) const;
   template <typename T>
   void SendPeer(const std::string& to, PeerMessageType type, const T& body) {
     outbox_.messages.push_back(PeerMessage{options_.client_address, to, type, EncodePayload(body)});
@@ -295,6 +300,7 @@ class NodeCore {
   std::vector<Parked> parked_;
   std::map<uint64_t, Forwarded> forwarded_;
   uint64_t next_forward_seq_ = 1;
+  uint64_t next_upstream_seq_ = 1;
   uint64_t dropped_peer_messages_ = 0;
   std::unique_ptr<Membership> membership_;
   Prng prng_;

@@ -36,15 +36,6 @@ std::string GroupTasksEnd(const std::string& group) { return group + "."; }
 
 }  // namespace
 
-std::string GroupOfTaskId(const std::string& id) {
-  auto dash = id.rfind('-');
-  if (dash == std::string::npos || dash == 0 || dash + 1 == id.size()) return "";
-  for (size_t i = dash + 1; i < id.size(); ++i) {
-    if (id[i] < '0' || id[i] > '9') return "";
-  }
-  return id.substr(0, dash);
-}
-
 RaftConfig NodeCore::RaftConfigFor(const std::string& group) const {
   RaftConfig c;
   c.group_id = group;
@@ -360,6 +351,7 @@ void NodeCore::LostLeadership(Replica& r) {
   r.inflight_keys.clear();
   r.inflight_names.clear();
   r.inflight_ids.clear();
+  r.upstream_proposed.clear();
 }
 
 void NodeCore::MaybeCompact(Replica& r, Ready& rd) {

@@ -220,6 +220,9 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
         after[i].push_back(t->id);
       } else if (auto n = r.inflight_names.find(a); n != r.inflight_names.end()) {
         after[i].push_back(n->second);
+      } else if (std::string g = GroupOfTaskId(a); !g.empty() && g != r.group) {
+        // Another group's task: its outcome reaches this group later (cross-group after).
+        after[i].push_back(a);
       } else {
         return ReplyError(from, kType,
                           Status::NotFound(Describe(specs[i], i) + " waits on '" + a +

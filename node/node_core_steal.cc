@@ -62,6 +62,16 @@ void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
     if (!v.ok()) return drop(v.status());
     return OnForwardReply(*v);
   }
+  if (m.type == kUpstreamQueryType) {
+    auto v = UnpackBody<UpstreamQuery>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnUpstreamQuery(now, m.from, *v);
+  }
+  if (m.type == kUpstreamAnswerType) {
+    auto v = UnpackBody<UpstreamAnswer>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnUpstreamAnswer(*v);
+  }
   drop(Status::InvalidArgument("unknown type"));
 }
 
@@ -489,6 +499,73 @@ void NodeCore::OnFinishApplied(Replica& r, const Entry& entry) {
     SendPeer(it->second.what.first, kFinishAckType, FinishAck{it->second.what.second});
   }
   r.pending_finish_acks.erase(it);
+}
+
+// --- Dependencies across groups ----------------------------------------------------------
+
+std::vector<UpstreamEntry> NodeCore::UpstreamOutcomes(const Replica& r,
+                                                      const std::vector<std::string>& ids) const {
+  std::vector<UpstreamEntry> out;
+  for (const auto& id : ids) {
+    const Task* t = r.table.Find(id);
+    if (t == nullptr) {
+      out.push_back(UpstreamEntry{id, false, TaskState::kBlocked, 0});
+    } else if (IsEnded(t->state)) {
+      out.push_back(UpstreamEntry{id, true, t->state, t->finished_ms});
+    }
+  }
+  return out;
+}
+
+void NodeCore::PollUpstreams(Instant now) {
+  constexpr size_t kMaxIdsPerQuery = 1024;
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    if (!CanGrant(r, now) || now < r.next_upstream_poll) continue;
+    r.next_upstream_poll = now + Duration::Millis(500);
+    std::map<std::string, std::vector<std::string>> by_group;
+    for (const auto& up : r.table.ForeignWaits()) {
+      if (r.upstream_proposed.count(up) != 0) continue;
+      auto& ids = by_group[GroupOfTaskId(up)];
+      if (ids.size() < kMaxIdsPerQuery) ids.push_back(up);
+    }
+    for (auto& [ug, ids] : by_group) {
+      const Replica* local = FindReplica(ug);
+      if (local != nullptr && CanGrant(*local, now)) {
+        for (const auto& e : UpstreamOutcomes(*local, ids)) ProposeUpstream(e);
+        continue;
+      }
+      std::string leader = LeaderAddress(ug, "");
+      if (leader.empty() || leader == options_.client_address) continue;
+      SendPeer(leader, kUpstreamQueryType, UpstreamQuery{next_upstream_seq_++, ug, std::move(ids)});
+    }
+  }
+}
+
+void NodeCore::OnUpstreamQuery(Instant now, const std::string& from, const UpstreamQuery& q) {
+  UpstreamAnswer a;
+  a.seq = q.seq;
+  const Replica* r = FindReplica(q.group);
+  if (r == nullptr || !CanGrant(*r, now)) {
+    a.not_leader = true;
+  } else {
+    a.outcomes = UpstreamOutcomes(*r, q.ids);
+  }
+  SendPeer(from, kUpstreamAnswerType, a);
+}
+
+void NodeCore::OnUpstreamAnswer(const UpstreamAnswer& a) {
+  for (const auto& e : a.outcomes) ProposeUpstream(e);
+}
+
+void NodeCore::ProposeUpstream(const UpstreamEntry& e) {
+  for (auto& [g, rp] : replicas_) {
+    Replica& r = *rp;
+    if (!CanGrant(r, last_now_) || r.upstream_proposed.count(e.upstream_id) != 0) continue;
+    auto waits = r.table.ForeignWaits();
+    if (std::find(waits.begin(), waits.end(), e.upstream_id) == waits.end()) continue;
+    if (Propose(r, EntryType::kUpstream, EncodePayload(e)).ok()) r.upstream_proposed.insert(e.upstream_id);
+  }
 }
 
 }  // namespace magpie

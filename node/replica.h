@@ -87,10 +87,9 @@ struct Replica {
   uint64_t next_seq = 0;  // 0: take it from the table when serving starts
   Instant next_membership_check;
   std::set<AttemptRef> lost_reported;  // own attempts of earlier lives, already ended
+  std::set<std::string> upstream_proposed;  // Upstream entries proposed, not yet applied
+  Instant next_upstream_poll;
 };
-
-// The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id.
-std::string GroupOfTaskId(const std::string& id);
 
 }  // namespace magpie
 

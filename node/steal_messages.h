@@ -104,6 +104,25 @@ struct ForwardRequest {
   MSGPACK_DEFINE(seq, hops, group, request);
 };
 
+// Cross-group dependencies (DESIGN §4): the leader of a group whose tasks wait on tasks of
+// another group asks that group's leader for their outcomes, and commits what it hears.
+inline constexpr auto kUpstreamQueryType = static_cast<PeerMessageType>(72);
+inline constexpr auto kUpstreamAnswerType = static_cast<PeerMessageType>(73);
+
+struct UpstreamQuery {
+  uint64_t seq = 0;
+  std::string group;             // the group the ids belong to
+  std::vector<std::string> ids;  // bounded by the sender
+  MSGPACK_DEFINE(seq, group, ids);
+};
+
+struct UpstreamAnswer {
+  uint64_t seq = 0;
+  bool not_leader = false;               // the receiver cannot vouch for the group now
+  std::vector<UpstreamEntry> outcomes;   // the ids that have ended or do not exist
+  MSGPACK_DEFINE(seq, not_leader, outcomes);
+};
+
 struct ForwardReply {
   uint64_t seq = 0;
   std::string reply;  // EncodeReply of the answer

@@ -97,10 +97,13 @@ struct Task {
   std::string blocked_by;  // the upstream id that blocked it
   std::string end_reason;
   uint32_t restart_of = 0;  // set by Restart: the next attempt records it as restarted_from
+  // Upstreams in other groups whose success this task's group has committed (Upstream
+  // entries): the task's own record carries them, so snapshots and recovery keep them.
+  std::vector<std::string> met_upstreams;
 
   MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
-                     blocked_by, end_reason, restart_of);
+                     blocked_by, end_reason, restart_of, met_upstreams);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };

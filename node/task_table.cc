@@ -33,6 +33,7 @@ void TaskTable::Clear() {
   by_key_.clear();
   dependents_.clear();
   unmet_.clear();
+  foreign_waits_.clear();
   ready_.clear();
   backoff_.clear();
   running_.clear();
@@ -55,6 +56,13 @@ void TaskTable::FinishLoad() {
     if (t.state == TaskState::kPending) {
       int unmet = 0;
       for (const auto& up : t.spec.after) {
+        if (IsForeign(t, up)) {
+          if (std::find(t.met_upstreams.begin(), t.met_upstreams.end(), up) == t.met_upstreams.end()) {
+            foreign_waits_[up].insert(id);
+            ++unmet;
+          }
+          continue;
+        }
         const Task* u = Find(up);
         if (u == nullptr || u->state != TaskState::kSucceeded) ++unmet;
       }
@@ -143,6 +151,11 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       MAGPIE_CHECK(e.ok(), "committed Cancel undecodable: " + e.status().ToString());
       return ApplyCancel(*e);
     }
+    case EntryType::kUpstream: {
+      auto e = DecodePayload<UpstreamEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Upstream undecodable: " + e.status().ToString());
+      return ApplyUpstream(*e);
+    }
     case EntryType::kRestart: {
       auto e = DecodePayload<RestartEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Restart undecodable: " + e.status().ToString());
@@ -150,6 +163,60 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
     }
   }
   return {false, "unknown entry type"};
+}
+
+std::string GroupOfTaskId(const std::string& id) {
+  auto dash = id.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == id.size()) return "";
+  for (size_t i = dash + 1; i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9') return "";
+  }
+  return id.substr(0, dash);
+}
+
+bool TaskTable::IsForeign(const Task& t, const std::string& up) const {
+  std::string g = GroupOfTaskId(up);
+  return !g.empty() && g != GroupOfTaskId(t.id);
+}
+
+std::vector<std::string> TaskTable::ForeignWaits() const {
+  std::vector<std::string> out;
+  for (const auto& [up, deps] : foreign_waits_) {
+    for (const auto& d : deps) {
+      const Task* t = Find(d);
+      if (t != nullptr && t->state == TaskState::kPending) {
+        out.push_back(up);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+ApplyResult TaskTable::ApplyUpstream(const UpstreamEntry& e) {
+  auto it = foreign_waits_.find(e.upstream_id);
+  if (it == foreign_waits_.end()) return {false, "nothing here waits on " + e.upstream_id};
+  std::set<std::string> deps = std::move(it->second);
+  foreign_waits_.erase(it);
+  for (const auto& d : deps) {
+    auto dt_it = tasks_.find(d);
+    if (dt_it == tasks_.end()) continue;
+    Task& dt = dt_it->second;
+    if (dt.state != TaskState::kPending) continue;
+    if (!e.exists) {
+      dt.blocked_by = e.upstream_id;
+      End(dt, TaskState::kBlocked, dt.submitted_ms, "upstream " + e.upstream_id + " does not exist");
+    } else if (e.state == TaskState::kSucceeded) {
+      dt.met_upstreams.push_back(e.upstream_id);
+      Touch(dt);
+      ResolveDependencies(dt);
+    } else {
+      dt.blocked_by = e.upstream_id;
+      End(dt, TaskState::kBlocked, std::max(dt.submitted_ms, e.finished_ms),
+          "upstream " + e.upstream_id + " " + TaskStateName(e.state));
+    }
+  }
+  return {};
 }
 
 ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
@@ -179,6 +246,13 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
 void TaskTable::ResolveDependencies(Task& t) {
   int unmet = 0;
   for (const auto& up : t.spec.after) {
+    if (IsForeign(t, up)) {
+      // Its outcome arrives as an Upstream entry once this group's leader has learned it.
+      if (std::find(t.met_upstreams.begin(), t.met_upstreams.end(), up) != t.met_upstreams.end()) continue;
+      foreign_waits_[up].insert(t.id);
+      ++unmet;
+      continue;
+    }
     const Task* u = Find(up);
     if (u == nullptr) {
       t.blocked_by = up;

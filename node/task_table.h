@@ -84,6 +84,8 @@ class TaskTable {
   size_t CountInState(TaskState s) const { return state_counts_[static_cast<int>(s)]; }
   uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
   uint64_t stale_finishes() const { return stale_finishes_; }
+  // Upstreams in other groups that pending tasks here still wait on.
+  std::vector<std::string> ForeignWaits() const;
   // Ids of running tasks, in id order (a small set: at most the cluster's slots).
   const std::set<std::string>& running_ids() const { return running_; }
 
@@ -96,6 +98,8 @@ class TaskTable {
   ApplyResult ApplyFinish(const FinishEntry& e);
   ApplyResult ApplyCancel(const CancelEntry& e);
   ApplyResult ApplyRestart(const RestartEntry& e);
+  ApplyResult ApplyUpstream(const UpstreamEntry& e);
+  bool IsForeign(const Task& t, const std::string& up) const;
 
   // Every state change goes through here, so the indexes and counters stay right.
   void SetState(Task& t, TaskState s);
@@ -115,6 +119,8 @@ class TaskTable {
   // what is derived from walking them (blocked_by) is the same too.
   std::map<std::string, std::set<std::string>> dependents_;
   std::map<std::string, int> unmet_;  // pending task -> upstreams not yet succeeded
+  // upstream in another group -> its dependents here that still wait for its outcome
+  std::map<std::string, std::set<std::string>> foreign_waits_;
   std::set<ReadyKey> ready_;
   std::set<std::pair<int64_t, std::string>> backoff_;  // ready tasks with a not_before
   std::set<std::string> running_;
@@ -124,6 +130,9 @@ class TaskTable {
   int32_t ready_by_band_[3] = {};
   uint64_t stale_finishes_ = 0;
 };
+
+// The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id.
+std::string GroupOfTaskId(const std::string& id);
 
 // Backoff before retry n (n = failed attempts so far, from 1): base * 2^(n-1), capped at 1 h.
 int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts);

@@ -313,5 +313,44 @@ TEST(TaskTable, StaleFinishIsRejectedAndCounted) {
   EXPECT_EQ(table.Find("g-1")->state, TaskState::kSucceeded);
 }
 
+// Cross-group `after` (DESIGN §4): a task waits on another group's task until its own
+// group commits that task's outcome (an Upstream entry), and is blocked if it failed.
+TEST(TaskTable, ForeignUpstreamWaitsForItsCommittedOutcome) {
+  TaskTable table;
+  uint64_t index = 0;
+  auto apply = [&](EntryType type, std::string payload) {
+    Entry e;
+    e.index = ++index;
+    e.term = 1;
+    e.type = type;
+    e.payload = std::move(payload);
+    return table.Apply(e);
+  };
+  ASSERT_TRUE(apply(EntryType::kSubmit, EncodePayload(SubmitEntry{"g1-1", 1, Spec({"true"}, "", {"g2-5"}), 1000})).accepted);
+  ASSERT_TRUE(apply(EntryType::kSubmit, EncodePayload(SubmitEntry{"g1-2", 2, Spec({"true"}, "", {"g2-6", "g1-1"}), 1000})).accepted);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kPending);
+  auto waits = table.ForeignWaits();
+  EXPECT_EQ(waits, (std::vector<std::string>{"g2-5", "g2-6"}));
+
+  EXPECT_TRUE(apply(EntryType::kUpstream, EncodePayload(UpstreamEntry{"g2-5", true, TaskState::kSucceeded, 2000})).accepted);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kReady);
+  EXPECT_EQ(table.Find("g1-1")->met_upstreams, std::vector<std::string>{"g2-5"});
+  EXPECT_FALSE(apply(EntryType::kUpstream, EncodePayload(UpstreamEntry{"g2-5", true, TaskState::kSucceeded, 2000})).accepted)
+      << "an outcome is committed once";
+
+  EXPECT_TRUE(apply(EntryType::kUpstream, EncodePayload(UpstreamEntry{"g2-6", true, TaskState::kFailed, 2500})).accepted);
+  EXPECT_EQ(table.Find("g1-2")->state, TaskState::kBlocked);
+  EXPECT_EQ(table.Find("g1-2")->blocked_by, "g2-6");
+  EXPECT_TRUE(table.ForeignWaits().empty());
+
+  // What was learned survives a reload from the records (snapshots, recovery).
+  TaskTable reloaded;
+  reloaded.Load(*table.Find("g1-1"));
+  reloaded.Load(*table.Find("g1-2"));
+  reloaded.FinishLoad();
+  EXPECT_EQ(reloaded.Find("g1-1")->state, TaskState::kReady);
+  EXPECT_TRUE(reloaded.ForeignWaits().empty());
+}
+
 }  // namespace
 }  // namespace magpie
