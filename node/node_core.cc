@@ -166,8 +166,11 @@ void NodeCore::Advance(Instant now) {
       ++it;
     }
   }
-  SweepOwnAttempts(now);
-  SendFinishes(now);
+  if (sweep_due_) {
+    SweepOwnAttempts(now);
+    // After a restart the replay runs over several Readies: keep sweeping until it is done.
+    sweep_due_ = !replayed();
+  }
   RetryParked(now);
   Schedule(now);
 }
@@ -334,8 +337,8 @@ void NodeCore::FinishLocal(Instant now, const std::string& task_id, LocalAttempt
   pf.finish = std::move(f);
   pf.leader_hint = la.leader_hint;
   pf.send_at = now;
-  finishes_[ref] = std::move(pf);
-  SendFinishes(now);
+  auto [it, inserted] = finishes_.insert_or_assign(ref, std::move(pf));
+  SendFinish(now, it);
 }
 
 void NodeCore::Stop(Instant now) {

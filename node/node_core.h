@@ -247,6 +247,8 @@ class NodeCore {
   void RenewLeases(Instant now);
   void ExpireLeases(Instant now);
   void SendFinishes(Instant now);
+  std::map<AttemptRef, PendingFinish>::iterator SendFinish(
+      Instant now, std::map<AttemptRef, PendingFinish>::iterator it);
   void SweepOwnAttempts(Instant now);
   void OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res);
   void OnFinishApplied(Replica& r, const Entry& entry);
@@ -289,6 +291,9 @@ class NodeCore {
   Instant last_now_;  // the latest `now` passed in: NextDeadline has none of its own
   bool stopping_ = false;
   bool force_sync_ = false;  // the next Ready must be synced (incarnation bump)
+  // Own attempts may have been orphaned (restart, a leadership ended): sweep on the next
+  // Advance, not only on the once-a-tick sweep.
+  bool sweep_due_ = true;
 
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
   std::map<AttemptRef, PendingFinish> finishes_;

@@ -300,6 +300,7 @@ void NodeCore::ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready
 
 void NodeCore::BecameServing(Replica& r) {
   r.serving = true;
+  sweep_due_ = true;
   r.next_seq = r.table.max_seq() + 1;
   // Attempts that ran under the previous leader keep running under their leases: wait one
   // full lease before taking any back, so a holder that finds us in time keeps its attempt.
@@ -320,12 +321,17 @@ void NodeCore::BecameServing(Replica& r) {
     l.last_renewal = no_wait ? last_now_ - LeaderLease() : last_now_;
     return true;
   });
+  // Ends waiting for a leader of this group are ours to propose now.
+  for (auto it = finishes_.begin(); it != finishes_.end();) {
+    it = it->second.group == r.group ? SendFinish(last_now_, it) : std::next(it);
+  }
   log_->info("group {}: serving as leader (term {}, {} tasks, {} running elsewhere)", r.group,
              r.raft.term(), r.table.size(), r.leases.size());
 }
 
 void NodeCore::LostLeadership(Replica& r) {
   if (r.serving) log_->info("group {}: no longer leading", r.group);
+  sweep_due_ = true;
   r.serving = false;
   // Grants to ourselves that may never commit: give the slots back. If one commits after
   // all, nobody runs it and its lease at the new leader runs out.
@@ -388,15 +394,13 @@ void NodeCore::ManageMembers(Replica& r, Instant now) {
   const RaftMembership& cfg = r.raft.members();
   if (r.raft.last_config_index() > r.raft.commit_index()) return;  // one change at a time
 
-  std::map<std::string, MemberView> views;
-  for (auto& m : membership_->Members(now)) views[m.id] = std::move(m);
   // Replace a member gossip has called dead for replace_after (§4.1: remove, then add).
   for (const auto& m : cfg.members) {
     if (m.id == options_.node_id) continue;
-    auto v = views.find(m.id);
-    const bool gone = v == views.end() ||
-                      ((v->second.state == MemberState::kDead || v->second.state == MemberState::kLeft) &&
-                       Duration::Millis(v->second.state_age_ms) >= options_.replace_after);
+    auto v = membership_->Find(m.id, now);
+    const bool gone = !v.has_value() ||
+                      ((v->state == MemberState::kDead || v->state == MemberState::kLeft) &&
+                       Duration::Millis(v->state_age_ms) >= options_.replace_after);
     if (gone) {
       auto res = r.raft.ProposeMembershipChange(now, RaftChangeKind::kRemove, m);
       if (res.ok()) log_->info("group {}: removing {}, dead for {} s or more", r.group, m.id, options_.replace_after.micros() / 1000000);
@@ -405,6 +409,10 @@ void NodeCore::ManageMembers(Replica& r, Instant now) {
   }
   // Grow to R voters from the live nodes ranked highest for this group.
   if (static_cast<int32_t>(cfg.members.size()) >= options_.replication) return;
+  // Only a group short of members looks at the whole membership (at 1,000 nodes that is
+  // worth avoiding once a second per group).
+  std::map<std::string, MemberView> views;
+  for (auto& m : membership_->Members(now)) views[m.id] = std::move(m);
   std::vector<std::pair<uint64_t, const MemberView*>> candidates;
   for (const auto& [id, v] : views) {
     if (v.is_self || v.state != MemberState::kAlive || cfg.Find(id) != nullptr) continue;

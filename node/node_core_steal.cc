@@ -91,13 +91,13 @@ void NodeCore::MaybeSteal(Instant now) {
   // ready work, ask the one with more ready work per slot. Gossip lags by up to a probe
   // interval, so when it shows no work anywhere, ask a random member now and then anyway
   // (classic randomized stealing), backing off while the answers are empty.
+  if (now < next_steal_at_) return;
   std::vector<MemberView> with_work;
   std::vector<MemberView> others;
   for (auto& m : membership_->Members(now)) {
     if (m.is_self || m.state != MemberState::kAlive) continue;
     (m.load.ready > 0 ? with_work : others).push_back(std::move(m));
   }
-  if (now < next_steal_at_) return;
   const MemberView* victim = nullptr;
   if (!with_work.empty()) {
     victim = &with_work[prng_.Below(with_work.size())];
@@ -254,44 +254,44 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
 }
 
 void NodeCore::SendFinishes(Instant now) {
-  for (auto it = finishes_.begin(); it != finishes_.end();) {
-    PendingFinish& pf = it->second;
-    Replica* r = FindReplica(pf.group);
-    if (r != nullptr) {
-      // We hold the group's table: once it shows the attempt closed or superseded, we are
-      // done. A task it lacks proves nothing: a new replica may still be catching up.
-      const Task* t = r->table.Find(it->first.task_id);
-      if (t != nullptr && !t->attempts.empty() &&
-          (t->attempts.back().number != it->first.attempt ||
-           t->attempts.back().outcome != Outcome::kNone)) {
-        it = finishes_.erase(it);
-        continue;
-      }
+  for (auto it = finishes_.begin(); it != finishes_.end();) it = SendFinish(now, it);
+}
+
+std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
+    Instant now, std::map<AttemptRef, PendingFinish>::iterator it) {
+  PendingFinish& pf = it->second;
+  Replica* r = FindReplica(pf.group);
+  if (r != nullptr) {
+    // We hold the group's table: once it shows the attempt closed or superseded, we are
+    // done. A task it lacks proves nothing: a new replica may still be catching up.
+    const Task* t = r->table.Find(it->first.task_id);
+    if (t != nullptr && !t->attempts.empty() &&
+        (t->attempts.back().number != it->first.attempt ||
+         t->attempts.back().outcome != Outcome::kNone)) {
+      return finishes_.erase(it);
     }
-    if (r != nullptr && CanGrant(*r, now)) {
-      if (pf.proposed_term != r->raft.term()) {
-        if (Propose(*r, EntryType::kFinish, EncodePayload(pf.finish)).ok()) pf.proposed_term = r->raft.term();
-      }
-      ++it;
-      continue;
-    }
-    if (pf.send_at > now) {
-      ++it;
-      continue;
-    }
-    if (++pf.sends > kMaxFinishSends) {
-      log_->warn("no leader of group {} acknowledged the finish of {} attempt {}; its lease decides",
-                 pf.group, it->first.task_id, it->first.attempt);
-      it = finishes_.erase(it);
-      continue;
-    }
-    std::string leader = LeaderAddress(pf.group, pf.leader_hint);
-    if (!leader.empty() && leader != options_.client_address) {
-      SendPeer(leader, kFinishReportType, FinishReport{options_.node_id, pf.finish});
+  }
+  if (r != nullptr && CanGrant(*r, now)) {
+    // Ours to decide: propose it (again, if a leadership of ours ended meanwhile).
+    if (pf.proposed_term != r->raft.term() &&
+        Propose(*r, EntryType::kFinish, EncodePayload(pf.finish)).ok()) {
+      pf.proposed_term = r->raft.term();
     }
     pf.send_at = now + kFinishResendInterval;
-    ++it;
+    return std::next(it);
   }
+  if (pf.send_at > now) return std::next(it);
+  if (++pf.sends > kMaxFinishSends) {
+    log_->warn("no leader of group {} acknowledged the finish of {} attempt {}; its lease decides",
+               pf.group, it->first.task_id, it->first.attempt);
+    return finishes_.erase(it);
+  }
+  std::string leader = LeaderAddress(pf.group, pf.leader_hint);
+  if (!leader.empty() && leader != options_.client_address) {
+    SendPeer(leader, kFinishReportType, FinishReport{options_.node_id, pf.finish});
+  }
+  pf.send_at = now + kFinishResendInterval;
+  return std::next(it);
 }
 
 void NodeCore::SweepOwnAttempts(Instant now) {
@@ -327,9 +327,10 @@ void NodeCore::SweepOwnAttempts(Instant now) {
       pf.group = g;
       pf.finish = std::move(f);
       pf.send_at = now;
-      finishes_[ref] = std::move(pf);
+      log_->warn("{} attempt {}: {}; it will run again", t.id, a.number, pf.finish.reason);
       r.lost_reported.insert(ref);
-      log_->warn("{} attempt {}: {}; it will run again", t.id, a.number, finishes_[ref].finish.reason);
+      auto [fit, inserted] = finishes_.insert_or_assign(ref, std::move(pf));
+      SendFinish(now, fit);
     }
   }
 }
