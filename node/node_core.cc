@@ -30,6 +30,7 @@ Status NodeCore::StartGossip(const Storage& storage, Instant now) {
   }
   life_ = incarnation;
   outbox_.writes.Put(Column::kMeta, kIncarnationKey, EncodePayload(incarnation));
+  persisted_incarnation_ = incarnation;
   force_sync_ = true;
   membership_ = std::make_unique<Membership>(options_.gossip, options_.node_id,
                                              options_.client_address, incarnation, options_.seed,
@@ -37,6 +38,14 @@ Status NodeCore::StartGossip(const Storage& storage, Instant now) {
   membership_->SetLocalLoad(LocalLoad());
   membership_->Join(now, options_.join);
   return Status::Ok();
+}
+
+void NodeCore::PersistIncarnation() {
+  // Refutations raise the incarnation; a restart must start above it (membership.h). No
+  // sync: if the write is lost, the restarted node refutes what it hears about itself.
+  if (membership_->incarnation() <= persisted_incarnation_) return;
+  persisted_incarnation_ = membership_->incarnation();
+  outbox_.writes.Put(Column::kMeta, "incarnation", EncodePayload(persisted_incarnation_));
 }
 
 MemberLoad NodeCore::LocalLoad() const {
@@ -83,6 +92,7 @@ void NodeCore::Step(Instant now, const PeerMessage& message) {
   // Every gossip kind, including kGossipUpdate, which carries most of the dissemination.
   if (IsGossipMessage(message.type)) {
     membership_->Step(now, message);
+    PersistIncarnation();
     return;
   }
   if (IsRaftPeerMessageType(message.type)) {
@@ -407,6 +417,7 @@ void NodeCore::Tick(Instant now) {
   if (membership_) {
     membership_->SetLocalLoad(LocalLoad());
     membership_->Tick(now);
+    PersistIncarnation();
     for (const auto& e : membership_->TakeEvents()) {
       // Load changes arrive every second from every peer: not worth an info line each.
       log_->log(e.type == MemberEventType::kUpdated ? spdlog::level::debug : spdlog::level::info,

@@ -264,6 +264,7 @@ class NodeCore {
   Duration HolderLease() const { return options_.lease.Scaled(100 - options_.max_drift_percent, 100); }
   Duration LeaderLease() const { return options_.lease.Scaled(100 + options_.max_drift_percent, 100); }
   Status StartGossip(const Storage& storage, Instant now);
+  void PersistIncarnation();
 
   template <typename T>
   void Reply(const ReplyTo& to, RequestType type, const T& body) {
@@ -285,6 +286,7 @@ class NodeCore {
   std::map<std::string, std::unique_ptr<Replica>> replicas_;
   TaskTable empty_table_;
   uint64_t life_ = 0;  // this start's incarnation
+  uint64_t persisted_incarnation_ = 0;
   std::map<std::string, uint64_t> replay_to_;  // group -> last log index found at Recover
 
   Ready outbox_;
