@@ -508,7 +508,7 @@ Instant NodeCore::NextDeadline() const {
   if (options_.stealing && !stopping_ && used_slots_ < options_.slots) {
     // Gossip with news of work wakes the loop by itself (a message); here only the
     // fallback of asking blindly, or the lost-answer timeout.
-    next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + Duration::Seconds(1) : next_steal_at_);
+    next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + Duration::Millis(150) : next_steal_at_);
   }
   return next;
 }

@@ -219,6 +219,7 @@ class NodeCore {
 
   // Routing (node_core_requests.cc).
   std::string GroupForRequest(const RequestFrame& frame) const;
+  bool KnownGroup(const std::string& group) const;
   void Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops);
   void Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame);
   void RetryParked(Instant now);
@@ -320,8 +321,13 @@ class NodeCore {
   Duration steal_backoff_;
   Instant next_renew_at_;
   uint64_t next_renew_seq_ = 1;
-  // renewal seq -> when it was sent, and for which group (bounded)
-  std::map<uint64_t, std::pair<Instant, std::string>> renew_sent_at_;
+  struct RenewSent {
+    Instant at;
+    std::string group;
+    std::set<AttemptRef> asked;
+  };
+  std::map<uint64_t, RenewSent> renew_sent_at_;  // by renewal seq (bounded)
+  std::map<uint64_t, Instant> steal_asked_at_;   // steal request seq -> when sent (bounded)
   int64_t stolen_count_ = 0;
   int64_t given_count_ = 0;
 };

@@ -135,6 +135,14 @@ void NodeCore::OnForwardReply(const ForwardReply& reply) {
   SendReply(f.to, f.type, std::move(*frame));
 }
 
+bool NodeCore::KnownGroup(const std::string& group) const {
+  if (FindReplica(group) != nullptr) return true;
+  // Led elsewhere, by gossip's hints (a hint naming our own address is stale: this node
+  // holds no replica of the group, so it came from an earlier life of this address).
+  const std::string leader = LeaderAddress(group, "");
+  return !leader.empty() && leader != options_.client_address;
+}
+
 void NodeCore::Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame) {
   switch (frame.type) {
     case RequestType::kSubmit: return HandleSubmit(now, r, from, frame.body);
@@ -220,8 +228,11 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
         after[i].push_back(t->id);
       } else if (auto n = r.inflight_names.find(a); n != r.inflight_names.end()) {
         after[i].push_back(n->second);
-      } else if (std::string g = GroupOfTaskId(a); !g.empty() && g != r.group) {
-        // Another group's task: its outcome reaches this group later (cross-group after).
+      } else if (std::string g = GroupOfTaskId(a);
+                 !g.empty() && g != r.group && KnownGroup(g)) {
+        // A task of another group that some node leads now: its outcome reaches this group
+        // later (cross-group after). A group nobody leads (every replica lost) is refused
+        // below like an unknown id, rather than leave the task waiting forever.
         after[i].push_back(a);
       } else {
         return ReplyError(from, kType,

@@ -10,7 +10,10 @@
 namespace magpie {
 
 namespace {
-constexpr Duration kStealReplyTimeout = Duration::Seconds(1);
+// Past this without an answer the thief asks again (elsewhere, perhaps); a later answer
+// is still used, its lease counted from when that request was sent.
+constexpr Duration kStealReplyTimeout = Duration::Millis(150);
+constexpr size_t kMaxStealsRemembered = 64;
 constexpr Duration kFinishResendInterval = Duration::Seconds(1);
 constexpr int kMaxFinishSends = 60;
 constexpr size_t kMaxStealScan = 4096;
@@ -125,34 +128,48 @@ void NodeCore::MaybeSteal(Instant now) {
   log_->debug("steal: asking {} for up to {} slots of work (request {})", victim->address, free_slots, req.seq);
   steal_in_flight_ = req.seq;
   steal_sent_at_ = now;
+  steal_asked_at_[req.seq] = now;
+  while (steal_asked_at_.size() > kMaxStealsRemembered) steal_asked_at_.erase(steal_asked_at_.begin());
 }
 
 void NodeCore::OnStealReply(Instant now, const std::string& from, const StealReply& reply) {
-  // A reply that comes after the timeout (say, to a node that was paused) is late even if
-  // nothing was asked since: its lease may already have run out at the leader.
-  const bool current = reply.seq == steal_in_flight_ && steal_in_flight_ != 0 &&
-                       now - steal_sent_at_ < kStealReplyTimeout;
+  const bool in_flight = reply.seq == steal_in_flight_ && steal_in_flight_ != 0;
+  if (in_flight) steal_in_flight_ = 0;
+  // When we asked bounds the lease (the grant came after): an answer to a request we no
+  // longer remember (very late, or a duplicate) cannot be run safely.
+  auto asked = steal_asked_at_.find(reply.seq);
+  const bool known = asked != steal_asked_at_.end();
+  const Instant asked_at = known ? asked->second : Instant();
+  if (known) steal_asked_at_.erase(asked);
   log_->debug("steal: {} gave {} tasks (request {}, {})", from, reply.tasks.size(), reply.seq,
-              current ? "current" : "late");
-  if (current) steal_in_flight_ = 0;
+              in_flight ? "current" : known ? "late" : "unknown");
   if (reply.tasks.empty()) {
-    if (current) {
+    if (in_flight) {
       steal_backoff_ = std::clamp(steal_backoff_ * 2, options_.steal_backoff_min, options_.steal_backoff_max);
       next_steal_at_ = now + steal_backoff_;
     }
     return;
   }
-  if (!current) {
-    // We no longer know when we asked, so we cannot bound the lease: let it expire there.
-    log_->info("late steal reply from {} with {} tasks ignored; their leases will expire",
-               from, reply.tasks.size());
-    return;
-  }
   steal_backoff_ = options_.steal_backoff_min;
   next_steal_at_ = now;
   for (const auto& st : reply.tasks) {
-    if (stopping_ || local_.count(st.task_id) != 0 || options_.slots - used_slots_ < st.spec.slots) {
-      continue;  // cannot run it: its lease runs out at the victim and it is granted again
+    const AttemptRef ref{st.task_id, st.attempt};
+    auto running = local_.find(st.task_id);
+    if ((running != local_.end() && running->second.attempt == st.attempt) || finishes_.count(ref) != 0) {
+      continue;  // a duplicate of an answer already acted on
+    }
+    if (!known || now >= asked_at + HolderLease() || stopping_ || running != local_.end() ||
+        options_.slots - used_slots_ < st.spec.slots) {
+      // Cannot run it: hand it back at once rather than let it wait out its lease.
+      PendingFinish pf;
+      pf.group = GroupOfTaskId(st.task_id);
+      pf.finish = FinishEntry{st.task_id, st.attempt, Outcome::kLost, -1, 0, now.unix_millis(),
+                              "stolen but not run: the thief could not take it", "", ""};
+      pf.leader_hint = from;
+      pf.send_at = now;
+      auto [fit, inserted] = finishes_.insert_or_assign(ref, std::move(pf));
+      SendFinish(now, fit);
+      continue;
     }
     LocalAttempt la;
     la.group = GroupOfTaskId(st.task_id);
@@ -162,7 +179,7 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     la.leader_hint = from;
     // The grant happened after we asked, so a lease counted from the asking is never
     // longer than the one the leader counts.
-    la.lease_base = steal_sent_at_;
+    la.lease_base = asked_at;
     la.extended_to = la.lease_base + HolderLease();
     local_[st.task_id] = la;
     used_slots_ += la.slots;
@@ -220,7 +237,8 @@ void NodeCore::RenewLeases(Instant now) {
     renew.seq = next_renew_seq_++;
     renew.holder_id = options_.node_id;
     renew.group = key.second;
-    renew_sent_at_[renew.seq] = {now, renew.group};
+    renew_sent_at_[renew.seq] = RenewSent{now, renew.group,
+                                          std::set<AttemptRef>(renew.attempts.begin(), renew.attempts.end())};
     SendPeer(key.first, kLeaseRenewType, renew);
   }
   while (renew_sent_at_.size() > kMaxRenewalsRemembered) renew_sent_at_.erase(renew_sent_at_.begin());
@@ -229,8 +247,8 @@ void NodeCore::RenewLeases(Instant now) {
 void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
   auto sent = renew_sent_at_.find(ack.seq);
   if (sent == renew_sent_at_.end()) return;  // too old to trust
-  const Instant sent_at = sent->second.first;
-  const std::string group = sent->second.second;
+  const RenewSent renewal = std::move(sent->second);
+  const Instant sent_at = renewal.at;
   renew_sent_at_.erase(sent);
   if (ack.not_leader) {
     // Asked the wrong node: it vouches for nothing. Ask again soon, where gossip or the
@@ -240,7 +258,9 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
   }
   std::set<AttemptRef> current(ack.current.begin(), ack.current.end());
   for (auto& [id, la] : local_) {
-    if (la.killed_for != Outcome::kNone || la.group != group) continue;
+    // Judge only what this renewal asked about: an attempt stolen while it was in flight,
+    // or renewed with another leader, is not in its answer.
+    if (la.killed_for != Outcome::kNone || renewal.asked.count(AttemptRef{id, la.attempt}) == 0) continue;
     if (current.count(AttemptRef{id, la.attempt}) != 0) {
       if (sent_at > la.lease_base) la.lease_base = sent_at;
     } else if (sent_at >= la.lease_base) {
