@@ -272,7 +272,20 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
   }
 
   if (req->dry_run) return Reply(from, kType, SubmitReply{ids, existing});
-  if (fresh == 0) return Reply(from, kType, SubmitReply{ids, existing});
+  if (fresh == 0) {
+    // Every task matched by key; if one of them only matched a proposal still in flight,
+    // its id is not committed yet (a leader change can still lose it): answering now
+    // would acknowledge it before a quorum has it (magpie-sim --seed 1, R=3).
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (r.inflight_ids.count(ids[i]) != 0) {
+        return ReplyError(from, kType,
+                          Status::Unavailable("an earlier copy of this submit is still being "
+                                              "committed: retry (its idempotency keys make "
+                                              "that safe)"));
+      }
+    }
+    return Reply(from, kType, SubmitReply{ids, existing});
+  }
 
   r.next_seq = seq;
   uint64_t last = 0;

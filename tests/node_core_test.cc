@@ -352,5 +352,132 @@ TEST(TaskTable, ForeignUpstreamWaitsForItsCommittedOutcome) {
   EXPECT_TRUE(reloaded.ForeignWaits().empty());
 }
 
+// Two cores wired together (messages held on a wire until delivered), for what only a
+// group of more than one voter shows.
+struct TwoCores {
+  struct Peer {
+    CoreOptions o;
+    MemoryStorage storage;
+    std::unique_ptr<NodeCore> core;
+    std::vector<StartProcess> starts;
+    std::vector<ClientReply> replies;
+  };
+  Instant now = Instant::FromMicros(1'700'000'000'000'000);
+  Peer peers[2];
+  std::vector<PeerMessage> wire;
+
+  TwoCores() {
+    const char* ids[2] = {"aaaaaaaa00000001", "bbbbbbbb00000002"};
+    const char* addrs[2] = {"10.0.0.1:7400", "10.0.0.2:7400"};
+    for (int i = 0; i < 2; ++i) {
+      Peer& p = peers[i];
+      p.o.node_id = ids[i];
+      p.o.group_id = std::string(ids[i]).substr(0, 8);
+      p.o.client_address = addrs[i];
+      p.o.join = {addrs[1 - i]};
+      p.o.seed = 7 + i;
+      p.o.stealing = false;
+      p.o.replication = 2;
+      auto logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+      p.core = std::make_unique<NodeCore>(p.o, logger);
+      EXPECT_TRUE(p.core->Recover(&p.storage, now).ok());
+    }
+  }
+  Peer& a() { return peers[0]; }
+  const std::string& group() { return peers[0].o.group_id; }
+  void Drain(Peer& p) {
+    for (int k = 0; k < 100 && p.core->HasReady(); ++k) {
+      Ready rd = p.core->TakeReady();
+      ASSERT_TRUE(p.storage.Write(rd.writes, rd.sync).ok());
+      for (auto& m : rd.messages) wire.push_back(std::move(m));
+      for (auto& sp : rd.starts) p.starts.push_back(std::move(sp));
+      for (auto& r : rd.replies) p.replies.push_back(std::move(r));
+      p.core->Advance(now);
+    }
+  }
+  void Deliver() {
+    auto msgs = std::move(wire);
+    wire.clear();
+    for (auto& m : msgs) {
+      for (auto& p : peers) {
+        if (m.to == p.o.client_address) p.core->Step(now, m);
+      }
+    }
+  }
+  void Step(Duration d) {
+    now = now + d;
+    for (auto& p : peers) {
+      p.core->Tick(now);
+      Drain(p);
+    }
+    Deliver();
+    for (auto& p : peers) Drain(p);
+  }
+  // Until A's home group has both nodes as voters and A serves it.
+  void FormGroup() {
+    for (int i = 0; i < 3000; ++i) {
+      const Replica* r = a().core->replica(group());
+      if (r != nullptr && r->serving && r->raft.members().VoterCount() == 2) return;
+      Step(Duration::Millis(10));
+    }
+    ADD_FAILURE() << "the group did not grow to two voters";
+  }
+  void Submit(uint64_t request_id, const TaskSpec& spec) {
+    a().core->Request(now, ReplyTo{"client", request_id},
+                      RequestFrame{RequestType::kSubmit, request_id, PackBody(SubmitRequest{{spec}, false})});
+    Drain(a());
+  }
+};
+
+// A Finish the leader proposed waits for the follower's ack. Until it commits,
+// NextDeadline must not stay in the past: a real driver polls with a zero timeout while
+// it does (a busy loop found by magpie-sim --seed 1 at --replication 3).
+TEST(NodeCoreGroups, AFinishAwaitingItsQuorumDoesNotPinNextDeadlineToThePast) {
+  TwoCores c;
+  c.FormGroup();
+  ASSERT_EQ(c.a().core->replica(c.group())->raft.members().VoterCount(), 2u);
+  TaskSpec spec;
+  spec.command = {"sleep", "100"};
+  c.Submit(1, spec);
+  for (int i = 0; i < 300 && c.a().starts.empty(); ++i) c.Step(Duration::Millis(10));
+  ASSERT_EQ(c.a().starts.size(), 1u);
+  // The process ends; A proposes the Finish. Nothing reaches B yet, so it cannot commit.
+  const StartProcess sp = c.a().starts.front();
+  c.now = c.now + Duration::Millis(1);
+  c.a().core->OnExecutorEvent(c.now, ExecutorEvent{ExecutorEvent::Kind::kExited, sp.task_id, sp.attempt, 0, 0, "", "", ""});
+  c.Drain(c.a());
+  c.a().core->Tick(c.now);
+  c.Drain(c.a());
+  EXPECT_GT(c.a().core->NextDeadline(), c.now)
+      << "NextDeadline stays in the past while the Finish waits for its quorum";
+  // Delivered, it commits and the task ends.
+  for (int i = 0; i < 100; ++i) c.Step(Duration::Millis(10));
+  const Task* t = c.a().core->replica(c.group())->table.Find(sp.task_id);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->state, TaskState::kSucceeded);
+}
+
+// A retried submit whose tasks match (by idempotency key) only proposals still in flight
+// must not be answered with their ids before they commit: a leader change can still lose
+// them (magpie-sim --seed 1 at --replication 3: "acknowledged before it was committed").
+TEST(NodeCoreGroups, ARetriedSubmitIsNotAcknowledgedBeforeTheFirstCopyCommits) {
+  TwoCores c;
+  c.FormGroup();
+  TaskSpec spec;
+  spec.command = {"sleep", "100"};
+  spec.idempotency_key = "k1";
+  c.Submit(1, spec);  // proposed; the follower has not answered
+  c.Submit(2, spec);  // the client's retry
+  for (const auto& r : c.a().replies) {
+    EXPECT_FALSE(r.frame.status.ok())
+        << "request " << r.to.request_id << " was answered with ids before its Submit committed";
+  }
+  for (int i = 0; i < 100; ++i) c.Step(Duration::Millis(10));
+  bool first_ok = false;
+  for (const auto& r : c.a().replies) first_ok = first_ok || (r.to.request_id == 1 && r.frame.status.ok());
+  EXPECT_TRUE(first_ok) << "the first copy was answered once committed";
+  EXPECT_EQ(c.a().core->replica(c.group())->table.size(), 1u);
+}
+
 }  // namespace
 }  // namespace magpie
