@@ -116,9 +116,13 @@ void FaultInjector::ApplyShape(const std::string& shape, const std::vector<int>&
 
 void FaultInjector::StartPartition(SimTime now) {
   const int n = plan_.nodes;
-  static const char* kShapes[] = {"split", "one-way", "bridge", "isolate", "flap"};
-  std::string shape = kShapes[prng_->Below(5)];
+  static const char* kShapes[] = {"split", "one-way", "bridge", "isolate", "flap", "leader"};
+  std::string shape = kShapes[prng_->Below(6)];
   if (shape == "bridge" && n < 3) shape = "split";
+  if (shape == "leader") {
+    if (StartLeaderMinority(now)) return;
+    shape = "isolate";
+  }
   Active a;
   a.kind = shape == "flap" ? Kind::kFlap : Kind::kPartition;
   if (shape == "flap") {
@@ -148,6 +152,54 @@ void FaultInjector::StartPartition(SimTime now) {
   } else {
     Schedule(now + lasts, a);
   }
+}
+
+bool FaultInjector::StartLeaderMinority(SimTime now) {
+  // A group's leader cut into a minority of the cluster, which may keep one of its
+  // followers as a bridge: the leader then still hears from that follower (and may keep
+  // its quorum and lease), while the majority side cannot reach it.
+  const int n = plan_.nodes;
+  const std::vector<GroupLead> leads = target_->Leaders();
+  if (n < 3 || leads.empty()) return false;
+  const GroupLead& lead = leads[prng_->Below(leads.size())];
+  std::vector<int> others;
+  for (int i = 0; i < n; ++i) {
+    if (i != lead.leader) others.push_back(i);
+  }
+  // The minority: the leader and up to (n-1)/2 - 1 others.
+  const int extra = static_cast<int>(prng_->Below(static_cast<uint64_t>((n - 1) / 2)));
+  Active a;
+  a.kind = Kind::kPartition;
+  a.side.push_back(lead.leader);
+  for (int k = 0; k < extra && !others.empty(); ++k) {
+    const size_t at = prng_->Below(others.size());
+    a.side.push_back(others[at]);
+    others.erase(others.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  std::sort(a.side.begin(), a.side.end());
+  std::vector<int> bridges;  // followers outside the minority
+  for (int f : lead.followers) {
+    if (std::find(a.side.begin(), a.side.end(), f) == a.side.end()) bridges.push_back(f);
+  }
+  const bool bridged = !bridges.empty() && prng_->Chance(1, 2);
+  if (bridged) {
+    a.shape = "bridge";
+    a.node = bridges[prng_->Below(bridges.size())];
+  } else {
+    a.shape = "split";
+  }
+  ApplyShape(a.shape, a.side, a.node);
+  partitioned_ = true;
+  ++stats_.partitions;
+  ++stats_.leader_cuts;
+  const Duration lasts = Duration::Micros(prng_->Between(plan_.cut_min_us, plan_.cut_max_us));
+  Note(now, lead.leader,
+       "partition " + target_->network().partition().description() + " (a leader, node " +
+           std::to_string(lead.leader) + ", in the minority" +
+           (bridged ? ", still talking to its follower node " + std::to_string(a.node) : "") +
+           ") for " + std::to_string(lasts.millis()) + " ms");
+  Schedule(now + lasts, a);
+  return true;
 }
 
 void FaultInjector::OnSyncStarted(SimTime now, int node, SimTime done_at) {

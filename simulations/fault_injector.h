@@ -24,6 +24,12 @@
 
 namespace magpie {
 
+// A node serving as a group's leader, and the other voters of that group.
+struct GroupLead {
+  int leader = -1;
+  std::vector<int> followers;
+};
+
 // What the injector can do to the world (the world implements it).
 class FaultTarget {
  public:
@@ -36,6 +42,8 @@ class FaultTarget {
   virtual void PauseNode(SimTime now, int node) = 0;
   virtual void ResumeNode(SimTime now, int node) = 0;
   virtual SimNetwork& network() = 0;
+  // Every group's serving leader among the up nodes, in node then group order.
+  virtual std::vector<GroupLead> Leaders() const = 0;
 };
 
 struct FaultPlan {
@@ -58,6 +66,7 @@ struct FaultStats {
   uint64_t pauses = 0;
   uint64_t partitions = 0;
   uint64_t flaps = 0;
+  uint64_t leader_cuts = 0;  // partitions that put a group's leader in a minority
 };
 
 class FaultInjector {
@@ -96,6 +105,8 @@ class FaultInjector {
   void StartCrash(SimTime now, int node, bool in_sync);
   void StartPause(SimTime now);
   void StartPartition(SimTime now);
+  // False when no group has a serving leader (or fewer than 3 nodes): nothing drawn.
+  bool StartLeaderMinority(SimTime now);
   void ApplyShape(const std::string& shape, const std::vector<int>& side, int node);
   void Note(SimTime now, int node, const std::string& what);
 

@@ -1,5 +1,7 @@
 #include "simulations/liveness_checker.h"
 
+#include <set>
+
 #include "node/log_entry.h"
 
 namespace magpie {
@@ -61,6 +63,21 @@ std::string DescribeDifference(const std::string& before, const std::string& aft
   return out.empty() ? "other fields differ" : out;
 }
 
+bool LivenessChecker::WaitsOnALostGroup(const TaskTable& table, const Task& t, int depth) const {
+  // An `after` naming a task of another group is resolved by that group's leader; a lost
+  // group never answers, so what waits on it (here or through a pending upstream of this
+  // group) may wait for good: DESIGN §1.1 promises nothing past a majority's disks.
+  if (depth > 64) return false;
+  for (const auto& up : t.spec.after) {
+    const std::string g = Oracle::GroupOf(up);
+    if (!oracle_->GroupSurvives(g)) return true;
+    if (g != Oracle::GroupOf(t.id)) continue;
+    const Task* u = table.Find(up);
+    if (u != nullptr && !IsEnded(u->state) && WaitsOnALostGroup(table, *u, depth + 1)) return true;
+  }
+  return false;
+}
+
 size_t LivenessChecker::ExcludedAcks() const {
   size_t n = 0;
   for (const auto& [id, ack] : oracle_->acks()) {
@@ -69,22 +86,43 @@ size_t LivenessChecker::ExcludedAcks() const {
   return n;
 }
 
-bool LivenessChecker::Converged(size_t outstanding_requests) const {
-  if (outstanding_requests != 0) return false;
-  for (const auto& n : *nodes_) {
-    if (!n->up() || n->paused() || n->busy() || n->inbox_size() != 0) return false;
-    if (n->core().tasks().CountInState(TaskState::kRunning) != 0) return false;
-    if (n->executor().live() != 0) return false;
+int LivenessChecker::LeaderOf(const std::string& group) const {
+  int best = -1;
+  uint64_t best_term = 0;
+  for (size_t i = 0; i < nodes_->size(); ++i) {
+    const SimNode& n = *(*nodes_)[i];
+    if (!n.up() || n.paused()) continue;
+    const Replica* r = n.core().replica(group);
+    if (r == nullptr || !r->raft.is_leader() || !r->serving) continue;
+    if (best < 0 || r->raft.term() > best_term) {
+      best = static_cast<int>(i);
+      best_term = r->raft.term();
+    }
   }
-  for (const auto& [id, ack] : oracle_->acks()) {
-    if (!oracle_->GroupSurvives(ack.group)) continue;
-    const int home = oracle_->HomeOf(ack.group);
-    if (home < 0) return false;
-    const Task* t = (*nodes_)[home]->core().tasks().Find(id);
-    if (t == nullptr || !IsEnded(t->state)) return false;
-  }
-  return true;
+  return best;
 }
+
+namespace {
+
+// Every group some node holds, and every group an acknowledged task names.
+std::set<std::string> AllGroups(const Oracle& oracle, const std::vector<std::unique_ptr<SimNode>>& nodes) {
+  std::set<std::string> out;
+  for (const auto& n : nodes) {
+    if (!n->up()) continue;
+    for (const auto& g : n->core().groups()) out.insert(g);
+  }
+  for (const auto& [id, ack] : oracle.acks()) out.insert(ack.group);
+  return out;
+}
+
+int NodeById(const std::vector<std::unique_ptr<SimNode>>& nodes, const std::string& id) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i]->node_id() == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
 
 std::vector<Violation> LivenessChecker::CheckConverged(SimTime now,
                                                        size_t outstanding_requests) const {
@@ -97,45 +135,95 @@ std::vector<Violation> LivenessChecker::CheckConverged(SimTime now,
   }
   for (size_t i = 0; i < nodes_->size(); ++i) {
     const SimNode& n = *(*nodes_)[i];
-    if (!n.up()) {
-      report("node " + std::to_string(i) + " is still down after the heal");
+    if (!n.up()) report("node " + std::to_string(i) + " is still down after the heal");
+  }
+  // Groups with acknowledged tasks, by group.
+  std::map<std::string, std::vector<const AckRecord*>> acked;
+  for (const auto& [id, ack] : oracle_->acks()) {
+    if (oracle_->GroupSurvives(ack.group)) acked[ack.group].push_back(&ack);
+  }
+  for (const auto& group : AllGroups(*oracle_, *nodes_)) {
+    const int leader = LeaderOf(group);
+    auto a = acked.find(group);
+    if (leader < 0) {
+      if (a != acked.end()) {
+        report("group " + group + " (" + std::to_string(a->second.size()) +
+               " acknowledged tasks) has no serving leader after the quiet period");
+      }
       continue;
     }
-    n.core().tasks().ForEachBySeq(0, [&](const Task& t) {
-      const Attempt* a = t.current_attempt();
-      if (t.state != TaskState::kRunning || a == nullptr || a->node != n.node_id()) return true;
-      if (n.executor().Find(t.id, a->number) == nullptr) {
-        report("task " + t.id + " is running in node " + std::to_string(i) +
-               "'s table (attempt " + std::to_string(a->number) +
+    const SimNode& l = *(*nodes_)[leader];
+    const Replica& lr = *l.core().replica(group);
+    for (const auto& m : lr.raft.members().members) {
+      if (!m.voter) continue;
+      const int mi = NodeById(*nodes_, m.id);
+      if (mi < 0 || !(*nodes_)[mi]->up()) continue;  // a wiped identity; a down node (above)
+      const Replica* mr = (*nodes_)[mi]->core().replica(group);
+      if (mr == nullptr || mr->raft.applied_index() != lr.raft.applied_index()) {
+        report("node " + std::to_string(mi) + ", a voter of group " + group + ", has applied " +
+               (mr == nullptr ? std::string("nothing (no replica)")
+                              : "to index " + std::to_string(mr->raft.applied_index())) +
+               " but its leader, node " + std::to_string(leader) + ", to " +
+               std::to_string(lr.raft.applied_index()));
+      }
+    }
+    lr.table.ForEachBySeq(0, [&](const Task& t) {
+      const Attempt* at = t.current_attempt();
+      if (t.state != TaskState::kRunning || at == nullptr) return true;
+      const int holder = NodeById(*nodes_, at->node);
+      if (holder < 0 || !(*nodes_)[holder]->up() ||
+          (*nodes_)[holder]->executor().Find(t.id, at->number) == nullptr) {
+        report("task " + t.id + " is running in group " + group + "'s table at its leader, node " +
+               std::to_string(leader) + " (attempt " + std::to_string(at->number) + " on " +
+               (holder < 0 ? at->node + ", an identity no node has" : "node " + std::to_string(holder)) +
                ") but no process of that attempt is alive");
       }
       return true;
     });
-    for (const auto& [pid, p] : n.executor().processes()) {
-      const Task* t = n.up() ? n.core().tasks().Find(p.task_id) : nullptr;
-      const Attempt* a = t != nullptr ? t->current_attempt() : nullptr;
-      if (t == nullptr || t->state != TaskState::kRunning || a == nullptr ||
-          a->number != p.attempt) {
-        report("process " + std::to_string(pid) + " of task " + p.task_id + " attempt " +
-               std::to_string(p.attempt) + " on node " + std::to_string(i) +
-               " is still alive, but its attempt is not the running one (" +
-               (t ? TaskStateName(t->state) : "no such task") + ")");
+    if (a == acked.end()) continue;
+    for (const AckRecord* ack : a->second) {
+      const Task* t = lr.table.Find(ack->id);
+      if (t != nullptr && !IsEnded(t->state) && WaitsOnALostGroup(lr.table, *t)) continue;
+      if (t == nullptr) {
+        report("task " + ack->id + " (acknowledged at t=" + ack->at.ToString() +
+               ") is missing from its group's leader, node " + std::to_string(leader));
+      } else if (!ack->key.empty() && t->spec.idempotency_key != ack->key) {
+        report("task " + ack->id + " (acknowledged at t=" + ack->at.ToString() + " for key " +
+               ack->key + ") is another task (key " + t->spec.idempotency_key +
+               ") at its group's leader, node " + std::to_string(leader));
+      } else if (!IsEnded(t->state)) {
+        report("task " + ack->id + " (acknowledged at t=" + ack->at.ToString() + ") is still " +
+               TaskStateName(t->state) + " after the quiet period: " + AttemptWords(*t));
       }
     }
   }
-  for (const auto& [id, ack] : oracle_->acks()) {
-    if (!oracle_->GroupSurvives(ack.group)) continue;
-    const int home = oracle_->HomeOf(ack.group);
-    if (home < 0 || !(*nodes_)[home]->up()) continue;  // reported above
-    const Task* t = (*nodes_)[home]->core().tasks().Find(id);
-    if (t == nullptr) {
-      report("task " + id + " (acknowledged at t=" + ack.at.ToString() + ") is missing");
-    } else if (!IsEnded(t->state)) {
-      report("task " + id + " (acknowledged at t=" + ack.at.ToString() + ") is still " +
-             TaskStateName(t->state) + " after the quiet period: " + AttemptWords(*t));
+  for (size_t i = 0; i < nodes_->size(); ++i) {
+    const SimNode& n = *(*nodes_)[i];
+    if (!n.up()) continue;
+    for (const auto& [pid, p] : n.executor().processes()) {
+      const int leader = LeaderOf(Oracle::GroupOf(p.task_id));
+      const Task* t =
+          leader < 0 ? nullptr : (*nodes_)[leader]->core().replica(Oracle::GroupOf(p.task_id))->table.Find(p.task_id);
+      const Attempt* a = t != nullptr ? t->current_attempt() : nullptr;
+      if (t == nullptr || t->state != TaskState::kRunning || a == nullptr ||
+          a->number != p.attempt || a->node != n.node_id()) {
+        report("process " + std::to_string(pid) + " of task " + p.task_id + " attempt " +
+               std::to_string(p.attempt) + " on node " + std::to_string(i) +
+               " is still alive, but its attempt is not the running one (" +
+               (t ? TaskStateName(t->state) : "no such task at a leader") + ")");
+      }
     }
   }
   return out;
+}
+
+bool LivenessChecker::Converged(size_t outstanding_requests) const {
+  if (outstanding_requests != 0) return false;
+  for (const auto& n : *nodes_) {
+    if (!n->up() || n->paused() || n->busy() || n->inbox_size() != 0) return false;
+    if (n->executor().live() != 0) return false;
+  }
+  return CheckConverged(SimTime::Zero(), 0).empty();
 }
 
 std::vector<Violation> LivenessChecker::CheckReplay(SimTime now, int node, const TableImage& before,

@@ -1,10 +1,13 @@
 // The checkers that run once, after the faults have healed and the cluster has had a
 // quiet period to converge:
 //
-//   liveness-after-heal   every acknowledged task (of a group that kept its disk) has
-//                         reached an end state; no task is `running` in a table without a
-//                         live simulated process of that attempt; no process outlives its
-//                         attempt; every client request was answered
+//   liveness-after-heal   every group with an acknowledged task (that kept a majority of
+//                         its voters' disks) has a serving leader, and every voter of it
+//                         that is up has applied what the leader applied; in the leader's
+//                         table every acknowledged task has reached an end state (with the
+//                         client's idempotency key); no task is `running` there without a
+//                         live simulated process of that attempt on its holder; no process
+//                         outlives its attempt; every client request was answered
 //   replay-consistency    a node restarted from its own storage recovers exactly the table
 //                         it held (the table is a function of the durable log)
 #ifndef MAGPIE_SIMULATIONS_LIVENESS_CHECKER_H_
@@ -44,11 +47,16 @@ class LivenessChecker {
   std::vector<Violation> CheckReplay(SimTime now, int node, const TableImage& before,
                                      const TableImage& after) const;
 
-  // Acknowledged tasks of groups that lost every replica's disk: not covered until
-  // replica groups exist (DESIGN §1.1 holds for a minority of failures).
+  // Acknowledged tasks of groups that lost a majority of their voters' disks (DESIGN §1.1
+  // holds for a minority of failures): not checked.
   size_t ExcludedAcks() const;
+  // The node serving as the group's leader (the highest term if two think so), or -1.
+  int LeaderOf(const std::string& group) const;
 
  private:
+  // t waits (maybe through pending upstreams of its own group) on a task of a lost group.
+  bool WaitsOnALostGroup(const TaskTable& table, const Task& t, int depth = 0) const;
+
   const Oracle* oracle_;
   const std::vector<std::unique_ptr<SimNode>>* nodes_;
 };

@@ -34,20 +34,18 @@ void Oracle::RecordReplica(const std::string& group, int node) {
   replicas_[group].insert(node);
 }
 
-void Oracle::RecordWipe(int node) {
-  for (auto& [group, nodes] : replicas_) {
-    if (nodes.count(node) != 0) lost_replicas_[group].insert(node);
-  }
+void Oracle::RecordGroupLost(const std::string& group, SimTime at) {
+  lost_groups_.emplace(group, at);
 }
 
-bool Oracle::GroupSurvives(const std::string& group) const {
-  auto r = replicas_.find(group);
-  if (r == replicas_.end()) return false;
-  auto l = lost_replicas_.find(group);
-  const size_t lost = l == lost_replicas_.end() ? 0 : l->second.size();
-  // One replica today: a wipe loses the group. A replica group survives while a majority
-  // of its replicas kept their disks.
-  return lost * 2 < r->second.size();
+void Oracle::RecordCommittedSubmit(const std::string& id, const std::string& key, uint64_t index,
+                                   SimTime at) {
+  committed_.emplace(id, CommittedSubmit{key, index, at});
+}
+
+const CommittedSubmit* Oracle::Committed(const std::string& id) const {
+  auto it = committed_.find(id);
+  return it == committed_.end() ? nullptr : &it->second;
 }
 
 int Oracle::HomeOf(const std::string& group) const {

@@ -1,5 +1,7 @@
 #include "simulations/runner.h"
 
+#include <algorithm>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -98,10 +100,14 @@ SwarmSummary RunMany(const std::vector<PlannedRun>& runs, spdlog::level::level_e
       verdict += " " + bug->id;
       ++s.known[bug->id];
     }
-    std::fprintf(out, "seed %llu: %s nodes=%d duration=%llds faults=%s workload=%s acked=%llu "
+    s.failover_leader_ms.insert(s.failover_leader_ms.end(), r.failover_leader_ms.begin(),
+                                r.failover_leader_ms.end());
+    s.failover_other_ms.insert(s.failover_other_ms.end(), r.failover_other_ms.begin(),
+                               r.failover_other_ms.end());
+    std::fprintf(out, "seed %llu: %s nodes=%d replication=%d duration=%llds faults=%s workload=%s acked=%llu "
                       "gossip_agreed=%.0fs sim=%.1fs wall=%.2fs hash=%016llx\n",
                  static_cast<unsigned long long>(options.seed), verdict.c_str(),
-                 options.nodes, static_cast<long long>(options.duration_s),
+                 options.nodes, options.replication, static_cast<long long>(options.duration_s),
                  FaultsName(options.faults).c_str(), options.workload.c_str(),
                  static_cast<unsigned long long>(r.acked_tasks), r.members_agreed_ms / 1000.0,
                  r.ended.seconds(), wall,
@@ -136,6 +142,18 @@ SwarmSummary RunMany(const std::vector<PlannedRun>& runs, spdlog::level::level_e
                static_cast<unsigned long long>(known_runs), known_words.c_str(),
                static_cast<unsigned long long>(s.expected_failures),
                s.sim_seconds, s.wall_seconds, s.wall_seconds > 0 ? s.sim_seconds / s.wall_seconds : 0.0);
+  // The failover figure (docs/BENCHMARKS.md): from a crash to the orphaned task's next
+  // attempt starting, true time, over every run of the list.
+  auto figure = [&](const char* what, std::vector<int64_t> v) {
+    if (v.empty()) return;
+    std::sort(v.begin(), v.end());
+    auto at = [&v](size_t per_1000) { return v[std::min(v.size() - 1, v.size() * per_1000 / 1000)]; };
+    std::fprintf(out, "failover (%s): %zu attempts, p50 %lld ms, p90 %lld ms, p99 %lld ms, max %lld ms\n",
+                 what, v.size(), static_cast<long long>(at(500)), static_cast<long long>(at(900)),
+                 static_cast<long long>(at(990)), static_cast<long long>(v.back()));
+  };
+  figure("the crashed node led the task's group; next attempt elsewhere", s.failover_leader_ms);
+  figure("every other orphaned attempt", s.failover_other_ms);
   for (const auto& r : s.failed_replays) std::fprintf(out, "failed: %s\n", r.c_str());
   std::fflush(out);
   return s;

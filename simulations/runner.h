@@ -36,6 +36,9 @@ struct SwarmSummary {
   std::vector<std::string> failed_replays;
   double sim_seconds = 0;
   double wall_seconds = 0;
+  // Every run's failover samples (RunReport::failover_*), true ms.
+  std::vector<int64_t> failover_leader_ms;
+  std::vector<int64_t> failover_other_ms;
 };
 
 // Many runs, one line each, then a summary. Stops nothing on a failure: a swarm reports

@@ -2,11 +2,26 @@
 
 #include <deque>
 
+#include "simulations/entry_words.h"
+
 namespace magpie {
 
 namespace {
 
 constexpr size_t kMaxViolations = 64;
+
+// FNV-1a over an entry's type and payload: two applied entries are the same entry when
+// their terms and these agree.
+uint64_t EntryHash(const Entry& e) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  };
+  mix(static_cast<unsigned char>(e.type));
+  for (char c : e.payload) mix(static_cast<unsigned char>(c));
+  return h;
+}
 
 std::string Describe(const ProcessRecord& r) {
   return "attempt " + std::to_string(r.attempt) + " on node " + std::to_string(r.node) +
@@ -50,22 +65,62 @@ void SafetyChecker::OnProcessStart(SimTime now, const SimProcess& p) {
 void SafetyChecker::OnAck(SimTime now, const AckRecord& ack) {
   ++checks_;
   if (!oracle_->GroupSurvives(ack.group)) return;
-  const int home = oracle_->HomeOf(ack.group);
-  if (home < 0) {
-    Report(now, kNoAckedTaskLost,
-           "client " + std::to_string(ack.client) + " was given id " + ack.id +
-               " of group " + ack.group + ", which no node holds");
-    return;
-  }
-  const SimNode& n = *(*nodes_)[home];
-  // A node that is down is checked when it recovers; a wiped one holds another group.
-  if (!n.up() || n.group_id() != ack.group) return;
-  if (n.core().tasks().Find(ack.id) == nullptr) {
+  // Every replica applies an entry only once a quorum holds it, and the leader answers a
+  // submit only after applying it: so some replica applied the Submit before the answer
+  // left. An ack that outruns every replica's apply was given before the quorum had it.
+  const CommittedSubmit* c = oracle_->Committed(ack.id);
+  if (c == nullptr) {
     Report(now, kNoAckedTaskLost,
            "client " + std::to_string(ack.client) + " was given id " + ack.id + " by node " +
-               std::to_string(ack.node) + ", but node " + std::to_string(home) +
-               "'s table has no such task");
+               std::to_string(ack.node) + ", but no replica of group " + ack.group +
+               " has applied its Submit: it was acknowledged before it was committed");
+    return;
   }
+  if (!ack.key.empty() && c->key != ack.key) {
+    Report(now, kNoAckedTaskLost,
+           "client " + std::to_string(ack.client) + " was given id " + ack.id + " by node " +
+               std::to_string(ack.node) + " for its submit with key " + ack.key +
+               ", but group " + ack.group + " committed that id at index " +
+               std::to_string(c->index) + " for another task (key " + c->key +
+               "): the acknowledged submit was lost");
+  }
+}
+
+SafetyChecker::View& SafetyChecker::ViewOf(int node) {
+  View& v = views_[node];
+  const std::string& id = (*nodes_)[node]->node_id();
+  if (v.node_id != id) {
+    v = View{};  // a new identity (a wiped disk): none of the old replicas exist
+    v.node_id = id;
+  }
+  return v;
+}
+
+void SafetyChecker::ForgetGroup(View& v, const std::string& group) {
+  const std::string prefix = group + "-";
+  auto forget = [&prefix](auto& m) {
+    for (auto it = m.lower_bound(prefix); it != m.end() && it->first.rfind(prefix, 0) == 0;) {
+      it = m.erase(it);
+    }
+  };
+  forget(v.ended);
+  forget(v.chain_start);
+  forget(v.met_at_start);
+  forget(v.last_success);
+}
+
+void SafetyChecker::CheckLogMatching(SimTime now, int node, const std::string& group,
+                                     const Entry& e) {
+  ++checks_;
+  const uint64_t hash = EntryHash(e);
+  auto [it, fresh] = log_[group].emplace(e.index, LogRecord{e.term, hash, node, now});
+  if (fresh || (it->second.term == e.term && it->second.hash == hash)) return;
+  Report(now, kLogMatching,
+         "group " + group + " index " + std::to_string(e.index) + ": node " +
+             std::to_string(node) + " applied " + DescribeEntry(e) + " of term " +
+             std::to_string(e.term) + ", but node " + std::to_string(it->second.node) +
+             " applied a different entry (term " + std::to_string(it->second.term) +
+             ") there at t=" + it->second.at.ToString());
 }
 
 std::string SafetyChecker::Note(const Entry& e, std::set<std::string>* restarts) {
@@ -75,7 +130,7 @@ std::string SafetyChecker::Note(const Entry& e, std::set<std::string>* restarts)
     case EntryType::kSubmit: {
       auto s = DecodePayload<SubmitEntry>(e.payload);
       if (!s.ok()) return "";
-      for (const auto& up : s->spec.after) downstream_[up].push_back(s->id);
+      for (const auto& up : s->spec.after) downstream_[up].insert(s->id);
       return s->id;
     }
     case EntryType::kGrant: {
@@ -115,21 +170,21 @@ std::set<std::string> SafetyChecker::Closure(const std::set<std::string>& roots)
   return seen;
 }
 
-void SafetyChecker::CheckOutcome(SimTime now, int node, const Task* t, const std::string& id,
-                                 bool restarted) {
+void SafetyChecker::CheckOutcome(SimTime now, int node, View& v, const Task* t,
+                                 const std::string& id, bool restarted) {
   ++checks_;
-  auto it = ended_.find(id);
+  auto it = v.ended.find(id);
   if (t == nullptr) return;  // a task the table never had is promise 1's business
-  if (it == ended_.end()) {
-    if (IsEnded(t->state)) ended_.emplace(id, Ended{t->state, now});
-    if (t->state == TaskState::kSucceeded) last_success_[id] = now;
+  if (it == v.ended.end()) {
+    if (IsEnded(t->state)) v.ended.emplace(id, Ended{t->state, now});
+    if (t->state == TaskState::kSucceeded) v.last_success[id] = now;
     return;
   }
   if (t->state == it->second.state) return;
   if (restarted) {
-    ended_.erase(it);
-    if (IsEnded(t->state)) ended_.emplace(id, Ended{t->state, now});
-    if (t->state == TaskState::kSucceeded) last_success_[id] = now;
+    v.ended.erase(it);
+    if (IsEnded(t->state)) v.ended.emplace(id, Ended{t->state, now});
+    if (t->state == TaskState::kSucceeded) v.last_success[id] = now;
     return;
   }
   Report(now, kOneOutcome,
@@ -137,7 +192,7 @@ void SafetyChecker::CheckOutcome(SimTime now, int node, const Task* t, const std
              TaskStateName(it->second.state) + " at t=" + it->second.at.ToString() +
              " but is now " + TaskStateName(t->state) +
              ", with no restart of it or of what blocked it");
-  ended_.erase(it);
+  v.ended.erase(it);
 }
 
 void SafetyChecker::CheckOneOpenAttempt(SimTime now, int node, const Task* t) {
@@ -160,16 +215,18 @@ void SafetyChecker::CheckOneOpenAttempt(SimTime now, int node, const Task* t) {
                         : ""));
 }
 
-void SafetyChecker::CheckAfter(SimTime now, int node, const TaskTable& table, const Task* t) {
+void SafetyChecker::CheckAfter(SimTime now, int node, View& v, const TaskTable& table,
+                               const Task* t) {
   ++checks_;
   if (t == nullptr || t->state != TaskState::kRunning) return;
-  auto start = chain_start_.find(t->id);
-  if (start == chain_start_.end()) return;  // submitted before this node's history began
-  const std::set<std::string>& met = met_at_start_[t->id];
+  auto start = v.chain_start.find(t->id);
+  if (start == v.chain_start.end()) return;  // submitted before this node's history began
+  const std::set<std::string>& met = v.met_at_start[t->id];
   for (const auto& up : t->spec.after) {
+    if (Oracle::GroupOf(up) != Oracle::GroupOf(t->id)) continue;  // another group's news
     if (met.count(up) != 0) continue;
-    auto s = last_success_.find(up);
-    if (s != last_success_.end() && s->second >= start->second) continue;
+    auto s = v.last_success.find(up);
+    if (s != v.last_success.end() && s->second >= start->second) continue;
     const Task* u = table.Find(up);
     Report(now, kAfterHonoured,
            "task " + t->id + " on node " + std::to_string(node) + " was granted attempt " +
@@ -183,10 +240,24 @@ void SafetyChecker::CheckAfter(SimTime now, int node, const TaskTable& table, co
   }
 }
 
-void SafetyChecker::OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) {
+void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
+                                const std::vector<Entry>& entries) {
   const SimNode& n = *(*nodes_)[node];
-  if (!n.up()) return;
-  const TaskTable& table = n.core().tasks();
+  if (!n.up() || entries.empty()) return;
+  for (const auto& e : entries) CheckLogMatching(now, node, group, e);
+  const Replica* replica = n.core().replica(group);
+  if (replica == nullptr) return;
+  View& v = ViewOf(node);
+  // A replica that skipped ahead (a snapshot) or started over (re-added after removal)
+  // tells this group's story afresh.
+  auto last = v.last_index.find(group);
+  if (last != v.last_index.end() &&
+      (entries.front().index != last->second + 1 ||
+       replica->raft.snapshot_index() > last->second)) {
+    ForgetGroup(v, group);
+  }
+  v.last_index[group] = entries.back().index;
+  const TaskTable& table = replica->table;
   std::set<std::string> touched;
   std::set<std::string> restarts;
   std::vector<std::pair<std::string, uint64_t>> chains;  // submit or restart, with its index
@@ -208,27 +279,28 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::vector<Entry>&
   for (const auto& [id, index] : chains) {
     const Task* t = table.Find(id);
     if (t == nullptr) continue;
-    chain_start_[id] = now;
-    std::set<std::string>& met = met_at_start_[id];
+    v.chain_start[id] = now;
+    std::set<std::string>& met = v.met_at_start[id];
     met.clear();
     for (const auto& up : t->spec.after) {
       const Task* u = table.Find(up);
       const auto r = restart_index.find(up);
-      const auto before = ended_.find(up);
+      const auto before = v.ended.find(up);
       const bool succeeded_then = r != restart_index.end() && r->second > index &&
-                                  before != ended_.end() &&
+                                  before != v.ended.end() &&
                                   before->second.state == TaskState::kSucceeded;
       if ((u != nullptr && u->state == TaskState::kSucceeded) || succeeded_then) met.insert(up);
     }
   }
   const std::set<std::string> allowed = Closure(restarts);
   for (const auto& id : Closure(touched)) {
-    CheckOutcome(now, node, table.Find(id), id, allowed.count(id) != 0);
+    if (Oracle::GroupOf(id) != group) continue;  // downstream in another group: its own batch
+    CheckOutcome(now, node, v, table.Find(id), id, allowed.count(id) != 0);
   }
   for (const auto& id : grants) {
     const Task* t = table.Find(id);
     CheckOneOpenAttempt(now, node, t);
-    CheckAfter(now, node, table, t);
+    CheckAfter(now, node, v, table, t);
   }
 }
 
@@ -238,30 +310,41 @@ void SafetyChecker::OnDurableUnapplied(SimTime now, int node, const std::vector<
   unapplied_restarts_[node].insert(restarts.begin(), restarts.end());
 }
 
-void SafetyChecker::CheckAckedPresent(SimTime now, int node, const std::string& why) {
-  const SimNode& n = *(*nodes_)[node];
-  const std::string& group = n.group_id();
+void SafetyChecker::CheckAckedPresent(SimTime now, int node, const std::string& group,
+                                      const Replica& r, const std::string& why) {
   if (!oracle_->GroupSurvives(group)) return;
+  const uint64_t applied = r.raft.applied_index();
   for (const auto& id : oracle_->AcksOfGroup(group)) {
     ++checks_;
-    if (n.core().tasks().Find(id) != nullptr) continue;
+    const CommittedSubmit* c = oracle_->Committed(id);
+    if (c == nullptr || c->index > applied) continue;  // OnAck's business; or not here yet
+    if (r.table.Find(id) != nullptr) continue;
     const AckRecord& ack = oracle_->acks().at(id);
     Report(now, kNoAckedTaskLost,
            "task " + id + " was acknowledged to client " + std::to_string(ack.client) +
-               " at t=" + ack.at.ToString() + " but is missing from node " +
-               std::to_string(node) + "'s table " + why);
+               " at t=" + ack.at.ToString() + " (committed at index " + std::to_string(c->index) +
+               ") but is missing from node " + std::to_string(node) + "'s replica of group " +
+               group + ", applied to index " + std::to_string(applied) + ", " + why);
   }
 }
 
 void SafetyChecker::OnRecovered(SimTime now, int node) {
   const SimNode& n = *(*nodes_)[node];
-  CheckAckedPresent(now, node, "after it recovered");
+  View& v = ViewOf(node);
   const std::set<std::string> allowed = Closure(unapplied_restarts_[node]);
   unapplied_restarts_.erase(node);
-  n.core().tasks().ForEachBySeq(0, [&](const Task& t) {
-    CheckOutcome(now, node, &t, t.id, allowed.count(t.id) != 0);
-    return true;
-  });
+  for (const auto& group : n.core().groups()) {
+    const Replica* r = n.core().replica(group);
+    if (r == nullptr) continue;
+    CheckAckedPresent(now, node, group, *r, "after it recovered");
+    auto last = v.last_index.find(group);
+    if (last != v.last_index.end() && r->raft.snapshot_index() > last->second) ForgetGroup(v, group);
+    v.last_index[group] = r->raft.applied_index();
+    r->table.ForEachBySeq(0, [&](const Task& t) {
+      CheckOutcome(now, node, v, &t, t.id, allowed.count(t.id) != 0);
+      return true;
+    });
+  }
 }
 
 }  // namespace magpie

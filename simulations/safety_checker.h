@@ -1,9 +1,14 @@
 // The safety checkers, run on every step of the run (after each fact the world reports),
 // against the oracle's true view and the nodes' tables:
 //
-//   no-acknowledged-task-lost  every id a client was given exists in its group's table,
-//                              when the ack arrives and after every recovery (except a
-//                              group that lost every replica's disk: Oracle::GroupSurvives)
+//   no-acknowledged-task-lost  every id a client was given was committed by its group (some
+//                              replica applied its Submit, with the client's idempotency
+//                              key) before the ack arrived; and a replica that recovers
+//                              holds every acknowledged task its applied index covers
+//                              (except a group that lost a majority of its voters' disks:
+//                              Oracle::GroupSurvives)
+//   log-matching               (DESIGN §4) entries applied at one index of one group are
+//                              identical on every node (term, type, payload)
 //   one-attempt-at-a-time      no two simulated processes of one task alive at one instant
 //                              (across nodes this rests on the drift bound: not checked in
 //                              drift-beyond mode); and in the committed log, no Grant while
@@ -18,7 +23,11 @@
 //
 // The one-outcome check looks at the tasks named by each committed batch and everything
 // downstream of them (the only tasks an entry can change), and at every task after a
-// recovery.
+// recovery. With replica groups every replica applies the same log at its own pace, so the
+// per-task history (outcomes, chain starts, successes) is kept per node: each node's
+// tables must tell a consistent story, and log-matching makes the stories one. A replica
+// that jumps ahead (a snapshot installed, or re-added to a group after removal) starts its
+// story of that group afresh; a wiped node (a new identity) starts afresh altogether.
 #ifndef MAGPIE_SIMULATIONS_SAFETY_CHECKER_H_
 #define MAGPIE_SIMULATIONS_SAFETY_CHECKER_H_
 
@@ -47,7 +56,8 @@ class SafetyChecker {
   // Called before the oracle records the start.
   void OnProcessStart(SimTime now, const SimProcess& p);
   void OnAck(SimTime now, const AckRecord& ack);
-  void OnCommitted(SimTime now, int node, const std::vector<Entry>& entries);
+  void OnCommitted(SimTime now, int node, const std::string& group,
+                   const std::vector<Entry>& entries);
   void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries);
   void OnRecovered(SimTime now, int node);
   void Report(SimTime now, const char* promise, std::string detail);
@@ -60,27 +70,45 @@ class SafetyChecker {
     TaskState state;
     SimTime at;
   };
+  struct LogRecord {
+    uint64_t term = 0;
+    uint64_t hash = 0;
+    int node = -1;
+    SimTime at;
+  };
+  // What one node's tables have shown, by task id (ids name their group).
+  struct View {
+    std::string node_id;
+    std::map<std::string, uint64_t> last_index;  // by group: the last index applied here
+    std::map<std::string, Ended> ended;
+    // after-is-honoured: when each task's current chain (submit or restart) began, which of
+    // its upstreams had succeeded by then, and when each task last became succeeded.
+    std::map<std::string, SimTime> chain_start;
+    std::map<std::string, std::set<std::string>> met_at_start;
+    std::map<std::string, SimTime> last_success;
+  };
+  View& ViewOf(int node);
+  static void ForgetGroup(View& v, const std::string& group);
+  void CheckLogMatching(SimTime now, int node, const std::string& group, const Entry& e);
 
   // Records edges from Submit entries; returns the task an entry names ("" for Noop).
   std::string Note(const Entry& e, std::set<std::string>* restarts);
   std::set<std::string> Closure(const std::set<std::string>& roots) const;
-  void CheckOutcome(SimTime now, int node, const Task* t, const std::string& id, bool restarted);
+  void CheckOutcome(SimTime now, int node, View& v, const Task* t, const std::string& id,
+                    bool restarted);
   void CheckOneOpenAttempt(SimTime now, int node, const Task* t);
-  void CheckAfter(SimTime now, int node, const TaskTable& table, const Task* t);
-  void CheckAckedPresent(SimTime now, int node, const std::string& why);
+  void CheckAfter(SimTime now, int node, View& v, const TaskTable& table, const Task* t);
+  void CheckAckedPresent(SimTime now, int node, const std::string& group, const Replica& r,
+                         const std::string& why);
 
   const Oracle* oracle_;
   const std::vector<std::unique_ptr<SimNode>>* nodes_;
   bool drift_bounded_;
-  std::map<std::string, Ended> ended_;                            // by task id
-  std::map<std::string, std::vector<std::string>> downstream_;    // upstream -> its dependents
+  std::map<int, View> views_;                                     // by node
+  std::map<std::string, std::map<uint64_t, LogRecord>> log_;      // group -> index -> entry
+  std::map<std::string, std::set<std::string>> downstream_;       // upstream -> its dependents
   std::map<int, std::set<std::string>> unapplied_restarts_;       // by node, until it recovers
   std::set<std::string> restarted_;  // tasks restarted since their last Grant
-  // after-is-honoured: when each task's current chain (submit or restart) began, which of
-  // its upstreams had succeeded by then, and when each task last became succeeded.
-  std::map<std::string, SimTime> chain_start_;
-  std::map<std::string, std::set<std::string>> met_at_start_;
-  std::map<std::string, SimTime> last_success_;
   std::vector<Violation> violations_;
   uint64_t checks_ = 0;
 };

@@ -119,7 +119,15 @@ void SimClient::OnReply(SimTime now, const std::string& bytes) {
   }
   for (const auto& id : body->ids) memory_.Remember(o.node, id);
   stats_.acked_tasks += body->ids.size();
-  hooks_->OnAck(now, options_.index, o.node, body->ids);
+  std::vector<std::string> keys(body->ids.size());
+  if (auto frame = DecodeRequest(o.bytes); frame.ok()) {
+    if (auto req = UnpackBody<SubmitRequest>(frame->body); req.ok()) {
+      for (size_t i = 0; i < keys.size() && i < req->tasks.size(); ++i) {
+        keys[i] = req->tasks[i].idempotency_key;
+      }
+    }
+  }
+  hooks_->OnAck(now, options_.index, o.node, body->ids, keys);
 }
 
 }  // namespace magpie

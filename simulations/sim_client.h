@@ -24,7 +24,9 @@ class ClientHooks {
  public:
   virtual ~ClientHooks() = default;
   // A submit was answered with these ids by `node`.
-  virtual void OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids) = 0;
+  // keys: the idempotency key each task was submitted with ("" where none), in id order.
+  virtual void OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids,
+                     const std::vector<std::string>& keys) = 0;
 };
 
 struct ClientOptions {

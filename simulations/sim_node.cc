@@ -90,9 +90,7 @@ void SimNode::Boot(SimTime now, bool wipe) {
   co.slots = options_.slots;
   co.labels = options_.labels;
   co.compact_every = options_.compact_every;
-  // One voter per group until the checkers follow a group across its replicas (the oracle
-  // still reads a group's state from its home node): docs/simulation.md.
-  co.replication = 1;
+  co.replication = options_.replication;
   co.join = JoinAddresses(options_.index, network_->options().nodes);
   co.seed = prng_->Next();
   co.stealing = options_.stealing;
@@ -294,19 +292,28 @@ void SimNode::Drain(SimTime now) {
                    (rd.writes.size() << 1) | (rd.sync ? 1 : 0),
                    (rd.messages.size() << 48) ^ (rd.replies.size() << 32) ^
                        (rd.starts.size() << 16) ^ rd.kills.size());
-    // Entries the core applied while taking this Ready are committed (with one voter:
-    // durable here already); the oracle learns of them now, before any reply leaves.
+    // Entries the core applied while taking this Ready are committed (on a quorum of
+    // their group); the oracle learns of them now, group by group, before any reply leaves.
     if (!rd.applied.empty()) {
-      std::vector<Entry> applied;
-      applied.reserve(rd.applied.size());
-      for (auto& a : rd.applied) applied.push_back(std::move(a.entry));
+      std::vector<AppliedEntry> applied = std::move(rd.applied);
       rd.applied.clear();
-      for (const auto& e : applied) {
-        trace_->Record(now, options_.index, TraceKind::kCommit, e.index, static_cast<uint64_t>(e.type));
+      for (const auto& a : applied) {
+        trace_->Record(now, options_.index, TraceKind::kCommit, a.entry.index,
+                       static_cast<uint64_t>(a.entry.type));
       }
-      // A replay after a restart re-applies what the oracle heard of in an earlier life;
-      // it checks the replayed table once, in OnRecovered.
-      if (recovery_reported_) hooks_->OnCommitted(now, options_.index, applied);
+      // A replay after a restart re-applies what the oracle heard of in an earlier life:
+      // the world checks the replayed tables once, in OnRecovered (recovered() is false
+      // until then).
+      {
+        std::vector<Entry> run;
+        for (size_t i = 0; i < applied.size() && up(); ++i) {
+          run.push_back(std::move(applied[i].entry));
+          if (i + 1 == applied.size() || applied[i + 1].group != applied[i].group) {
+            hooks_->OnCommitted(now, options_.index, applied[i].group, run);
+            run.clear();
+          }
+        }
+      }
       if (!up()) return;
     }
     MaybeReportRecovered(now);

@@ -34,8 +34,10 @@ namespace magpie {
 class NodeHooks {
  public:
   virtual ~NodeHooks() = default;
-  // The entries became durable and the core has applied them (after Advance).
-  virtual void OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) = 0;
+  // The core applied these committed entries of `group`, in log order, while taking a
+  // Ready (its replica's table already shows them); before anything of that Ready is done.
+  virtual void OnCommitted(SimTime now, int node, const std::string& group,
+                           const std::vector<Entry>& entries) = 0;
   // Entries that reached the disk but were never applied before a crash: recovery will.
   virtual void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) = 0;
   // The core recovered from storage (after Recover, before its first Ready).
@@ -61,6 +63,9 @@ struct SimNodeOptions {
   // Work stealing asks gossip for every member's load on each tick; the gossip figures,
   // which run no work, switch it off so an idle 1,000-node world stays cheap.
   bool stealing = true;
+  // CoreOptions::replication: voters per replica group (--replication; the swarm draws 1
+  // or 3 per seed).
+  int replication = 3;
 };
 
 // Where a node joins through (CoreOptions::join): every other node in a small cluster, as

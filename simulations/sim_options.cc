@@ -87,6 +87,9 @@ Status ValidateOptions(const SimOptions& o) {
     for (auto k : AllWorkloads()) names += (names.empty() ? "" : ", ") + std::string(WorkloadName(k));
     return Status::InvalidArgument("unknown workload '" + o.workload + "' (" + names + ")");
   }
+  if (o.replication < 1 || o.replication > 7) {
+    return Status::InvalidArgument("--replication must be between 1 and 7");
+  }
   if ((o.faults & kFaultDrift) && (o.faults & kFaultDriftBeyond)) {
     return Status::InvalidArgument("drift and drift-beyond exclude each other");
   }
@@ -96,7 +99,8 @@ Status ValidateOptions(const SimOptions& o) {
     if (!known) {
       return Status::InvalidArgument("unknown --buggify '" + o.buggify +
                                      "' (ack_before_durable, grant_running_task, "
-                                     "forget_lost_on_recover, hidden_partition)");
+                                     "forget_lost_on_recover, regrant_without_lease_wait, "
+                                     "ack_before_quorum, accept_stale_finish, hidden_partition)");
     }
   }
   return Status::Ok();
@@ -105,7 +109,8 @@ Status ValidateOptions(const SimOptions& o) {
 std::string ReplayCommand(const SimOptions& o) {
   std::string cmd = "magpie-sim --seed " + std::to_string(o.seed) + " --nodes " +
                     std::to_string(o.nodes) + " --duration " + std::to_string(o.duration_s) +
-                    " --faults " + FaultsName(o.faults) + " --workload " + o.workload;
+                    " --faults " + FaultsName(o.faults) + " --workload " + o.workload +
+                    " --replication " + std::to_string(o.replication);
   if (!o.buggify.empty() && o.buggify != "none") cmd += " --buggify " + o.buggify;
   return cmd;
 }
@@ -134,12 +139,16 @@ SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify) {
   if (p.Chance(1, 8)) o.faults = (o.faults & ~kFaultDrift) | kFaultDriftBeyond;
   o.workload = WorkloadName(AllWorkloads()[p.Below(AllWorkloads().size())]);
   o.buggify = buggify == "none" ? "" : buggify;
+  // Replica groups of three (the core's default) in three seeds of four; one voter in the
+  // rest, so the single-replica path (a wipe loses the group) stays covered.
+  o.replication = p.Chance(1, 4) ? 1 : 3;
   return o;
 }
 
 std::string Usage() {
   return "usage: magpie-sim [--seed S] [--nodes N] [--duration SECONDS] [--faults LIST]\n"
-         "                  [--workload W] [--buggify NAME] [--swarm K] [--seeds-file FILE]\n"
+         "                  [--workload W] [--replication R] [--buggify NAME] [--swarm K]\n"
+         "                  [--seeds-file FILE]\n"
          "                  [--shard I/N] [--known-bugs FILE]\n"
          "                  [--log-level trace|debug|info|warn|error|off]\n"
          "       magpie-sim --gossip-figures detection|loss|dissemination [--seed S] [--nodes N]\n"
@@ -147,7 +156,9 @@ std::string Usage() {
          "  --faults     none, all, or a comma list of partition,drop,dup,reorder,delay,\n"
          "               crash,wipe,pause,skew,drift,drift-beyond (all = all but drift-beyond)\n"
          "  --workload   mixed, random, dag, failing, long, one-node, cancel-restart\n"
-         "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover\n"
+         "  --replication  voters per replica group, 1..7 (default 3; the swarm draws 1 or 3)\n"
+         "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
+         "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish\n"
          "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
          "               at t=100..130 s and hides it from the membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"
@@ -165,7 +176,7 @@ std::string Usage() {
          "               change, --trials times: gossip rounds until everyone has it).\n"
          "               --faults (default none) shapes the network and clocks only: drop,\n"
          "               dup, reorder, delay, skew, drift; no crash, pause or partition\n"
-         "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed\n";
+         "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed --replication 3\n";
 }
 
 Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
@@ -199,6 +210,11 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
         return Status::InvalidArgument("--gossip-figures takes detection, loss or dissemination, not '" + value + "'");
       }
       cl.gossip_figures = value;
+    } else if (flag == "--replication") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      cl.run.replication = static_cast<int>(std::min<uint64_t>(*v, 100));
+      cl.explicit_options = true;
     } else if (flag == "--seed" || flag == "--nodes" || flag == "--duration" || flag == "--swarm") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();

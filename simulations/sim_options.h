@@ -36,8 +36,10 @@ std::string FaultsName(uint32_t faults);
 // The core's switches (base/buggify.h), and one of the simulator's own: hidden_partition
 // cuts node 0 off from t=100 s to t=130 s without telling the fault record, so that gossip
 // declares a node dead that the record says is healthy (the no-false-death checker fires).
-inline constexpr const char* kBuggifyNames[] = {"ack_before_durable", "grant_running_task",
-                                                "forget_lost_on_recover", "hidden_partition"};
+inline constexpr const char* kBuggifyNames[] = {
+    "ack_before_durable",         "grant_running_task", "forget_lost_on_recover",
+    "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish",
+    "hidden_partition"};
 
 struct SimOptions {
   uint64_t seed = 1;
@@ -46,6 +48,9 @@ struct SimOptions {
   uint32_t faults = kAllFaults;
   std::string workload = "mixed";
   std::string buggify;  // empty: none
+  // Voters per replica group (CoreOptions::replication, the core's default 3); the swarm
+  // draws 1 or 3 per seed. Always in the replay command.
+  int replication = 3;
 };
 
 Status ValidateOptions(const SimOptions& options);

@@ -16,6 +16,7 @@ inline constexpr const char* kOneOutcome = "one-outcome";                     //
 inline constexpr const char* kAfterHonoured = "after-is-honoured";            // §3: DAG order
 inline constexpr const char* kLiveness = "liveness-after-heal";               // §1.1, §1.4
 inline constexpr const char* kReplayConsistency = "replay-consistency";      // §4: table = f(log)
+inline constexpr const char* kLogMatching = "log-matching";  // §4: replicas apply one log
 inline constexpr const char* kNoFalseDeath = "no-false-death";            // §5: gossip
 inline constexpr const char* kMembershipAgreement = "membership-agreement";  // §5: after heal
 inline constexpr const char* kNodeContract = "node-contract";  // a node broke (recovery, storage)

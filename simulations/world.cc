@@ -8,12 +8,24 @@ namespace magpie {
 
 namespace {
 
+// Every replica the node holds: its applied index and its task records.
+std::map<std::string, std::pair<uint64_t, TableImage>> ImagesOfNode(const SimNode& n) {
+  std::map<std::string, std::pair<uint64_t, TableImage>> out;
+  for (const auto& g : n.core().groups()) {
+    if (const Replica* r = n.core().replica(g)) out[g] = {r->raft.applied_index(), ImageOf(r->table)};
+  }
+  return out;
+}
+
 void SetBuggify(const std::string& name) {
   BuggifySwitches& b = Buggify();
   b = BuggifySwitches{};
   b.ack_before_durable = name == "ack_before_durable";
   b.grant_running_task = name == "grant_running_task";
   b.forget_lost_on_recover = name == "forget_lost_on_recover";
+  b.regrant_without_lease_wait = name == "regrant_without_lease_wait";
+  b.ack_before_quorum = name == "ack_before_quorum";
+  b.accept_stale_finish = name == "accept_stale_finish";
 }
 
 }  // namespace
@@ -38,6 +50,7 @@ World::World(const SimOptions& options, spdlog::level::level_enum log_level, boo
   std::vector<NodeShape> shapes;
   for (auto& d : drawn_.nodes) {
     d.node.stealing = stealing;
+    d.node.replication = options_.replication;
     nodes_.push_back(std::make_unique<SimNode>(
         d.node, SimClock(d.clock_offset_us, d.clock_drift_ppm), &prng_, &events_, network_.get(),
         &trace_, this, this, &addresses_, &next_process_id_, sink_, log_level_));
@@ -62,7 +75,8 @@ World::~World() { SetBuggify(""); }
 std::string World::DescribeOptions() const {
   std::string out = "magpie-sim seed=" + std::to_string(options_.seed) +
                     " nodes=" + std::to_string(options_.nodes) +
-                    " duration=" + std::to_string(options_.duration_s) + "s faults=" +
+                    " duration=" + std::to_string(options_.duration_s) + "s replication=" +
+                    std::to_string(options_.replication) + " faults=" +
                     FaultsName(options_.faults) + " workload=" + options_.workload +
                     " buggify=" + (options_.buggify.empty() ? "none" : options_.buggify) + "\n";
   out += "options drawn from the seed:\n" + DescribeDrawn(drawn_);
@@ -72,12 +86,28 @@ std::string World::DescribeOptions() const {
 
 // --- hooks -------------------------------------------------------------------------------
 
-void World::OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) {
-  last_progress_ = now;
+void World::OnCommitted(SimTime now, int node, const std::string& group,
+                        const std::vector<Entry>& entries) {
+  if (nodes_[node]->recovered()) last_progress_ = now;
+  known_groups_.insert(group);
   if (log_->should_log(spdlog::level::trace)) {
-    for (const auto& e : entries) log_->trace("node {} committed {}", node, DescribeEntry(e));
+    for (const auto& e : entries) {
+      log_->trace("node {} committed {}/{}", node, group, DescribeEntry(e));
+    }
   }
-  safety_->OnCommitted(now, node, entries);
+  for (const auto& e : entries) {
+    if (e.type != EntryType::kSubmit) continue;
+    auto s = DecodePayload<SubmitEntry>(e.payload);
+    if (s.ok()) oracle_.RecordCommittedSubmit(s->id, s->spec.idempotency_key, e.index, now);
+  }
+  // A replay re-applies what was checked in an earlier life, and what arrives before it
+  // is over is applied unchecked too: OnRecovered checks the result, allowing the
+  // restarts among them.
+  if (nodes_[node]->recovered()) {
+    safety_->OnCommitted(now, node, group, entries);
+  } else {
+    safety_->OnDurableUnapplied(now, node, entries);
+  }
 }
 
 void World::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) {
@@ -87,6 +117,7 @@ void World::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& 
 void World::OnRecovered(SimTime now, int node) {
   record_.Booted(now, node, nodes_[node]->node_id());
   oracle_.RecordReplica(nodes_[node]->group_id(), node);
+  NoteGroupLosses(now);
   safety_->OnRecovered(now, node);
 }
 
@@ -106,6 +137,15 @@ void World::OnTurnEnd(SimTime now, int node) {
 void World::OnProcessStart(SimTime now, const SimProcess& p) {
   log_->debug("process {} of {} attempt {} starts on node {}", p.id, p.task_id, p.attempt, p.node);
   safety_->OnProcessStart(now, p);
+  if (auto o = orphans_.find(p.task_id); o != orphans_.end() && p.attempt > o->second.attempt) {
+    const int64_t ms = (now - o->second.crashed).millis();
+    if (o->second.leader && p.node != o->second.node) {
+      failover_leader_ms_.push_back(ms);
+    } else {
+      failover_other_ms_.push_back(ms);
+    }
+    orphans_.erase(o);
+  }
   oracle_.RecordProcessStart(p);
   last_progress_ = now;
 }
@@ -117,20 +157,86 @@ void World::OnProcessStop(SimTime now, const SimProcess& p) {
   last_progress_ = now;
 }
 
-void World::OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids) {
-  for (const auto& id : ids) {
+void World::OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids,
+                  const std::vector<std::string>& keys) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string& id = ids[i];
     trace_.MixString(id);
     trace_.Record(now, client, TraceKind::kAck, static_cast<uint64_t>(node));
     if (oracle_.acks().count(id) != 0) continue;
-    AckRecord ack{id, Oracle::GroupOf(id), client, node, now};
+    AckRecord ack{id, Oracle::GroupOf(id), client, node, now, i < keys.size() ? keys[i] : ""};
     oracle_.RecordAck(ack);
+    NoteGroupLosses(now);
     safety_->OnAck(now, ack);
   }
 }
 
 void World::CrashNode(SimTime now, int node) {
   record_.Crashed(now, node);
-  nodes_[node]->Crash(now);
+  SimNode& n = *nodes_[node];
+  if (n.up()) {
+    // Its attempts are orphaned: how long until each runs again (the failover figure).
+    for (const auto& [pid, p] : n.executor().processes()) {
+      if (p.node != node) continue;
+      const std::string group = Oracle::GroupOf(p.task_id);
+      const Replica* r = n.core().replica(group);
+      const bool leader = r != nullptr && r->raft.is_leader() && r->serving;
+      orphans_[p.task_id] = Orphan{p.attempt, now, node, leader};
+    }
+  }
+  n.Crash(now);
+}
+
+std::vector<GroupLead> World::Leaders() const {
+  std::vector<GroupLead> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const SimNode& n = *nodes_[i];
+    if (!n.up()) continue;
+    for (const auto& g : n.core().groups()) {
+      const Replica* r = n.core().replica(g);
+      if (r == nullptr || !r->raft.is_leader() || !r->serving) continue;
+      GroupLead lead;
+      lead.leader = static_cast<int>(i);
+      for (const auto& m : r->raft.members().members) {
+        if (!m.voter || m.id == n.node_id()) continue;
+        for (size_t j = 0; j < nodes_.size(); ++j) {
+          if (nodes_[j]->node_id() == m.id) lead.followers.push_back(static_cast<int>(j));
+        }
+      }
+      out.push_back(std::move(lead));
+    }
+  }
+  return out;
+}
+
+void World::NoteGroupLosses(SimTime now) {
+  for (const auto& n : nodes_) {
+    if (!n->up()) continue;
+    for (const auto& g : n->core().groups()) {
+      if (!oracle_.GroupSurvives(g)) continue;
+      const Replica* r = n->core().replica(g);
+      if (r == nullptr) continue;
+      size_t voters = 0, wiped = 0;
+      for (const auto& m : r->raft.members().members) {
+        if (!m.voter) continue;
+        ++voters;
+        if (oracle_.Wiped(m.id)) ++wiped;
+      }
+      if (voters != 0 && wiped * 2 >= voters) {
+        log_->info("group {} is lost: {} of its {} voters (as node {} lists them) lost their disks",
+                   g, wiped, voters, n->options().index);
+        oracle_.RecordGroupLost(g, now);
+      }
+    }
+  }
+  // A group no node holds any more (its voters' identities all gone, with one voter or
+  // before it grew): nothing holds its log.
+  for (const auto& group : known_groups_) {
+    if (!oracle_.GroupSurvives(group)) continue;
+    bool held = false;
+    for (const auto& n : nodes_) held = held || !n->up() || n->core().replica(group) != nullptr;
+    if (!held) oracle_.RecordGroupLost(group, now);
+  }
 }
 
 void World::RestartNode(SimTime now, int node, bool wipe) {
@@ -193,8 +299,10 @@ void World::Dispatch(const Event& e) {
         events_.Push(n.executor().sweep_done_at(), EventKind::kRestartNode, e.target, e.arg);
         return;
       }
-      if (e.arg != 0) oracle_.RecordWipe(e.target);
-      return n.Boot(now_, e.arg != 0);
+      if (e.arg != 0) oracle_.RecordWipe(n.node_id());
+      n.Boot(now_, e.arg != 0);
+      if (e.arg != 0) NoteGroupLosses(now_);
+      return;
     }
   }
 }
@@ -249,6 +357,7 @@ bool World::MembershipAgrees(SimTime now) {
 }
 
 void World::Probe(SimTime now) {
+  NoteGroupLosses(now);
   const bool agreed = MembershipAgrees(now);
   if (Failed()) return;
   if (agreed && liveness_->Converged(Outstanding())) {
@@ -272,7 +381,7 @@ void World::CheckReplay() {
   for (size_t i = 0; i < nodes_.size() && !Failed(); ++i) {
     SimNode& n = *nodes_[i];
     if (!n.up()) continue;
-    const TableImage before = ImageOf(n.core().tasks());
+    const auto before = ImagesOfNode(n);
     record_.Crashed(now_, static_cast<int>(i));
     n.Crash(now_);
     if (!RunUntil(n.executor().sweep_done_at(), false)) return;
@@ -288,8 +397,15 @@ void World::CheckReplay() {
     }
     if (!n.up()) return;
     ++replays_checked_;
-    for (auto& v : liveness_->CheckReplay(now_, static_cast<int>(i), before, ImageOf(n.core().tasks()))) {
-      late_violations_.push_back(std::move(v));
+    // Replica by replica; one that applied more while the node was down and replaying
+    // (a leader sent it what it lacked: a follower may lag at the quiet period) is skipped.
+    const auto after = ImagesOfNode(n);
+    for (const auto& [g, b] : before) {
+      auto a = after.find(g);
+      if (a == after.end() || a->second.first != b.first) continue;
+      for (auto& v : liveness_->CheckReplay(now_, static_cast<int>(i), b.second, a->second.second)) {
+        late_violations_.push_back(std::move(v));
+      }
     }
   }
 }
@@ -354,6 +470,9 @@ RunReport World::Run() {
   r.steps = steps_;
   r.acked_tasks = oracle_.acks().size();
   r.excluded_acks = liveness_->ExcludedAcks();
+  r.failover_leader_ms = failover_leader_ms_;
+  r.failover_other_ms = failover_other_ms_;
+  r.lost_groups = oracle_.lost_groups();
   if (members_agreed_at_ < SimTime::Never()) r.members_agreed_ms = (members_agreed_at_ - healed_at_).millis();
   r.summary = Summary();
   SetBuggify("");
@@ -383,14 +502,16 @@ std::string World::Summary() const {
        std::to_string(f.crashes) + " crashes (" + std::to_string(f.crashes_in_sync) +
        " during an fsync, " + std::to_string(f.wipes) + " restarts with a wiped disk), " +
        std::to_string(f.pauses) + " pauses, " + std::to_string(f.partitions) + " partitions (" +
-       std::to_string(f.flaps) + " flaps)\n";
+       std::to_string(f.flaps) + " flaps, " + std::to_string(f.leader_cuts) +
+       " with a group's leader in the minority)\n";
   s += "network: " + std::to_string(n.sent) + " sent, " + std::to_string(n.delivered) +
        " delivered, " + std::to_string(n.lost) + " lost, " + std::to_string(n.cut) +
        " cut by partitions, " + std::to_string(n.duplicated) + " duplicated\n";
   s += "clients: " + std::to_string(requests) + " requests (" + std::to_string(sends) +
        " sends with retries), " + std::to_string(oracle_.acks().size()) +
        " task ids acknowledged (" + std::to_string(liveness_->ExcludedAcks()) +
-       " excluded: their group's only disk was wiped), " + std::to_string(errors) +
+       " excluded: " + std::to_string(oracle_.lost_groups()) +
+       " groups lost a majority of their voters' disks), " + std::to_string(errors) +
        " error answers, " + std::to_string(garbage_answered) + "/" + std::to_string(garbage) +
        " garbage frames answered\n";
   s += "nodes: " + std::to_string(boots) + " boots, " + std::to_string(readies) + " readies, " +

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,12 @@ struct RunReport {
   uint64_t acked_tasks = 0;
   uint64_t excluded_acks = 0;
   int64_t members_agreed_ms = -1;  // after the heal; -1: not checked (the run stopped before)
+  // Failover: from the crash of a node holding an attempt to the task's next attempt
+  // starting, in true ms. `leader`: the crashed node was serving as the leader of the
+  // task's group; the next attempt started on another node.
+  std::vector<int64_t> failover_leader_ms;
+  std::vector<int64_t> failover_other_ms;  // every other orphaned attempt
+  uint64_t lost_groups = 0;
   std::string summary;   // the report's middle lines
 };
 
@@ -103,7 +110,8 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   void SetLoss(uint32_t per_10k) { network_->set_drop_per_10k(per_10k); }
 
   // NodeHooks
-  void OnCommitted(SimTime now, int node, const std::vector<Entry>& entries) override;
+  void OnCommitted(SimTime now, int node, const std::string& group,
+                   const std::vector<Entry>& entries) override;
   void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) override;
   void OnRecovered(SimTime now, int node) override;
   void OnNodeError(SimTime now, int node, const std::string& what) override;
@@ -113,7 +121,8 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   void OnProcessStart(SimTime now, const SimProcess& p) override;
   void OnProcessStop(SimTime now, const SimProcess& p) override;
   // ClientHooks
-  void OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids) override;
+  void OnAck(SimTime now, int client, int node, const std::vector<std::string>& ids,
+             const std::vector<std::string>& keys) override;
   // FaultTarget
   bool NodeUp(int node) const override { return nodes_[node]->up(); }
   bool NodePaused(int node) const override { return nodes_[node]->paused(); }
@@ -122,6 +131,7 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   void PauseNode(SimTime now, int node) override;
   void ResumeNode(SimTime now, int node) override;
   SimNetwork& network() override { return *network_; }
+  std::vector<GroupLead> Leaders() const override;
 
  private:
   enum class Phase : uint8_t { kSafety, kLiveness, kReplay, kDone };
@@ -141,6 +151,9 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   }
   // After the heal: whether gossip agrees yet; a violation once kAgreementBound has passed.
   bool MembershipAgrees(SimTime now);
+  // Marks lost every group whose voters (as any up replica's configuration lists them) are
+  // a majority wiped identities: DESIGN §1.1 promises nothing for it.
+  void NoteGroupLosses(SimTime now);
   std::string Summary() const;
 
   SimOptions options_;
@@ -175,6 +188,17 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   std::vector<Violation> late_violations_;  // liveness, replay, and the world's own bounds
   uint64_t replays_checked_ = 0;
   std::function<void(SimTime, int)> turn_observer_;
+  // Attempts orphaned by a crash, by task: the attempt, the crash, the node, whether it led.
+  struct Orphan {
+    uint32_t attempt = 0;
+    SimTime crashed;
+    int node = -1;
+    bool leader = false;
+  };
+  std::map<std::string, Orphan> orphans_;
+  std::set<std::string> known_groups_;  // every group some replica applied an entry of
+  std::vector<int64_t> failover_leader_ms_;
+  std::vector<int64_t> failover_other_ms_;
 };
 
 }  // namespace magpie
