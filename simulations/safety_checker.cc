@@ -302,6 +302,28 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     CheckOneOpenAttempt(now, node, t);
     CheckAfter(now, node, v, table, t);
   }
+  // Fencing of ends (§1.3): a Finish of attempt a may close attempt a only. A later attempt
+  // that carries exactly this Finish's end (time, outcome, exit code, words) took it.
+  for (const auto& e : entries) {
+    if (e.type != EntryType::kFinish) continue;
+    ++checks_;
+    auto f = DecodePayload<FinishEntry>(e.payload);
+    if (!f.ok()) continue;
+    const Task* t = table.Find(f->task_id);
+    if (t == nullptr) continue;
+    for (const auto& a : t->attempts) {
+      if (a.number <= f->attempt || a.outcome != f->outcome || a.ended_ms != f->ended_ms ||
+          a.exit_code != f->exit_code || a.reason != f->reason) {
+        continue;
+      }
+      Report(now, kOneOutcome,
+             "task " + t->id + " on node " + std::to_string(node) + ": the finish of attempt " +
+                 std::to_string(f->attempt) + " (" + OutcomeName(f->outcome) + ", index " +
+                 std::to_string(e.index) + ") closed attempt " + std::to_string(a.number) +
+                 ": a stale report must be rejected by its fencing number");
+      break;
+    }
+  }
 }
 
 void SafetyChecker::OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries) {

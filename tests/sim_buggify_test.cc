@@ -27,13 +27,16 @@ const Variant kVariants[] = {
      "a submit is answered in a Ready of its own before its entries are synced: a crash in "
      "between loses an acknowledged task"},
     // Replica groups (issue 5's three broken variants).
-    {"regrant_without_lease_wait", "", 0,  // bound not measured yet: kOneAttempt expected
+    {"regrant_without_lease_wait", kOneAttempt, 6,
      "a new leader re-grants at once what ran under the old one: the old holder's process is "
      "still alive when the new attempt starts"},
-    {"ack_before_quorum", "", 0,  // bound not measured yet: kNoAckedTaskLost expected
+    {"ack_before_quorum", kNoAckedTaskLost, 5,
      "a submit is answered once durable on the leader alone: the ack reaches the client "
      "before any replica applied the entry, and a leader lost then takes the task with it"},
-    {"accept_stale_finish", "", 0,  // bound not measured yet
+    // Not caught yet: no seed of the first 20 delivers a stale finish (the holder must
+    // outlive its lease and report after a re-grant); the checker for it is in
+    // SafetyChecker::OnCommitted (one-outcome: a Finish of attempt a closed a later one).
+    {"accept_stale_finish", "", 0,
      "a finish of an older attempt closes the current one: the current attempt's process "
      "outlives its attempt"},
 };
