@@ -482,8 +482,11 @@ Instant NodeCore::NextDeadline() const {
   Instant next = Instant::Never();
   for (const auto& [g, r] : replicas_) {
     next = std::min(next, r->raft.NextDeadline());
-    if (r->serving) {
-      next = std::min(next, r->next_membership_check);
+    if (r->serving) next = std::min(next, r->next_membership_check);
+    // What only a leader in contact with its quorum does: while it is not, the deadlines
+    // below would stay in the past and spin the loop (K6); Raft's own timers and the next
+    // message bring the core back.
+    if (CanGrant(*r, last_now_)) {
       if (!r->table.ForeignWaits().empty()) next = std::min(next, r->next_upstream_poll);
       for (const auto& [id, l] : r->leases) {
         if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), r->leases_valid_from));

@@ -220,7 +220,9 @@ class NodeCore {
   // Routing (node_core_requests.cc).
   std::string GroupForRequest(const RequestFrame& frame) const;
   bool KnownGroup(const std::string& group) const;
-  void Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops);
+  // group: the group the request is for, when a forwarding node already decided it.
+  void Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops,
+             const std::string& group = "");
   void Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame);
   void RetryParked(Instant now);
   void OnForwardRequest(Instant now, const std::string& from, const ForwardRequest& req);

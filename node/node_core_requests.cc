@@ -52,7 +52,8 @@ std::string NodeCore::GroupForRequest(const RequestFrame& frame) const {
   return g.empty() ? options_.group_id : g;
 }
 
-void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops) {
+void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops,
+                     const std::string& group_hint) {
   switch (frame.type) {
     case RequestType::kList: return HandleList(from, frame.body);
     case RequestType::kMembers: return HandleMembers(now, from);
@@ -68,7 +69,9 @@ void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame
     default:
       return ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
   }
-  const std::string group = GroupForRequest(frame);
+  // A forwarded request keeps the group its first node chose: a submit belongs to that
+  // node's home group, not ours (K7).
+  const std::string group = group_hint.empty() ? GroupForRequest(frame) : group_hint;
   Replica* r = FindReplica(group);
   if (r != nullptr && r->serving && r->raft.is_leader()) return Serve(now, *r, from, frame);
   // Not ours to answer: pass it to the group's leader, or wait a little for one.
@@ -97,7 +100,7 @@ void NodeCore::RetryParked(Instant now) {
     std::string leader = LeaderAddress(p.group, "");
     const bool elsewhere = !leader.empty() && leader != options_.client_address;
     if (serving || elsewhere) {
-      Route(now, p.to, p.frame, p.hops);
+      Route(now, p.to, p.frame, p.hops, p.group);
     } else if (p.deadline <= now) {
       ReplyError(p.to, p.frame.type,
                  Status::Unavailable("no leader of group " + p.group + " is known yet (its "
@@ -118,7 +121,7 @@ void NodeCore::OnForwardRequest(Instant now, const std::string& from, const Forw
   to.request_id = frame->request_id;
   to.forward_to = from;
   to.forward_seq = req.seq;
-  Route(now, to, *frame, req.hops);
+  Route(now, to, *frame, req.hops, req.group);
 }
 
 void NodeCore::OnForwardReply(const ForwardReply& reply) {
