@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-build/bin}
 seeds=${SIM_CI_SEEDS:-500}
 shards=${SIM_CI_JOBS:-2}
-budget_s=${SIM_CI_BUDGET_SECONDS:-300}
+budget_s=${SIM_CI_BUDGET_SECONDS:-480}
 sim="$bin/magpie-sim"
 [ -x "$sim" ] || { echo "sim-ci: $sim not found (build the magpie-sim target)"; exit 2; }
 
@@ -21,8 +21,12 @@ trap 'rm -rf "$out"' EXIT
 start=$(date +%s)
 pids=()
 for ((i = 0; i < shards; i++)); do
+  # The seed range runs with one voter per group (some R=3 seeds take minutes each; until
+  # that is fixed the R=3 swarm runs outside CI: docs/simulation.md); the regression lines
+  # replay their own flags, R=3 ones included.
   "$sim" --seeds-file simulations/regressions.txt --known-bugs simulations/known_bugs.txt \
-         --swarm "$seeds" --seed 1 --shard "$i/$shards" > "$out/shard$i.txt" 2>&1 &
+         --swarm "$seeds" --seed 1 --swarm-replication "${SIM_CI_REPLICATION:-1}" \
+         --shard "$i/$shards" > "$out/shard$i.txt" 2>&1 &
   pids+=($!)
 done
 rc=0

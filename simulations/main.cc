@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     const uint64_t seed = cl->run.seed + i;
     if (listed.count(seed) != 0) continue;
     SimOptions o = cl->explicit_options ? cl->run : DrawSwarmOptions(seed, cl->run.buggify);
+    if (!cl->explicit_options && cl->swarm_replication > 0) o.replication = cl->swarm_replication;
     o.seed = seed;
     runs.push_back(PlannedRun{o, ""});
   }

@@ -157,6 +157,7 @@ std::string Usage() {
          "               crash,wipe,pause,skew,drift,drift-beyond (all = all but drift-beyond)\n"
          "  --workload   mixed, random, dag, failing, long, one-node, cancel-restart\n"
          "  --replication  voters per replica group, 1..7 (default 3; the swarm draws 1 or 3)\n"
+         "  --swarm-replication R  the swarm uses R for every seed instead of drawing it\n"
          "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
          "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish\n"
          "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
@@ -210,6 +211,11 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
         return Status::InvalidArgument("--gossip-figures takes detection, loss or dissemination, not '" + value + "'");
       }
       cl.gossip_figures = value;
+    } else if (flag == "--swarm-replication") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      if (*v < 1 || *v > 7) return Status::InvalidArgument("--swarm-replication must be between 1 and 7");
+      cl.swarm_replication = static_cast<int>(*v);
     } else if (flag == "--replication") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();

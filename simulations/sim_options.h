@@ -72,6 +72,7 @@ struct CommandLine {
   std::string known_bugs_file;  // --known-bugs FILE (known_bugs.h)
   std::string log_level;      // empty: warn for one run, off in a swarm
   bool explicit_options = false;  // --nodes etc. given (a seed-file line, a replay)
+  int swarm_replication = 0;  // --swarm-replication R: pin R in the swarm's draws (0: drawn)
   int shard = 0;              // --shard I/N: run only every N-th run, starting at the I-th
   int shards = 1;
   bool faults_given = false;  // --faults was on the command line
