@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what magpie needs to build and test, from Debian 12 packages only, and nothing
 # that is already there. Safe to run again.
+#   scripts/bootstrap.sh           what building and testing need
+#   scripts/bootstrap.sh --bench   also what scripts/bench-vs-peer needs: the peer (Dask,
+#                                  run with /usr/bin/python3), gnuplot for its plots, and
+#                                  GNU parallel for ../shared/bench/limits
 set -euo pipefail
 
 packages=(
@@ -9,6 +13,13 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev procps
 )
+bench_packages=(python3-distributed python3-dask gnuplot-nox parallel)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=("${bench_packages[@]}") ;;
+    *) echo "bootstrap: unknown option $arg (known: --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
