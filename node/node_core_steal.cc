@@ -496,7 +496,11 @@ void NodeCore::OnFinishReport(Instant now, const std::string& from, const Finish
                        t->attempts.back().number == ref.attempt &&
                        t->attempts.back().outcome == Outcome::kNone &&
                        t->attempts.back().node == report.holder_id;
-  if (!current) {
+  // The deliberate bug drops the whole fence: this check and the one at apply.
+  const bool accept_stale = MAGPIE_BUGGIFY_ON(accept_stale_finish) && t != nullptr &&
+                            !t->attempts.empty() && t->attempts.back().outcome == Outcome::kNone &&
+                            ref.attempt < t->attempts.back().number;
+  if (!current && !accept_stale) {
     // Stale (re-granted, already finished, or not ours): acknowledge so the holder stops
     // resending; the fencing number already kept it from deciding anything.
     if (t != nullptr) log_->info("stale finish of {} attempt {} from {} rejected", ref.task_id, ref.attempt, report.holder_id);
