@@ -13,6 +13,7 @@
 #include "simulations/gossip_figures.h"
 #include "simulations/runner.h"
 #include "simulations/sim_options.h"
+#include "simulations/steal_figures.h"
 
 int main(int argc, char** argv) {
   using namespace magpie;
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   // A swarm and the gossip figures print their report lines only, unless asked.
-  const bool many = cl->swarm > 0 || !cl->seeds_file.empty() || !cl->gossip_figures.empty();
+  const bool many = cl->swarm > 0 || !cl->seeds_file.empty() || !cl->gossip_figures.empty() ||
+                    cl->steal_figures;
   // One run logs warnings by default; a swarm logs nothing unless asked, so that hundreds
   // of runs print their report lines only.
   std::string level_name = cl->log_level.empty() ? (many ? "off" : "warn") : cl->log_level;
@@ -50,6 +52,21 @@ int main(int argc, char** argv) {
     const FiguresResult result = RunGossipFigures(r, level);
     PrintFigures(r, result,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stdout);
+    return result.ok ? 0 : 1;
+  }
+
+  if (cl->steal_figures) {
+    StealFiguresRequest r;
+    r.world = cl->run;
+    r.world.faults = 0;
+    r.slots = cl->slots;
+    r.tasks_per_slot = cl->tasks_per_slot;
+    r.task_ms = cl->task_ms;
+    SetRunInProgress(r.world);
+    const auto start = std::chrono::steady_clock::now();
+    const StealFigures result = RunStealFigures(r, level);
+    PrintStealFigures(r, result,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stdout);
     return result.ok ? 0 : 1;
   }
 

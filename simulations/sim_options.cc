@@ -177,6 +177,12 @@ std::string Usage() {
          "               change, --trials times: gossip rounds until everyone has it).\n"
          "               --faults (default none) shapes the network and clocks only: drop,\n"
          "               dup, reorder, delay, skew, drift; no crash, pause or partition\n"
+         "       magpie-sim --steal-figures [--seed S] [--nodes N] [--slots K] [--tasks-per-slot M]\n"
+         "                  [--task-ms D] [--replication R]\n"
+         "  --steal-figures  measure work stealing on real node cores, no faults (docs/simulation.md,\n"
+         "               \"Stealing figures\"): N nodes of K slots (default 4) join; N*K*M tasks\n"
+         "               (M default 50) of @sleep D ms (default 50) are all submitted to node 0;\n"
+         "               prints makespan / ideal (ideal = tasks*D/(N*K)) as one JSON line\n"
          "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed --replication 3\n";
 }
 
@@ -195,11 +201,28 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       cl.help = true;
       continue;
     }
+    if (flag == "--steal-figures" && !has_value) {
+      cl.steal_figures = true;
+      continue;
+    }
     if (!has_value) {
       if (i + 1 >= args.size()) return Status::InvalidArgument(flag + " needs a value");
       value = args[++i];
     }
-    if (flag == "--trials" || flag == "--loss") {
+    if (flag == "--slots" || flag == "--tasks-per-slot" || flag == "--task-ms") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      if (flag == "--slots" && (*v < 1 || *v > 64)) return Status::InvalidArgument("--slots must be 1..64");
+      if (flag == "--tasks-per-slot" && (*v < 1 || *v > 10000)) {
+        return Status::InvalidArgument("--tasks-per-slot must be 1..10000");
+      }
+      if (flag == "--task-ms" && (*v < 1 || *v > 3'600'000)) {
+        return Status::InvalidArgument("--task-ms must be 1..3600000");
+      }
+      if (flag == "--slots") cl.slots = static_cast<int>(*v);
+      if (flag == "--tasks-per-slot") cl.tasks_per_slot = static_cast<int>(*v);
+      if (flag == "--task-ms") cl.task_ms = static_cast<int64_t>(*v);
+    } else if (flag == "--trials" || flag == "--loss") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();
       if (flag == "--trials" && (*v < 1 || *v > 1000)) return Status::InvalidArgument("--trials must be 1..1000");
@@ -262,6 +285,13 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
   }
   Status s = ValidateOptions(cl.run);
   if (!s.ok()) return s;
+  if (cl.steal_figures && !cl.gossip_figures.empty()) {
+    return Status::InvalidArgument("--steal-figures and --gossip-figures exclude each other");
+  }
+  if (cl.steal_figures && static_cast<uint64_t>(cl.run.nodes) * cl.slots * cl.tasks_per_slot > kMaxStealFiguresTasks) {
+    return Status::InvalidArgument("--steal-figures: nodes x slots x tasks-per-slot must be at most " +
+                                   std::to_string(kMaxStealFiguresTasks));
+  }
   return cl;
 }
 

@@ -62,6 +62,8 @@ SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify);
 
 // Up to 1,000 nodes (the gossip figures); more than 32 join through three seeds (sim_node.h).
 inline constexpr int kMaxSimNodes = 1000;
+// --steal-figures: at most this many tasks in one run (N·K·M).
+inline constexpr uint64_t kMaxStealFiguresTasks = 1'000'000;
 
 // The whole command line of magpie-sim.
 struct CommandLine {
@@ -80,6 +82,11 @@ struct CommandLine {
   std::string gossip_figures;
   int trials = 10;            // --trials K
   uint32_t loss_percent = 5;  // --loss P
+  // --steal-figures (steal_figures.h): makespan of N·K·M sleeps all submitted to node 0.
+  bool steal_figures = false;
+  int slots = 4;              // --slots K, every node
+  int tasks_per_slot = 50;    // --tasks-per-slot M
+  int64_t task_ms = 50;       // --task-ms D
 };
 Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 std::string Usage();

@@ -30,7 +30,8 @@ void SetBuggify(const std::string& name) {
 
 }  // namespace
 
-World::World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing)
+World::World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing,
+             const std::function<void(DrawnOptions&)>& shape)
     : options_(options),
       prng_(options.seed),
       sink_(std::make_shared<SimLogSink>(&now_)),
@@ -39,6 +40,7 @@ World::World(const SimOptions& options, spdlog::level::level_enum log_level, boo
       record_(options.nodes, GossipConfig{}.probe_timeout.Scaled(1, 2)) {
   MAGPIE_CHECK(ValidateOptions(options).ok(), "World with invalid options");
   drawn_ = DrawOptions(options_, prng_);
+  if (shape) shape(drawn_);
   for (int i = 0; i < options_.nodes; ++i) addresses_[NodeAddress(i)] = i;
   for (const auto& c : drawn_.clients) addresses_[c.name] = c.endpoint;
   network_ = std::make_unique<SimNetwork>(drawn_.network, &prng_, &events_, &trace_);

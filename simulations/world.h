@@ -78,7 +78,10 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
 
   // Draws every parameter from options.seed. REQUIRES: ValidateOptions(options).ok().
   // stealing: CoreOptions::stealing of every node (the gossip figures run without it).
-  World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing = true);
+  // shape, if given, may change what was drawn before the nodes are built (the steal
+  // figures give every node the same slots).
+  World(const SimOptions& options, spdlog::level::level_enum log_level, bool stealing = true,
+        const std::function<void(DrawnOptions&)>& shape = nullptr);
   ~World() override;
   World(const World&) = delete;
   World& operator=(const World&) = delete;
