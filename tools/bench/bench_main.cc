@@ -1,11 +1,14 @@
 // magpie-bench: drives the standard workloads of ../shared/bench/README.md against a local
 // cluster it starts itself, or against a running node (--node). One JSON line per
 // workload on stdout with what produced it; progress on stderr.
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,11 +18,9 @@
 #include "node/client.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/local_cluster.h"
+#include "tools/bench/node_memory.h"
 #include "tools/bench/workloads.h"
-
-#ifndef MAGPIE_COMMIT
-#define MAGPIE_COMMIT "unknown"
-#endif
+#include "magpie_commit.h"  // generated at build time: MAGPIE_COMMIT (tools/bench/commit.cmake)
 
 namespace magpie {
 namespace {
@@ -29,13 +30,32 @@ struct Target {
   std::string address;
   int nodes = 1;
   int slots = 0;
+  int replication = 0;  // voters per replica group; 0: not known (an external cluster)
+  std::vector<double> rss_idle_mb;  // per node, once formed and settled (local clusters)
 };
 
 struct NodeFlags {
   std::string binary;
-  std::string log_level = "warn";
+  // info, not warn: a multi-node cluster's replica groups are seen forming in the logs.
+  // The node logs nothing per task at info.
+  std::string log_level = "info";
   bool keep = false;
+  int replication = 3;
+  int settle_ms = 1000;
 };
+
+double KbToMb(long kb) { return std::round(static_cast<double>(kb) / 1024.0 * 10) / 10; }
+
+// A field of /proc/<pid>/status of every node, in MB; empty if any cannot be read.
+std::vector<double> NodesMb(const LocalCluster& c, const char* field) {
+  std::vector<double> out;
+  for (pid_t pid : c.pids()) {
+    auto kb = ProcStatusKb(pid, field);
+    if (!kb.ok()) return {};
+    out.push_back(KbToMb(*kb));
+  }
+  return out;
+}
 
 Result<Target> StartLocal(const NodeFlags& flags, int nodes, int slots) {
   Target t;
@@ -46,13 +66,32 @@ Result<Target> StartLocal(const NodeFlags& flags, int nodes, int slots) {
   lo.keep = flags.keep;
   lo.nodes = nodes;
   lo.slots = slots;
+  lo.replication = flags.replication;
   Status s = t.cluster->Start(lo);
   if (!s.ok()) return s;
   t.address = t.cluster->addresses()[0];
   t.nodes = nodes;
   t.slots = slots;
-  std::fprintf(stderr, "started %d local node(s) with %d slots each\n", nodes, slots);
+  t.replication = t.cluster->replication();
+  // Idle memory: the cluster formed, then a moment for gossip and heartbeats to settle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(flags.settle_ms));
+  t.rss_idle_mb = NodesMb(*t.cluster, "VmRSS");
+  std::fprintf(stderr, "started %d local node(s) with %d slots each, R = %d\n", nodes, slots,
+               t.replication);
   return t;
+}
+
+// What an external cluster says of itself: its live members and the slots of the node
+// driven. Its replication factor is not visible to a client.
+Status DescribeExternal(Client& client, Target* t) {
+  auto m = client.Members(std::chrono::seconds(5));
+  if (!m.ok()) return m.status();
+  t->nodes = 0;
+  for (const auto& info : m->members) {
+    t->nodes += info.state == "alive";
+    if (info.address == t->address) t->slots = info.slots;
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -79,7 +118,15 @@ int main(int argc, char** argv) {
   app.add_option("--timeline", o.timeline_path, "W3/W3P: append every task's attempts to this file, one JSON line each");
   app.add_option("--node-binary", node_flags.binary, "the magpie-node to start (default: the one beside magpie-bench)")
       ->capture_default_str();
-  app.add_option("--node-log-level", node_flags.log_level, "--log-level of the nodes started")->capture_default_str();
+  app.add_option("--node-log-level", node_flags.log_level,
+                 "--log-level of the nodes started (info or finer lets magpie-bench wait for replica groups to form)")
+      ->capture_default_str();
+  app.add_option("--replication", node_flags.replication,
+                 "--replication of the nodes started (voters per replica group, capped by --nodes)")
+      ->capture_default_str()->check(CLI::Range(1, 7));
+  app.add_option("--settle-ms", node_flags.settle_ms,
+                 "after a local cluster formed, wait this long before reading idle memory")
+      ->capture_default_str()->check(CLI::Range(0, 60000));
   app.add_flag("--keep", node_flags.keep, "keep each local cluster's folder (data, n<i>.log) and print where");
   app.add_option("--round-trips", o.w4_round_trips, "round trips for W4")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--chain", o.w5_chain, "W5 chain length")->capture_default_str()->check(CLI::Range(2, 10000));
@@ -118,7 +165,7 @@ int main(int argc, char** argv) {
     Target w3_target;
     Target* target = &main_target;
     if (!node.empty()) {
-      main_target.address = node;
+      if (main_target.address.empty()) main_target.address = node;
     } else if (w3) {
       auto t = StartLocal(node_flags, 3, 4);
       if (!t.ok()) {
@@ -140,6 +187,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "magpie-bench: %s\n", client.status().ToString().c_str());
       return 3;
     }
+    if (!target->cluster && target->slots == 0) {
+      Status st = DescribeExternal(**client, target);
+      if (!st.ok()) std::fprintf(stderr, "magpie-bench: members of %s: %s\n", node.c_str(), st.ToString().c_str());
+    }
+    // Peak memory per workload: VmHWM back to the current RSS before it.
+    bool peak_reset = target->cluster != nullptr;
+    if (target->cluster) {
+      for (pid_t pid : target->cluster->pids()) peak_reset = ResetPeakRss(pid).ok() && peak_reset;
+    }
     Result<nlohmann::json> r = Status::InvalidArgument("unreachable");
     if (w == "W1") r = RunW1(**client, o);
     if (w == "W2") r = RunW2(**client, o);
@@ -156,12 +212,20 @@ int main(int argc, char** argv) {
     j["external"] = target->cluster == nullptr;
     j["nodes"] = target->nodes;
     j["slots_per_node"] = target->slots;
-    j["replication"] = 1;
-    if (repeat > 1) j["round"] = round;
-    if (w3) {
-      double load[3] = {0, 0, 0};
-      if (getloadavg(load, 3) > 0) j["loadavg_1m"] = Round2(load[0]);
+    if (target->replication > 0) {
+      j["replication"] = target->replication;
+    } else {
+      j["replication"] = nullptr;
     }
+    if (target->cluster) {
+      j["node_rss_idle_mb"] = target->rss_idle_mb;
+      j["node_rss_peak_mb"] = NodesMb(*target->cluster, "VmHWM");
+      j["node_rss_peak_of"] = peak_reset ? "workload" : "node lifetime";
+      j["node_rss_end_mb"] = NodesMb(*target->cluster, "VmRSS");
+    }
+    if (repeat > 1) j["round"] = round;
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) > 0) j["loadavg_1m"] = Round2(load[0]);
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
   }

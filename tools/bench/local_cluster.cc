@@ -7,10 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "node/client.h"
@@ -47,11 +53,13 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
   if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot make a temporary folder");
   dir_ = tmpl;
   keep_ = options.keep;
+  replication_ = std::min(options.replication, options.nodes);
   for (int i = 0; i < options.nodes; ++i) {
     std::string addr = "127.0.0.1:" + std::to_string(FreePort());
     std::string data = dir_ + "/n" + std::to_string(i);
     std::vector<std::string> args = {options.node_binary, "--data-dir", data, "--listen", addr,
                                      "--slots", std::to_string(options.slots),
+                                     "--replication", std::to_string(options.replication),
                                      "--log-level", options.log_level};
     if (i > 0) {
       args.push_back("--join");
@@ -109,7 +117,56 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
       }
     }
   }
+  if (addresses_.size() > 1 && replication_ > 1) {
+    const std::string& l = options.log_level;
+    if (l == "trace" || l == "debug" || l == "info") return WaitForGroups(replication_);
+    std::fprintf(stderr, "not waiting for replica groups to form: --node-log-level %s hides them\n",
+                 l.c_str());
+  }
   return Status::Ok();
+}
+
+Status LocalCluster::WaitForGroups(int voters) {
+  static const std::regex kHome("node [0-9a-f]+ \\(home group ([0-9a-f]+)\\)");
+  static const std::regex kMembers("group ([0-9a-f]+): members now \\[(.*)\\]");
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::seconds(60);
+  for (;;) {
+    // Per node's log: the home groups it names and each group's last member list.
+    std::set<std::string> homes;
+    std::vector<std::map<std::string, int>> last(addresses_.size());
+    for (size_t i = 0; i < addresses_.size(); ++i) {
+      std::ifstream in(dir_ + "/n" + std::to_string(i) + ".log");
+      for (std::string line; std::getline(in, line);) {
+        std::smatch m;
+        if (std::regex_search(line, m, kHome)) homes.insert(m[1]);
+        if (std::regex_search(line, m, kMembers)) {
+          int n = 0;  // voters: members not marked "(catching up)" or the like
+          std::stringstream list(m[2].str());
+          for (std::string member; std::getline(list, member, ',');) n += member.find('(') == std::string::npos;
+          last[i][m[1]] = n;
+        }
+      }
+    }
+    bool formed = homes.size() == addresses_.size();
+    for (const auto& per_node : last) {
+      for (const auto& g : homes) {
+        auto it = per_node.find(g);
+        formed = formed && it != per_node.end() && it->second >= voters;
+      }
+    }
+    if (formed) {
+      std::fprintf(stderr, "replica groups formed (%d voters each) %.1f s after the nodes saw each other\n",
+                   voters,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      return Status::Ok();
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("the replica groups did not reach " + std::to_string(voters) +
+                                 " voters within 60 s (logs in " + dir_ + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 void LocalCluster::Stop() {

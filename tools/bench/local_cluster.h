@@ -16,6 +16,7 @@ struct LocalClusterOptions {
   std::string node_binary;  // path to magpie-node
   int nodes = 1;
   int slots = 64;
+  int replication = 3;  // --replication of every node: voters per replica group
   std::string log_level = "warn";
   bool keep = false;  // leave the folder (data and n<i>.log) behind, and say where
   std::vector<std::string> extra_args;
@@ -28,16 +29,24 @@ class LocalCluster {
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
 
-  // Starts the nodes and waits until each answers (bounded).
+  // Starts the nodes and waits (bounded) until each answers, every node sees every other
+  // alive and, with more than one node, every node's log shows every home group with
+  // min(replication, nodes) voters (the node exposes group membership only in its log,
+  // at log level info or finer; at a coarser level that last wait is skipped).
   Status Start(const LocalClusterOptions& options);
   void Stop();
 
   const std::vector<std::string>& addresses() const { return addresses_; }
   const std::vector<pid_t>& pids() const { return pids_; }
+  // Voters per replica group once formed: the nodes' --replication, capped by their number.
+  int replication() const { return replication_; }
 
  private:
+  Status WaitForGroups(int voters);
+
   std::string dir_;
   bool keep_ = false;
+  int replication_ = 1;
   std::vector<std::string> addresses_;
   std::vector<pid_t> pids_;
 };

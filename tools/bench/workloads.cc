@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <climits>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -61,6 +62,21 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
   j["p50_ms"] = Round2(Percentile(latency_ms, 0.50));
   j["p99_ms"] = Round2(Percentile(latency_ms, 0.99));
   j["wall_s"] = Round2(span_s);
+  // Whether throughput holds up as tasks pile up: the rate over the first and over the last
+  // 10 % of tasks to finish, each from its first to its last finish time (ms resolution:
+  // null when a window is shorter than 5 ms).
+  std::vector<int64_t> finish_ms;
+  for (const Task& t : *tasks) finish_ms.push_back(t.finished_ms);
+  std::sort(finish_ms.begin(), finish_ms.end());
+  const size_t k = std::max<size_t>(2, finish_ms.size() / 10);
+  auto rate = [&](size_t from) -> nlohmann::json {
+    if (finish_ms.size() < k || from + k > finish_ms.size()) return nullptr;
+    int64_t ms = finish_ms[from + k - 1] - finish_ms[from];
+    if (ms < 5) return nullptr;
+    return std::round(static_cast<double>(k - 1) * 1000.0 / static_cast<double>(ms));
+  };
+  j["tasks_per_s_start"] = rate(0);
+  j["tasks_per_s_end"] = rate(finish_ms.size() >= k ? finish_ms.size() - k : 0);
   if (first_sent_us != nullptr) *first_sent_us = sub->first_sent_us;
   if (records != nullptr) *records = std::move(*tasks);
   return j;
