@@ -43,7 +43,11 @@ class Bench {
           }
         }) {
     world_.set_turn_observer([this](SimTime now, int n) {
-      if (n == 0) OnNodeZeroTurn(now);
+      if (n == 0) {
+        OnNodeZeroTurn(now);
+      } else {
+        WatchGossip(now, n);
+      }
     });
   }
 
@@ -92,10 +96,15 @@ class Bench {
     total_ = tasks;
     first_submit_ = now();
     first_submit_local_ms_ = world_.node(0).clock().LocalAt(now()).unix_millis();
+    learned_ms_.assign(size(), -1);
+    learned_ms_[0] = 0;
     SubmitMore();
   }
 
   bool all_done() const { return done_at_ < SimTime::Never(); }
+  // Per node, ms from the first submit until its gossip showed node 0 with ready work
+  // (-1: never; node 0 itself: 0).
+  const std::vector<int64_t>& learned_ms() const { return learned_ms_; }
   SimTime first_submit() const { return first_submit_; }
   int64_t first_submit_local_ms() const { return first_submit_local_ms_; }
   SimTime submitted_at() const { return submitted_at_; }
@@ -103,6 +112,15 @@ class Bench {
 
  private:
   const TaskTable& NodeZeroTable() const { return world_.node(0).core().tasks(); }
+
+  // Until node n's gossip shows node 0 with ready work: the thief's first chance to ask
+  // it knowingly (before, it asks random members).
+  void WatchGossip(SimTime now, int n) {
+    if (total_ == 0 || learned_ms_[n] >= 0 || !world_.node(n).up()) return;
+    const SimNode& node = world_.node(n);
+    const auto view = node.core().membership().Find(world_.node(0).node_id(), node.clock().LocalAt(now));
+    if (view && view->load.ready > 0) learned_ms_[n] = (now - first_submit_).millis();
+  }
 
   void OnNodeZeroTurn(SimTime now) {
     if (total_ == 0 || !world_.node(0).up()) return;
@@ -149,6 +167,7 @@ class Bench {
   int64_t first_submit_local_ms_ = 0;
   SimTime submitted_at_ = SimTime::Never();
   SimTime done_at_ = SimTime::Never();
+  std::vector<int64_t> learned_ms_;
 };
 
 std::string Fixed(double v, int digits) {
@@ -159,8 +178,65 @@ std::string Fixed(double v, int digits) {
 
 std::string SecondsOf(int64_t ms) { return ms < 0 ? "null" : Fixed(static_cast<double>(ms) / 1000.0, 3); }
 
+int64_t NearestRank(std::vector<int64_t>& v, int per_100) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const size_t rank = (static_cast<size_t>(per_100) * v.size() + 99) / 100;
+  return v[std::max<size_t>(rank, 1) - 1];
+}
+
+// Splits the nodes' idle slot-time (StealFigures::over_*). spans[i]: node i's successful
+// attempts as (Grant proposed, end) in ms after the first submit.
+void Decompose(std::vector<std::vector<std::pair<int64_t, int64_t>>>& spans, int slots, int64_t task_ms,
+               uint64_t tasks, StealFigures& f) {
+  const double work = static_cast<double>(tasks) * static_cast<double>(task_ms);
+  if (f.makespan_ms <= 0 || work <= 0) return;
+  double ramp = 0, grant = 0, between = 0, tail = 0;
+  std::vector<int64_t> extra, gaps;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    auto& s = spans[i];
+    if (s.empty()) {
+      ramp += static_cast<double>(slots) * static_cast<double>(f.makespan_ms);
+      continue;
+    }
+    std::sort(s.begin(), s.end());
+    int64_t last_end = 0, busy = 0;
+    for (const auto& [start, end] : s) {
+      last_end = std::max(last_end, end);
+      busy += end - start;
+      grant += static_cast<double>(end - start - task_ms);
+      if (i != 0) extra.push_back(end - start - task_ms);
+    }
+    ramp += static_cast<double>(slots) * static_cast<double>(s.front().first);
+    tail += static_cast<double>(slots) * static_cast<double>(f.makespan_ms - last_end);
+    between += static_cast<double>(slots) * static_cast<double>(last_end - s.front().first) - static_cast<double>(busy);
+    if (i == 0) continue;
+    // A steal round: attempts granted at one instant. Its gap: from the latest end at or
+    // before that instant.
+    std::vector<int64_t> ends;
+    for (const auto& sp : s) ends.push_back(sp.second);
+    std::sort(ends.begin(), ends.end());
+    int64_t previous_start = -1;
+    for (const auto& [start, end] : s) {
+      if (start == previous_start) continue;
+      previous_start = start;
+      auto it = std::upper_bound(ends.begin(), ends.end(), start);
+      if (it != ends.begin()) gaps.push_back(start - *std::prev(it));
+    }
+  }
+  f.over_ramp = ramp / work;
+  f.over_grant = grant / work;
+  f.over_between = between / work;
+  f.over_tail = tail / work;
+  f.grant_extra_ms_p50 = NearestRank(extra, 50);
+  f.grant_extra_ms_p90 = NearestRank(extra, 90);
+  f.between_ms_p50 = NearestRank(gaps, 50);
+  f.between_ms_p90 = NearestRank(gaps, 90);
+}
+
 // Reads node 0's table (the group's leader: every task's committed record) into the figures.
-void Tally(const World& w, uint64_t tasks, int64_t t0_ms, StealFigures& f) {
+void Tally(const World& w, uint64_t tasks, int slots, int64_t task_ms, int64_t t0_ms, StealFigures& f) {
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> spans(w.size());
   std::map<std::string, int> index_of;
   for (int i = 0; i < w.size(); ++i) index_of[w.node(i).node_id()] = i;
   std::vector<int> per_node(w.size(), 0);
@@ -185,7 +261,10 @@ void Tally(const World& w, uint64_t tasks, int64_t t0_ms, StealFigures& f) {
     if (a != nullptr) {
       auto it = index_of.find(a->node);
       if (it != index_of.end()) {
-        if (a->outcome == Outcome::kSucceeded) ++per_node[it->second];
+        if (a->outcome == Outcome::kSucceeded) {
+          ++per_node[it->second];
+          spans[it->second].emplace_back(a->started_ms - t0_ms, a->ended_ms - t0_ms);
+        }
         first_start[it->second] = std::min(first_start[it->second], a->started_ms);
       }
       if (!a->stolen_from.empty()) ++f.stolen;
@@ -198,6 +277,7 @@ void Tally(const World& w, uint64_t tasks, int64_t t0_ms, StealFigures& f) {
                          (example.empty() ? "" : " (" + example + ")"));
   }
   if (f.succeeded > 0) f.makespan_ms = last_finish_ms - t0_ms;
+  Decompose(spans, slots, task_ms, tasks, f);
   std::vector<int> sorted = per_node;
   std::sort(sorted.begin(), sorted.end());
   f.tasks_min = sorted.front();
@@ -248,7 +328,11 @@ StealFigures RunStealFigures(const StealFiguresRequest& r, spdlog::level::level_
     }
     if (b.submitted_at() < SimTime::Never()) f.submitted_ms = (b.submitted_at() - b.first_submit()).millis();
     if (b.all_done()) f.all_done_ms = (b.done_at() - b.first_submit()).millis();
-    Tally(b.world(), f.tasks, b.first_submit_local_ms(), f);
+    Tally(b.world(), f.tasks, req.slots, req.task_ms, b.first_submit_local_ms(), f);
+    std::vector<int64_t> learned(b.learned_ms().begin() + 1, b.learned_ms().end());
+    learned.erase(std::remove(learned.begin(), learned.end(), -1), learned.end());
+    f.learned_ms_median = NearestRank(learned, 50);
+    f.learned_ms_max = learned.empty() ? -1 : learned.back();
     if (f.makespan_ms > 0) f.ratio = static_cast<double>(f.makespan_ms) / 1000.0 / f.ideal_s;
   }
   for (const auto& v : b.world().violations()) f.problems.push_back(v.ToString());
@@ -284,6 +368,14 @@ std::string StealFiguresJson(const StealFiguresRequest& r, const StealFigures& f
   add("extra_attempts", std::to_string(f.extra_attempts));
   add("first_steal_s", "{\"median\":" + SecondsOf(f.first_steal_ms_median) + ",\"max\":" +
                            SecondsOf(f.first_steal_ms_max) + "}");
+  add("learned_s", "{\"median\":" + SecondsOf(f.learned_ms_median) + ",\"max\":" + SecondsOf(f.learned_ms_max) +
+                       "}");
+  add("overhead", "{\"ramp\":" + Fixed(f.over_ramp, 3) + ",\"grant\":" + Fixed(f.over_grant, 3) +
+                      ",\"between\":" + Fixed(f.over_between, 3) + ",\"tail\":" + Fixed(f.over_tail, 3) + "}");
+  add("thief_grant_extra_ms", "{\"p50\":" + std::to_string(f.grant_extra_ms_p50) + ",\"p90\":" +
+                                  std::to_string(f.grant_extra_ms_p90) + "}");
+  add("thief_between_ms", "{\"p50\":" + std::to_string(f.between_ms_p50) + ",\"p90\":" +
+                              std::to_string(f.between_ms_p90) + "}");
   add("submitted_s", SecondsOf(f.submitted_ms));
   add("all_done_s", SecondsOf(f.all_done_ms));
   add("join_s", SecondsOf(f.join_ms));

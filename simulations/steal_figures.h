@@ -55,6 +55,22 @@ struct StealFigures {
   // When each thief began: ms from the first submit to its first task's start (median and
   // the latest), over nodes that ran any task but node 0.
   int64_t first_steal_ms_median = -1, first_steal_ms_max = -1;
+  // When each other node's gossip first showed node 0 with ready work (median, latest), ms
+  // after the first submit: until then a thief can only ask members at random.
+  int64_t learned_ms_median = -1, learned_ms_max = -1;
+  // Where the slots' time went, in units of the ideal (they add up to ratio − 1; slot-time
+  // of every node from the first submit to the last finish, less the tasks' own D ms):
+  //   ramp     before a node's first grant (all of a node that ran nothing)
+  //   grant    within attempts, beyond D: from the leader proposing the Grant to the end
+  //            reported by the holder (the commit, the answer, the start, the exit's report)
+  //   between  from a slot's task ending to the leader proposing the next Grant for it
+  //            (a thief's ask, the leader's queue and fsync before it proposes)
+  //   tail     after a node's last finish
+  double over_ramp = 0, over_grant = 0, over_between = 0, over_tail = 0;
+  // Per attempt on thieves, in ms: Grant proposed to end, less D (p50 / p90); and per steal
+  // round, a thief's previous finish to its next Grant (p50 / p90).
+  int64_t grant_extra_ms_p50 = -1, grant_extra_ms_p90 = -1;
+  int64_t between_ms_p50 = -1, between_ms_p90 = -1;
   uint64_t trace_hash = 0;
   double simulated_s = 0;
 };
