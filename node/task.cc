@@ -108,4 +108,14 @@ std::string ValidateSpec(const TaskSpec& spec) {
   return "";
 }
 
+std::string GroupOfTaskId(const std::string& id) {
+  auto dash = id.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == id.size()) return "";
+  for (size_t i = dash + 1; i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9') return "";
+  }
+  return id.substr(0, dash);
+}
+
+
 }  // namespace magpie

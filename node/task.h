@@ -118,6 +118,9 @@ inline constexpr size_t kMaxSpecBytes = 256 * 1024;
 inline constexpr size_t kMaxOutputTailBytes = 4096;
 inline constexpr int32_t kMaxLostAttempts = 10;
 
+// The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id (a name).
+std::string GroupOfTaskId(const std::string& id);
+
 }  // namespace magpie
 
 MSGPACK_ADD_ENUM(magpie::TaskState);

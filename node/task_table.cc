@@ -165,15 +165,6 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
   return {false, "unknown entry type"};
 }
 
-std::string GroupOfTaskId(const std::string& id) {
-  auto dash = id.rfind('-');
-  if (dash == std::string::npos || dash == 0 || dash + 1 == id.size()) return "";
-  for (size_t i = dash + 1; i < id.size(); ++i) {
-    if (id[i] < '0' || id[i] > '9') return "";
-  }
-  return id.substr(0, dash);
-}
-
 bool TaskTable::IsForeign(const Task& t, const std::string& up) const {
   std::string g = GroupOfTaskId(up);
   return !g.empty() && g != GroupOfTaskId(t.id);

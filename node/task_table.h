@@ -131,9 +131,6 @@ class TaskTable {
   uint64_t stale_finishes_ = 0;
 };
 
-// The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id.
-std::string GroupOfTaskId(const std::string& id);
-
 // Backoff before retry n (n = failed attempts so far, from 1): base * 2^(n-1), capped at 1 h.
 int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts);
 

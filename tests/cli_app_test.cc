@@ -99,10 +99,16 @@ class RecordingNode {
         return {FakeNode::Answer(req, reply)};
       }
       case RequestType::kWait: {
+        // As a node does: the tasks asked for, in the order asked.
+        auto w = UnpackBody<WaitRequest>(req.body);
         WaitReply reply;
-        reply.tasks = tasks;
+        for (const auto& id : w->ids) {
+          for (const Task& t : tasks) {
+            if (t.id == id) reply.tasks.push_back(t);
+          }
+        }
         reply.all_ended = true;
-        for (const Task& t : tasks) reply.all_ended = reply.all_ended && IsEnded(t.state);
+        for (const Task& t : reply.tasks) reply.all_ended = reply.all_ended && IsEnded(t.state);
         return {FakeNode::Answer(req, reply)};
       }
       case RequestType::kMembers: {
@@ -273,6 +279,28 @@ TEST(CliAppTest, WaitExitsTwoWhenItsTimeoutRunsOut) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("1 of 1 tasks have not ended"), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)[0]["state"], "running");
+}
+
+TEST(CliAppTest, WaitAsksEachReplicaGroupForItsOwnTasks) {
+  // A node answers a Wait for one group; ids from three groups are three calls, and the
+  // answer lists every task in the order given.
+  RecordingNode node;
+  node.tasks = {MakeTask("ga-1", TaskState::kSucceeded), MakeTask("gb-7", TaskState::kSucceeded),
+                MakeTask("ga-2", TaskState::kSucceeded), MakeTask("gc-3", TaskState::kFailed)};
+  CliRun r = RunMagpie({"--node", node.address(), "wait", "gb-7", "ga-1", "gc-3", "ga-2", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // gc-3 failed
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u) << r.out;
+  EXPECT_EQ(j[0]["id"], "gb-7");
+  EXPECT_EQ(j[1]["id"], "ga-1");
+  EXPECT_EQ(j[2]["id"], "gc-3");
+  EXPECT_EQ(j[3]["id"], "ga-2");
+  std::vector<std::vector<std::string>> asked;
+  for (const auto& req : node.Requests()) {
+    if (req.type == RequestType::kWait) asked.push_back(UnpackBody<WaitRequest>(req.body)->ids);
+  }
+  const std::vector<std::vector<std::string>> want = {{"gb-7"}, {"ga-1", "ga-2"}, {"gc-3"}};
+  EXPECT_EQ(asked, want);
 }
 
 TEST(CliAppTest, MembersJsonIsAnArray) {

@@ -5,9 +5,14 @@
 // with tasks still going, or the node refused the request (an unknown id); 3 when the node
 // cannot be reached. A node that drops away after answering once (a restart) is retried
 // for up to the call timeout before giving up with 3.
+//
+// A node answers a Wait for one replica group (it forwards the call to that group's
+// leader), so ids from several groups are asked group by group: the ids of one group
+// (the <group> of <group>-<seq>) in one call, names with the first call.
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -57,15 +62,37 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
   if (!client.ok()) return ReportError(client.status());
   ProgressBar bar(stderr, isatty(STDERR_FILENO) == 1);
 
-  std::vector<Task> tasks;
+  // The calls: ids grouped by their replica group, in first-seen order; a name has no
+  // group of its own and goes with the first call.
+  struct Batch {
+    std::vector<size_t> index;  // into ids
+    bool ended = false;
+  };
+  std::vector<Batch> batches;
+  std::map<std::string, size_t> batch_of_group;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string g = GroupOfTaskId(ids[i]);
+    if (g.empty() && !batches.empty()) {
+      batches.front().index.push_back(i);
+      continue;
+    }
+    auto [it, fresh] = batch_of_group.emplace(g, batches.size());
+    if (fresh) batches.emplace_back();
+    batches[it->second].index.push_back(i);
+  }
+
+  std::vector<Task> tasks(ids.size());
+  std::vector<bool> known(ids.size(), false);
   bool answered_once = false;
   bool timed_out = false;
   bool unreachable = false;  // since unreachable_since
   Clock::time_point unreachable_since;
   // Bounded by the deadline when there is one; otherwise it is a wait the user asked for.
+  size_t next = 0;  // the batch asked next
   while (true) {
+    Batch& batch = batches[next];
     WaitRequest req;
-    req.ids = ids;
+    for (size_t i : batch.index) req.ids.push_back(ids[i]);
     req.timeout_ms = kWaitSliceMs;
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
@@ -88,19 +115,36 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
     }
     answered_once = true;
     unreachable = false;
-    tasks = std::move(reply->tasks);
+    // The reply lists the tasks in the order asked.
+    for (size_t k = 0; k < reply->tasks.size() && k < batch.index.size(); ++k) {
+      tasks[batch.index[k]] = std::move(reply->tasks[k]);
+      known[batch.index[k]] = true;
+    }
+    batch.ended = reply->all_ended;
     Progress p;
     p.total = static_cast<int>(ids.size());
-    for (const Task& t : tasks) {
-      if (IsEnded(t.state)) ++p.done;
-      if (IsEnded(t.state) && !Succeeded(t)) ++p.failed;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (known[i] && IsEnded(tasks[i].state)) ++p.done;
+      if (known[i] && IsEnded(tasks[i].state) && !Succeeded(tasks[i])) ++p.failed;
     }
     bar.Update(p);
-    if (reply->all_ended) break;
+    // The next batch still going, after this one; none left: all ended.
+    size_t k = 1;
+    while (k <= batches.size() && batches[(next + k) % batches.size()].ended) ++k;
+    if (k > batches.size()) break;
+    next = (next + k) % batches.size();
     if (deadline && Clock::now() >= *deadline) {
       timed_out = true;
       break;
     }
+  }
+  // Tasks never answered for (a deadline before their group's first call) are left out.
+  {
+    std::vector<Task> answered;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (known[i]) answered.push_back(std::move(tasks[i]));
+    }
+    tasks = std::move(answered);
   }
   bar.Clear();
 
@@ -116,10 +160,10 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
     }
     std::cout << RenderTable(rows) << std::flush;
   }
-  int unfinished = 0;
+  size_t unfinished = ids.size();
   bool any_failed = false;
   for (const Task& t : tasks) {
-    if (!IsEnded(t.state)) ++unfinished;
+    if (IsEnded(t.state)) --unfinished;
     if (IsEnded(t.state) && !Succeeded(t)) any_failed = true;
   }
   if (any_failed) return kExitTaskFailed;
