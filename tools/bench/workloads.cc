@@ -27,23 +27,28 @@ TaskSpec Command(std::vector<std::string> argv, std::string name = "",
 Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& specs,
                                   const WorkloadOptions& o, const char* name,
                                   std::vector<Task>* records = nullptr,
-                                  int64_t* first_sent_us = nullptr) {
+                                  int64_t* first_submit_us = nullptr) {
   auto sub = SubmitPipelined(client, specs, o.batch, o.window);
   if (!sub.ok()) return sub.status();
   std::fprintf(stderr, "%s: %zu submitted in %.2f s; waiting\n", name, sub->ids.size(),
                (sub->all_acked_us - sub->first_sent_us) / 1e6);
   auto tasks = WaitAll(client, sub->ids, 600);
   if (!tasks.ok()) return tasks.status();
+  // Spans and latencies from the task records alone (submitted_ms: when the node took the
+  // request; finished_ms): one clock. The bench's own clock is not comparable: a node's
+  // clock is Unix time at its start plus CLOCK_MONOTONIC since, and an NTP slew moves the
+  // Unix clock by up to 0.5 ms per second.
   std::vector<double> latency_ms;
+  int64_t first_submit_ms = INT64_MAX;
   int64_t last_finish_ms = 0;
   size_t failed = 0;
-  for (size_t i = 0; i < tasks->size(); ++i) {
-    const Task& t = (*tasks)[i];
+  for (const Task& t : *tasks) {
     if (t.state != TaskState::kSucceeded) ++failed;
+    first_submit_ms = std::min(first_submit_ms, t.submitted_ms);
     last_finish_ms = std::max(last_finish_ms, t.finished_ms);
-    latency_ms.push_back(static_cast<double>(t.finished_ms * 1000 - sub->sent_us[i]) / 1000.0);
+    latency_ms.push_back(static_cast<double>(t.finished_ms - t.submitted_ms));
   }
-  double span_s = static_cast<double>(last_finish_ms * 1000 - sub->first_sent_us) / 1e6;
+  double span_s = static_cast<double>(last_finish_ms - first_submit_ms) / 1000.0;
   std::map<std::string, int> per_node;
   for (const Task& t : *tasks) {
     if (!t.attempts.empty()) per_node[t.attempts.back().node]++;
@@ -77,7 +82,7 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
   };
   j["tasks_per_s_start"] = rate(0);
   j["tasks_per_s_end"] = rate(finish_ms.size() >= k ? finish_ms.size() - k : 0);
-  if (first_sent_us != nullptr) *first_sent_us = sub->first_sent_us;
+  if (first_submit_us != nullptr) *first_submit_us = first_submit_ms * 1000;
   if (records != nullptr) *records = std::move(*tasks);
   return j;
 }
@@ -176,7 +181,7 @@ Result<nlohmann::json> RunW3(Client& client, const WorkloadOptions& o) {
   std::vector<TaskSpec> specs(o.w3_tasks, s);
   const char* name = o.w3_processes ? "W3P" : "W3";
   std::vector<Task> tasks;
-  int64_t first_sent_us = 0;
+  int64_t first_sent_us = 0;  // the node's clock: when it took the first submit
   auto j = Throughput(client, specs, o, name, &tasks, &first_sent_us);
   if (!j.ok()) return j.status();
   double ideal_s = o.w3_tasks * o.w3_sleep_s / o.w3_slots;
@@ -236,7 +241,8 @@ Result<nlohmann::json> RunW5(Client& client, const WorkloadOptions& o) {
     if (!sub.ok()) return sub.status();
     auto tasks = WaitAll(client, {sub->ids.back()}, 600);
     if (!tasks.ok()) return tasks.status();
-    double wall_s = static_cast<double>((*tasks)[0].finished_ms * 1000 - sub->first_sent_us) / 1e6;
+    // All links were submitted in one request: the last one's submitted_ms is the first's.
+    double wall_s = static_cast<double>((*tasks)[0].finished_ms - (*tasks)[0].submitted_ms) / 1000.0;
     j["chain_tasks"] = o.w5_chain;
     j["chain_wall_s"] = Round2(wall_s);
     j["chain_ms_per_link"] = Round2(wall_s * 1000 / o.w5_chain);
@@ -257,10 +263,11 @@ Result<nlohmann::json> RunW5(Client& client, const WorkloadOptions& o) {
     if (!sub.ok()) return sub.status();
     auto tasks = WaitAll(client, {sub->ids.back()}, 600);
     if (!tasks.ok()) return tasks.status();
-    double wall_s = static_cast<double>((*tasks)[0].finished_ms * 1000 - sub->first_sent_us) / 1e6;
+    double wall_s = static_cast<double>((*tasks)[0].finished_ms - (*tasks)[0].submitted_ms) / 1000.0;
     j["fan_tasks"] = specs.size();
     j["fan_wall_s"] = Round2(wall_s);
-    j["fan_tasks_per_s"] = std::round(static_cast<double>(specs.size()) / wall_s);
+    j["fan_tasks_per_s"] = wall_s > 0 ? nlohmann::json(std::round(static_cast<double>(specs.size()) / wall_s))
+                                       : nlohmann::json(nullptr);  // under the 1 ms resolution
     j["fan_succeeded"] = (*tasks)[0].state == TaskState::kSucceeded;
   }
   return j;
