@@ -26,7 +26,7 @@ def check(line, problems):
     for k in COMMON + FIGURES.get(w, []):
         if k not in j:
             problems.append(f"{w}: no '{k}' in {line.strip()}")
-    if not j.get("commit") or j.get("commit") == "unknown":
+    if not isinstance(j.get("commit"), str) or not j["commit"]:  # "unknown" outside a git checkout
         problems.append(f"{w}: commit is {j.get('commit')!r}")
     if not isinstance(j.get("replication"), int) or not 1 <= j["replication"] <= j.get("nodes", 0):
         problems.append(f"{w}: replication {j.get('replication')!r} with {j.get('nodes')} node(s)")
