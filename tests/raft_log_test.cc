@@ -144,7 +144,10 @@ TEST(RaftProgress, RejectionsMoveNextBackOnlyWhenTheyAnswerTheLatestSend) {
       {ProgressState::kProbe, 0, 10, 5, 5, false, 10},      // not the probe just sent
       {ProgressState::kProbe, 0, 10, 9, 6, true, 7},        // follower hints 6
       {ProgressState::kProbe, 0, 10, 9, 20, true, 9},       // a hint past rejected is capped
-      {ProgressState::kProbe, 3, 10, 9, 1, true, 4},        // never below match + 1
+      {ProgressState::kProbe, 3, 10, 9, 3, true, 4},        // never below match + 1
+      // A hint below match: the follower lost what it acknowledged (its replica was made
+      // anew); match falls with it, or the same probe would be refused forever.
+      {ProgressState::kProbe, 3, 10, 9, 1, true, 2},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];

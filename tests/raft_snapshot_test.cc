@@ -161,5 +161,49 @@ TEST(RaftSnapshot, CompactAndProvideRefuseIndexesOutsideTheAppliedLog) {
   EXPECT_TRUE(g.Compact(1).ok()) << "compacting behind the snapshot is a no-op";
 }
 
+// A member added, removed and added again, which missed all of it, replays the log from
+// its start: it meets the configuration that removed it before the one that adds it back.
+// Taking the first for its own removal, it erased itself (again and again, in the node)
+// while the leader, counting the entries it had acknowledged, probed it from past them
+// forever (the R=3 swarm's slowest seeds).
+TEST(RaftMembership, AMemberReplayingThePrefixThatRemovedItDoesNotEraseItself) {
+  RaftNet::Options o = Opts(4);
+  o.initial_voters = 3;
+  o.base.max_entries_per_append = 1;  // the prefix arrives entry by entry
+  RaftNet net(o);
+  std::string leader = Settle(net);
+  auto change = [&](RaftChangeKind kind) {
+    auto idx = net.group(leader).ProposeMembershipChange(net.now(), kind,
+                                                         RaftMember{"n4", "addr-n4", false, false});
+    EXPECT_TRUE(idx.ok()) << idx.status().ToString();
+    const uint64_t at = idx.ok() ? *idx : 0;
+    net.Process(leader);
+    EXPECT_TRUE(net.RunUntil([&]() -> bool { return net.group(leader).commit_index() >= at; },
+                             Duration::Seconds(2)));
+    return at;
+  };
+  net.drop_if = [](const NetMessage& m) { return m.to == "n4"; };
+  change(RaftChangeKind::kAddLearner);
+  change(RaftChangeKind::kRemove);
+  const uint64_t readd = change(RaftChangeKind::kAddLearner);
+  ASSERT_EQ(net.group("n4").last_index(), 0u);
+
+  // n4 now hears the leader, but not the re-adding entry or anything after it.
+  net.drop_if = [readd](const NetMessage& m) {
+    return m.to == "n4" && m.decoded.type == RaftMessageType::kAppend &&
+           !m.decoded.entries.empty() && m.decoded.entries.back().index >= readd;
+  };
+  ASSERT_TRUE(net.RunUntil([&]() -> bool { return net.group("n4").commit_index() == readd - 1; },
+                           Duration::Seconds(5)))
+      << net.Describe();
+  EXPECT_EQ(net.group("n4").members().Find("n4"), nullptr) << "its latest configuration is the removal";
+  EXPECT_FALSE(net.Erase("n4")) << "it knows the leader has committed past what it holds";
+
+  net.drop_if = nullptr;
+  ASSERT_TRUE(net.RunUntil([&] { return net.Converged(); }, Duration::Seconds(5))) << net.Describe();
+  EXPECT_NE(net.group("n4").members().Find("n4"), nullptr);
+  EXPECT_EQ(net.group("n4").last_index(), net.group(leader).last_index());
+}
+
 }  // namespace
 }  // namespace magpie

@@ -167,7 +167,9 @@ class RaftGroup {
   // (term and vote) as a tombstone, for a member that has left: if it is ever added again
   // under the same id it must not have forgotten its term (a member at term 0 would accept
   // a stale leader of an old configuration). FailedPrecondition unless this member's own
-  // committed configuration excludes it. Drop the RaftGroup after writing the batch.
+  // committed configuration excludes it, or while it is still catching up: a member
+  // replaying a prefix of the log meets configurations from before it was added, which
+  // exclude it too. Drop the RaftGroup after writing the batch.
   Status EraseKeepingTombstone(WriteBatch* batch) const;
 
   // When the group next needs a Tick (Instant() before the first input: tick at once).
@@ -288,6 +290,9 @@ class RaftGroup {
   std::string vote_;
   bool hard_state_dirty_ = false;  // term or vote changed: written and synced next Ready
   bool commit_dirty_ = false;      // commit changed: written (unsynced) next Ready
+  // The highest commit index any leader has told this member of. Commit never moves back,
+  // whoever leads, so it needs no reset; below it this member is still catching up.
+  uint64_t known_commit_ = 0;
 
   RaftRole role_ = RaftRole::kFollower;
   std::string leader_id_;

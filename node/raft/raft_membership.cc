@@ -156,6 +156,12 @@ Status RaftGroup::EraseKeepingTombstone(WriteBatch* batch) const {
     return Status::FailedPrecondition(config_.self_id + " is still a member of group " +
                                       config_.group_id + " as far as its committed log says");
   }
+  if (known_commit_ > log_.committed()) {
+    return Status::FailedPrecondition(config_.self_id + " is still catching up in group " +
+                                      config_.group_id + " (committed " +
+                                      std::to_string(log_.committed()) + " of " +
+                                      std::to_string(known_commit_) + ")");
+  }
   batch->DeleteRange(Column::kLog, log_.LogBegin(), log_.LogEnd());
   batch->Delete(Column::kMeta, SnapshotKey());
   batch->Put(Column::kMeta, HardStateKey(), EncodeHardState(RaftHardState{term_, vote_, 0}));

@@ -58,6 +58,10 @@ bool Progress::MaybeDecrTo(uint64_t rejected, uint64_t hint) {
   }
   // In probe only the answer to the append just sent counts.
   if (next == 0 || next - 1 != rejected) return false;
+  // A hint below match: the follower no longer holds what it acknowledged (a replica
+  // dropped and made anew under the same id). Believe it, or every probe would be sent
+  // from match + 1 again and refused again, forever.
+  if (hint < match) match = hint;
   next = std::max(std::min(rejected, hint + 1), match + 1);
   probe_sent = false;
   return true;

@@ -80,6 +80,7 @@ void RaftGroup::HandleAppend(Instant now, const RaftMessage& m) {
     previous_term = e.term;
   }
   FollowLeader(now, m.from);
+  known_commit_ = std::max(known_commit_, m.commit);
   RaftMessage r = NewMessage(RaftMessageType::kAppendResponse, m.from);
   r.echo_us = m.echo_us;
   if (m.index < log_.committed()) {
@@ -145,6 +146,10 @@ void RaftGroup::HandleAppendResponse(Instant now, const RaftMessage& m) {
   if (m.reject) {
     uint64_t next_probe = m.reject_hint;
     if (m.log_term > 0) next_probe = log_.FindConflictByTerm(m.reject_hint, m.log_term);
+    if (next_probe < pr.match && pr.state == ProgressState::kProbe && pr.next - 1 == m.index) {
+      logger_->warn("group {}: {} no longer holds entries up to {} it acknowledged; probing from {}",
+                    config_.group_id, m.from, pr.match, next_probe + 1);
+    }
     if (pr.MaybeDecrTo(m.index, next_probe)) {
       if (pr.state == ProgressState::kReplicate) pr.BecomeProbe();
       appends_pending_ = true;
@@ -181,6 +186,7 @@ void RaftGroup::HandleHeartbeat(Instant now, const RaftMessage& m) {
     return;
   }
   FollowLeader(now, m.from);
+  known_commit_ = std::max(known_commit_, m.commit);
   uint64_t c = std::min(m.commit, log_.last_index());
   if (c > log_.committed()) {
     log_.CommitTo(c);
