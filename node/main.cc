@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "node/http_server.h"
 #include "node/node_driver.h"
 
 int main(int argc, char** argv) {
@@ -26,7 +27,9 @@ int main(int argc, char** argv) {
                  "of them (1 keeps a group on its home node alone)")
       ->check(CLI::Range(1, 7))
       ->capture_default_str();
-  app.add_option("--http", config.http, "HOST:PORT for metrics, JSON API and dashboard");
+  app.add_option("--http", config.http,
+                 "HOST:PORT to serve metrics (/metrics), the JSON API (/api/v1/) and the "
+                 "dashboard (/) on; port 0 picks a free one (default: no HTTP)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -59,7 +62,23 @@ int main(int argc, char** argv) {
     logger->critical("cannot start: {}", driver.status().ToString());
     return 1;
   }
+  // After Open: the watchdog is forked while the process is still single-threaded.
+  std::unique_ptr<magpie::HttpServer> http;
+  if (!config.http.empty()) {
+    auto snapshots = std::make_shared<magpie::SnapshotBox>();
+    (*driver)->PublishSnapshotsTo(snapshots, magpie::Duration::Seconds(1));
+    magpie::HttpServerOptions ho;
+    ho.listen = config.http;
+    ho.node_address = config.listen;
+    auto started = magpie::HttpServer::Start(ho, snapshots, logger);
+    if (!started.ok()) {
+      logger->critical("cannot start: {}", started.status().ToString());
+      return 1;
+    }
+    http = std::move(*started);
+  }
   magpie::Status s = (*driver)->Run();
+  if (http) http->Stop();
   if (!s.ok()) {
     logger->critical("{}", s.ToString());
     return 1;

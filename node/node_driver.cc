@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -24,6 +25,31 @@ constexpr size_t kMaxFramesPerTurn = 4096;
 constexpr int kMaxReadyPerTurn = 64;
 constexpr size_t kMaxLogBytes = 8 * 1024 * 1024;
 constexpr auto kMaxPollWait = std::chrono::milliseconds(250);
+
+const char* EntryTypeLabel(EntryType t) {
+  switch (t) {
+    case EntryType::kNoop: return "noop";
+    case EntryType::kSubmit: return "submit";
+    case EntryType::kGrant: return "grant";
+    case EntryType::kFinish: return "finish";
+    case EntryType::kCancel: return "cancel";
+    case EntryType::kRestart: return "restart";
+    case EntryType::kUpstream: return "upstream";
+  }
+  return "other";
+}
+
+// The outcome of a Finish entry without copying its output tails: the third field.
+const char* FinishOutcomeLabel(const std::string& payload) {
+  try {
+    msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size());
+    const msgpack::object& o = oh.get();
+    if (o.type != msgpack::type::ARRAY || o.via.array.size < 3) return "unknown";
+    return OutcomeName(o.via.array.ptr[2].as<Outcome>());
+  } catch (const std::exception&) {
+    return "unknown";
+  }
+}
 
 std::string ReadFileCapped(const std::string& path, size_t cap, bool* complete) {
   std::ifstream f(path, std::ios::binary);
@@ -130,10 +156,28 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
 
   d->log_->info("listening on {} with {} slots, data in {}", config.listen, co.slots,
                 config.data_dir);
-  if (!config.http.empty()) {
-    d->log_->warn("--http given, but this build has no HTTP server yet");
-  }
   return d;
+}
+
+void NodeDriver::PublishSnapshotsTo(std::shared_ptr<SnapshotBox> box, Duration every) {
+  snapshot_box_ = std::move(box);
+  snapshot_every_ = every;
+  next_snapshot_at_ = Instant();
+}
+
+void NodeDriver::MaybePublishSnapshot(Instant now) {
+  if (!snapshot_box_ || now < next_snapshot_at_) return;
+  next_snapshot_at_ = now + snapshot_every_;
+  snapshot_box_->Publish(TakeSnapshot(*core_, now, counters_));
+}
+
+void NodeDriver::CountApplied(const Ready& rd) {
+  for (const AppliedEntry& a : rd.applied) {
+    ++counters_.applied[a.group][EntryTypeLabel(a.entry.type)];
+    if (a.entry.type == EntryType::kFinish) {
+      ++counters_.finishes[a.group][FinishOutcomeLabel(a.entry.payload)];
+    }
+  }
 }
 
 Status NodeDriver::Run() {
@@ -180,6 +224,7 @@ Status NodeDriver::Run() {
     ReceiveRequests(now);
     PollExecutor(now);
     core_->Tick(now);
+    MaybePublishSnapshot(now);
   }
   executor_->KillAll();
   log_->info("stopped");
@@ -224,7 +269,9 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
     return;
   }
   auto frame = DecodeRequest(std::string_view(static_cast<const char*>(payload.data()), payload.size()));
+  ++counters_.client_frames;
   if (!frame.ok()) {
+    ++counters_.bad_client_frames;
     log_->debug("bad frame from a client: {}", frame.status().ToString());
     SendReply(to, ReplyFrame{0, frame.status(), {}});
     return;
@@ -286,19 +333,38 @@ void NodeDriver::SendReply(const ReplyTo& to, const ReplyFrame& frame) {
 }
 
 void NodeDriver::PollExecutor(Instant now) {
-  for (const auto& ev : executor_->Poll(now)) core_->OnExecutorEvent(now, ev);
+  for (const auto& ev : executor_->Poll(now)) {
+    if (snapshot_box_) {
+      const char* how = ev.kind == ExecutorEvent::Kind::kStartFailed ? "start_failed"
+                        : ev.signal != 0                             ? "signalled"
+                                                                     : "exited";
+      ++counters_.attempts_exited[how];
+    }
+    core_->OnExecutorEvent(now, ev);
+  }
 }
 
 Status NodeDriver::Flush() {
   for (int turn = 0; turn < kMaxReadyPerTurn && core_->HasReady(); ++turn) {
     Ready rd = core_->TakeReady();
     if (!rd.writes.empty()) {
+      auto write_start = std::chrono::steady_clock::now();
       Status s = storage_->Write(rd.writes, rd.sync);
+      if (snapshot_box_) {
+        int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - write_start)
+                         .count();
+        (rd.sync ? counters_.write_synced : counters_.write_unsynced).Observe(us);
+      }
       if (!s.ok()) {
         // Going on could acknowledge what is not stored. Stop; a restart recovers.
         log_->critical("storage write failed, stopping to keep data safe: {}", s.ToString());
         return s;
       }
+    }
+    if (snapshot_box_) {
+      CountApplied(rd);
+      counters_.attempts_started += rd.starts.size();
     }
     Instant now = clock_.Now();
     for (const auto& m : rd.messages) transport_->Send(m);

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "gossip/zmq_transport.h"
+#include "node/http_snapshot.h"
 #include "node/node_core.h"
 #include "node/process_executor.h"
 #include "node/real_clock.h"
@@ -48,6 +49,10 @@ class NodeDriver {
 
   static void BlockStopSignals();
 
+  // Publishes a snapshot of the node for the HTTP threads (node/http_snapshot.h) about
+  // every `every`, taken on the driver's thread. REQUIRES: called before Run.
+  void PublishSnapshotsTo(std::shared_ptr<SnapshotBox> box, Duration every);
+
  private:
   NodeDriver(NodeConfig config, std::shared_ptr<spdlog::logger> logger);
 
@@ -58,6 +63,8 @@ class NodeDriver {
   void PollExecutor(Instant now);
   // Carries out Ready batches until the core has nothing more (bounded per call).
   Status Flush();
+  void CountApplied(const Ready& rd);
+  void MaybePublishSnapshot(Instant now);
 
   NodeConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -73,6 +80,11 @@ class NodeDriver {
   std::string output_dir_;
   // Routing frames of clients, so a reply retraces the path of its request.
   std::map<std::string, std::vector<std::string>> envelopes_;
+  // Metrics for the HTTP side: counted only when a snapshot box is set.
+  std::shared_ptr<SnapshotBox> snapshot_box_;
+  Duration snapshot_every_ = Duration::Seconds(1);
+  Instant next_snapshot_at_;
+  DriverCounters counters_;
 };
 
 }  // namespace magpie
