@@ -154,7 +154,8 @@ check(home[0]["tasks"]["succeeded"] == 3, f"home group tasks: {home[0]['tasks']}
 
 # The dashboard is served from the binary.
 page = get("/")
-check("<html" in page and "magpie" in page, "dashboard page")
+check("<html" in page and "/app.js" in page and "/style.css" in page, "dashboard page")
+check("/api/v1/groups" in get("/app.js") and "table" in get("/style.css"), "dashboard files")
 
 # /metrics: parsed by prometheus_client; the figures follow what happened (the snapshot is
 # at most a second old).
