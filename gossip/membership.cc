@@ -107,11 +107,17 @@ void Membership::Tick(Instant now) {
   RelayTick(now);
   SuspicionTick(now);
   // Load goes out before this tick's gossip so it rides on it.
-  if (load_dirty_ && !leaving_ && now >= next_load_at_) {
+  const bool news_due = load_news_ && now >= next_news_at_;
+  if (load_dirty_ && !leaving_ && (now >= next_load_at_ || news_due)) {
     ++load_version_;
     BroadcastSelfAlive();
     load_dirty_ = false;
     next_load_at_ = now + config_.probe_interval;
+    if (news_due) {
+      next_gossip_at_ = now;
+      next_news_at_ = now + config_.gossip_interval / 4;
+    }
+    load_news_ = false;
   }
   if (now >= next_gossip_at_) {
     GossipTick(now);
@@ -207,6 +213,7 @@ void Membership::Step(Instant now, const PeerMessage& message) {
 
 void Membership::SetLocalLoad(const MemberLoad& load) {
   if (load == local_load_) return;
+  if ((load.ready > 0) != (local_load_.ready > 0)) load_news_ = true;
   local_load_ = load;
   load_dirty_ = true;
 }
@@ -234,7 +241,7 @@ Instant Membership::NextDeadline() const {
   }
   for (const auto& [seq, r] : relays_) d = std::min(d, r.nack_at);
   for (const auto& [id, s] : suspicions_) d = std::min(d, s.Deadline());
-  if (load_dirty_ && !leaving_) d = std::min(d, next_load_at_);
+  if (load_dirty_ && !leaving_) d = std::min(d, load_news_ ? std::min(next_load_at_, next_news_at_) : next_load_at_);
   if (!leaving_) d = std::min({d, next_push_pull_at_, next_reconnect_at_});
   return d;
 }

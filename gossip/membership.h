@@ -102,7 +102,8 @@ class Membership {
   void Step(Instant now, const PeerMessage& message);
 
   // This node's load. Gossiped on the next Tick if it changed and at least probe_interval
-  // has passed since the last time it was; otherwise at that point. See docs/gossip.md.
+  // has passed since the last time it was; otherwise at that point. A change between no
+  // ready work and some goes out on the next Tick regardless. See docs/gossip.md.
   void SetLocalLoad(const MemberLoad& load);
 
   // Messages to send, in order, each with from (self_address) and to filled.
@@ -225,6 +226,10 @@ class Membership {
   MemberLoad local_load_;
   uint64_t load_version_ = 0;
   bool load_dirty_ = false;
+  // The change is news thieves wait for (ready work appeared or ran out): it goes out now,
+  // past the probe_interval limit, and with gossip of its own.
+  bool load_news_ = false;
+  Instant next_news_at_;  // news goes out at most every gossip_interval / 4
   Instant next_load_at_;
 
   bool started_ = false;

@@ -225,7 +225,9 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
       // Every replica applies it; the one whose node runs the attempt kills it.
       if (res.accepted && res.was_running && res.running_holder == options_.node_id) {
         auto it = local_.find(res.task->id);
-        if (it != local_.end() && it->second.attempt == res.running_attempt &&
+        if (it != local_.end() && it->second.attempt == res.running_attempt && it->second.held) {
+          DropHeld(now, res.task->id, Outcome::kCancelled, "cancelled before it started");
+        } else if (it != local_.end() && it->second.attempt == res.running_attempt &&
             it->second.killed_for == Outcome::kNone) {
           it->second.killed_for = Outcome::kCancelled;
           outbox_.kills.push_back(KillProcess{res.task->id, res.running_attempt, Outcome::kCancelled});
@@ -354,6 +356,11 @@ void NodeCore::FinishLocal(Instant now, const std::string& task_id, LocalAttempt
 void NodeCore::Stop(Instant now) {
   stopping_ = true;
   if (membership_) membership_->Leave(now);
+  // Held work goes back to its leaders at once; running work is killed and reported lost.
+  std::vector<std::string> held(held_order_.begin(), held_order_.end());
+  for (const auto& id : held) {
+    DropHeld(now, id, Outcome::kLost, "stolen ahead but not started: the thief stopped");
+  }
   for (auto& [id, la] : local_) {
     if (la.killed_for == Outcome::kNone) {
       la.killed_for = Outcome::kLost;
@@ -372,6 +379,7 @@ void NodeCore::Stop(Instant now) {
 
 void NodeCore::Schedule(Instant now) {
   if (stopping_) return;
+  StartHeld(now);  // already granted to us, under a running lease: before our own
   for (auto& [g, rp] : replicas_) {
     Replica& r = *rp;
     int32_t free_slots = options_.slots - used_slots_;

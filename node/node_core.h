@@ -16,6 +16,7 @@
 #define MAGPIE_NODE_NODE_CORE_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -73,6 +74,10 @@ struct CoreOptions {
   Duration steal_backoff_min = Duration::Millis(20);
   Duration steal_backoff_max = Duration::Millis(200);
   bool stealing = true;
+  // Slots of stolen work a busy thief may hold ahead, under its lease but not started, so
+  // that a freed slot starts one at once instead of waiting a steal's round trip and the
+  // victim's synced Grant (docs/proposals/w3-stealing.md). 0: ask only when a slot is free.
+  int32_t steal_prefetch_slots = 4;
   // Applied entries between snapshots: each snapshot writes the changed task records and
   // removes the log they cover. Recovery replays at most this many entries.
   uint64_t compact_every = 10000;
@@ -150,7 +155,7 @@ class NodeCore {
   const CoreOptions& options() const { return options_; }
   int32_t used_slots() const { return used_slots_; }
   const Membership& membership() const { return *membership_; }
-  size_t running_local() const { return local_.size(); }
+  size_t running_local() const { return local_.size() - held_specs_.size(); }
   uint64_t life() const { return life_; }
   // Every replica has applied the log it found at Recover (the replay is done).
   bool replayed() const;
@@ -165,6 +170,8 @@ class NodeCore {
     std::string leader_hint;  // address of the leader to renew with, when not us
     Instant lease_base;  // when we sent the last renewal the leader acknowledged
     Instant extended_to;  // the last deadline handed to the watchdog
+    // Stolen ahead of a free slot: held under its lease, no process yet (StartHeld).
+    bool held = false;
   };
   // An attempt that ended here whose Finish has not been applied or acknowledged yet.
   struct PendingFinish {
@@ -253,6 +260,13 @@ class NodeCore {
   std::map<AttemptRef, PendingFinish>::iterator SendFinish(
       Instant now, std::map<AttemptRef, PendingFinish>::iterator it);
   void SweepOwnAttempts(Instant now);
+  // Our replica of the task's group shows the attempt closed or replaced by a later one.
+  bool Superseded(const std::string& task_id, uint32_t attempt) const;
+  // Starts held (stolen ahead) attempts in the order they came while slots are free.
+  void StartHeld(Instant now);
+  void StartStolen(Instant now, const std::string& task_id, LocalAttempt& la, const TaskSpec& spec);
+  // Forgets a held attempt; with a reason, reports it back to its leader as not started.
+  void DropHeld(Instant now, const std::string& task_id, Outcome outcome, const std::string& reason);
   void OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res);
   void OnFinishApplied(Replica& r, const Entry& entry);
   void PollUpstreams(Instant now);
@@ -321,6 +335,8 @@ class NodeCore {
   Instant steal_sent_at_;
   Instant next_steal_at_;
   Duration steal_backoff_;
+  bool steal_blind_ = false;    // the request in flight went to a member gossip showed idle
+  bool blind_backoff_ = false;  // the backoff came from an empty answer to a blind request
   Instant next_renew_at_;
   uint64_t next_renew_seq_ = 1;
   struct RenewSent {
@@ -330,6 +346,10 @@ class NodeCore {
   };
   std::map<uint64_t, RenewSent> renew_sent_at_;  // by renewal seq (bounded)
   std::map<uint64_t, Instant> steal_asked_at_;   // steal request seq -> when sent (bounded)
+  // Held attempts' specs, and their order of arrival; their slots in held_slots_.
+  std::map<std::string, TaskSpec> held_specs_;
+  std::deque<std::string> held_order_;
+  int32_t held_slots_ = 0;
   int64_t stolen_count_ = 0;
   int64_t given_count_ = 0;
 };

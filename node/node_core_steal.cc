@@ -82,25 +82,41 @@ void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
 
 void NodeCore::MaybeSteal(Instant now) {
   if (!options_.stealing || stopping_ || membership_ == nullptr) return;
-  const int32_t free_slots = options_.slots - used_slots_;
-  // Schedule has already taken every local task that fits: free slots left over mean
-  // nothing runnable is queued here.
-  if (free_slots <= 0) return;
   if (steal_in_flight_ != 0) {
     if (now - steal_sent_at_ < kStealReplyTimeout) return;
-    steal_in_flight_ = 0;  // the answer was lost; its grants will expire at the victim
+    // No answer yet: ask again (a late one is still used, or handed back).
+    steal_in_flight_ = 0;
+  }
+  // Schedule has already taken every local task that fits and StartHeld every held one:
+  // free slots left over mean nothing runnable is queued here. With none free, a thief
+  // may still ask ahead for up to steal_prefetch_slots, if it has no ready work of its own.
+  const int32_t free_slots = options_.slots - used_slots_;
+  const int32_t want = options_.slots + options_.steal_prefetch_slots - used_slots_ - held_slots_;
+  if (want <= 0) return;
+  const bool ahead = free_slots - held_slots_ <= 0;
+  // Not asking now: with a slot free (a held task wider than it waits for more), look again
+  // later, or NextDeadline would stay on a past next_steal_at_.
+  auto not_now = [&] {
+    if (free_slots > 0) next_steal_at_ = std::max(next_steal_at_, now + options_.steal_backoff_max);
+  };
+  if (ahead) {
+    for (const auto& [g, r] : replicas_) {
+      if (r->raft.is_leader() && r->table.ready_count() > 0) return not_now();
+    }
   }
   // Power of two choices over gossiped load: of two random members that gossip says have
   // ready work, ask the one with more ready work per slot. Gossip lags by up to a probe
   // interval, so when it shows no work anywhere, ask a random member now and then anyway
   // (classic randomized stealing), backing off while the answers are empty.
-  if (now < next_steal_at_) return;
+  // A backoff earned by asking blindly ends as soon as gossip shows someone with work.
+  if (now < next_steal_at_ && !blind_backoff_) return;
   std::vector<MemberView> with_work;
   std::vector<MemberView> others;
   for (auto& m : membership_->Members(now)) {
     if (m.is_self || m.state != MemberState::kAlive) continue;
     (m.load.ready > 0 ? with_work : others).push_back(std::move(m));
   }
+  if (now < next_steal_at_ && with_work.empty()) return;
   const MemberView* victim = nullptr;
   if (!with_work.empty()) {
     victim = &with_work[prng_.Below(with_work.size())];
@@ -112,6 +128,7 @@ void NodeCore::MaybeSteal(Instant now) {
       if (per_slot(other) > per_slot(victim)) victim = other;
     }
   } else {
+    if (ahead) return not_now();  // ahead of a free slot, only where gossip shows work
     if (others.empty()) {
       next_steal_at_ = now + options_.steal_backoff_max;  // alone: look again later
       return;
@@ -121,11 +138,14 @@ void NodeCore::MaybeSteal(Instant now) {
   StealRequest req;
   req.seq = next_steal_seq_++;
   req.thief_id = options_.node_id;
-  req.free_slots = free_slots;
+  req.free_slots = want;
   req.labels = options_.labels;
   req.thief_life = life_;
   SendPeer(victim->address, kStealRequestType, req);
-  log_->debug("steal: asking {} for up to {} slots of work (request {})", victim->address, free_slots, req.seq);
+  steal_blind_ = with_work.empty();
+  blind_backoff_ = false;
+  log_->debug("steal: asking {} for up to {} slots of work (request {}{})", victim->address, want, req.seq,
+              ahead ? ", ahead of a free slot" : "");
   steal_in_flight_ = req.seq;
   steal_sent_at_ = now;
   steal_asked_at_[req.seq] = now;
@@ -147,9 +167,11 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     if (in_flight) {
       steal_backoff_ = std::clamp(steal_backoff_ * 2, options_.steal_backoff_min, options_.steal_backoff_max);
       next_steal_at_ = now + steal_backoff_;
+      blind_backoff_ = steal_blind_;
     }
     return;
   }
+  blind_backoff_ = false;
   steal_backoff_ = options_.steal_backoff_min;
   next_steal_at_ = now;
   for (const auto& st : reply.tasks) {
@@ -158,8 +180,16 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     if ((running != local_.end() && running->second.attempt == st.attempt) || finishes_.count(ref) != 0) {
       continue;  // a duplicate of an answer already acted on
     }
+    if (Superseded(st.task_id, st.attempt)) {
+      // Our own replica of the group already closed or replaced this attempt (we came to
+      // lead it and swept the grant as never started, say): a late answer, not to run.
+      continue;
+    }
+    const bool fits_now = options_.slots - used_slots_ >= st.spec.slots;
+    const bool fits_ahead = st.spec.slots <= options_.slots &&
+                            held_slots_ + st.spec.slots <= options_.steal_prefetch_slots;
     if (!known || now >= asked_at + HolderLease() || stopping_ || running != local_.end() ||
-        options_.slots - used_slots_ < st.spec.slots) {
+        (!fits_now && !fits_ahead)) {
       // Cannot run it: hand it back at once rather than let it wait out its lease.
       PendingFinish pf;
       pf.group = GroupOfTaskId(st.task_id);
@@ -175,34 +205,94 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     la.group = GroupOfTaskId(st.task_id);
     la.attempt = st.attempt;
     la.slots = st.spec.slots;
-    if (st.spec.timeout_ms > 0) la.timeout_at = now + Duration::Millis(st.spec.timeout_ms);
     la.leader_hint = from;
     // The grant happened after we asked, so a lease counted from the asking is never
     // longer than the one the leader counts.
     la.lease_base = asked_at;
     la.extended_to = la.lease_base + HolderLease();
-    local_[st.task_id] = la;
-    used_slots_ += la.slots;
     ++stolen_count_;
-
-    StartProcess sp;
-    sp.task_id = st.task_id;
-    sp.attempt = st.attempt;
-    sp.spec = st.spec;
-    sp.magpie_env["MAGPIE_TASK_ID"] = st.task_id;
-    sp.magpie_env["MAGPIE_ATTEMPT"] = std::to_string(st.attempt);
-    sp.magpie_env["MAGPIE_NODE_ID"] = options_.node_id;
-    sp.magpie_env["MAGPIE_NODE"] = options_.client_address;
-    if (!st.spec.name.empty()) sp.magpie_env["MAGPIE_TASK_NAME"] = st.spec.name;
-    sp.kill_deadline = la.lease_base + HolderLease();
-    outbox_.starts.push_back(std::move(sp));
+    if (fits_now) {
+      local_[st.task_id] = la;
+      StartStolen(now, st.task_id, local_[st.task_id], st.spec);
+    } else {
+      la.held = true;
+      local_[st.task_id] = la;
+      held_specs_[st.task_id] = st.spec;
+      held_order_.push_back(st.task_id);
+      held_slots_ += la.slots;
+    }
   }
   if (next_renew_at_ < now || next_renew_at_ == Instant()) next_renew_at_ = now + options_.lease / 3;
+}
+
+void NodeCore::StartStolen(Instant now, const std::string& task_id, LocalAttempt& la,
+                           const TaskSpec& spec) {
+  la.held = false;
+  if (spec.timeout_ms > 0) la.timeout_at = now + Duration::Millis(spec.timeout_ms);
+  la.extended_to = la.lease_base + HolderLease();
+  used_slots_ += la.slots;
+  StartProcess sp;
+  sp.task_id = task_id;
+  sp.attempt = la.attempt;
+  sp.spec = spec;
+  sp.magpie_env["MAGPIE_TASK_ID"] = task_id;
+  sp.magpie_env["MAGPIE_ATTEMPT"] = std::to_string(la.attempt);
+  sp.magpie_env["MAGPIE_NODE_ID"] = options_.node_id;
+  sp.magpie_env["MAGPIE_NODE"] = options_.client_address;
+  if (!spec.name.empty()) sp.magpie_env["MAGPIE_TASK_NAME"] = spec.name;
+  sp.kill_deadline = la.extended_to;
+  outbox_.starts.push_back(std::move(sp));
+}
+
+bool NodeCore::Superseded(const std::string& task_id, uint32_t attempt) const {
+  const Replica* r = FindReplica(GroupOfTaskId(task_id));
+  if (r == nullptr) return false;  // not a replica: its leader judges, at renewal
+  const Task* t = r->table.Find(task_id);
+  if (t == nullptr || t->attempts.empty()) return false;  // may still be catching up
+  const Attempt& a = t->attempts.back();
+  return a.number > attempt || (a.number == attempt && a.outcome != Outcome::kNone);
+}
+
+void NodeCore::StartHeld(Instant now) {
+  while (!held_order_.empty() && !stopping_) {
+    const std::string id = held_order_.front();
+    auto la = local_.find(id);
+    auto spec = held_specs_.find(id);
+    if (la == local_.end() || !la->second.held || spec == held_specs_.end()) {
+      held_order_.pop_front();  // dropped meanwhile
+      continue;
+    }
+    if (Superseded(id, la->second.attempt)) {
+      DropHeld(now, id, Outcome::kNone, "");
+      continue;
+    }
+    if (options_.slots - used_slots_ < la->second.slots) return;  // in order of arrival
+    held_order_.pop_front();
+    held_slots_ -= la->second.slots;
+    TaskSpec s = std::move(spec->second);
+    held_specs_.erase(spec);
+    StartStolen(now, id, la->second, s);
+  }
+}
+
+void NodeCore::DropHeld(Instant now, const std::string& task_id, Outcome outcome,
+                        const std::string& reason) {
+  auto it = local_.find(task_id);
+  if (it == local_.end() || !it->second.held) return;
+  LocalAttempt la = it->second;
+  local_.erase(it);
+  held_slots_ -= la.slots;
+  held_specs_.erase(task_id);
+  std::erase(held_order_, task_id);
+  if (outcome == Outcome::kNone) return;
+  FinishLocal(now, task_id, la,
+              FinishEntry{task_id, la.attempt, outcome, -1, 0, now.unix_millis(), reason, "", ""});
 }
 
 void NodeCore::RenewLeases(Instant now) {
   const bool due = now >= next_renew_at_;
   std::map<std::pair<std::string, std::string>, LeaseRenew> by_leader;  // (address, group)
+  std::vector<std::string> held_out;  // held attempts whose lease ran out
   for (auto& [id, la] : local_) {
     if (la.killed_for != Outcome::kNone) continue;
     Replica* r = FindReplica(la.group);
@@ -212,6 +302,10 @@ void NodeCore::RenewLeases(Instant now) {
       if (base > la.lease_base) la.lease_base = base;
     }
     // The lease is ours to keep only while a renewal sent within it was answered.
+    if (now >= la.lease_base + HolderLease() && la.held) {
+      held_out.push_back(id);  // never started: nothing to kill, and its leader re-grants it
+      continue;
+    }
     if (now >= la.lease_base + HolderLease()) {
       la.killed_for = Outcome::kLost;
       outbox_.kills.push_back(KillProcess{id, la.attempt, Outcome::kLost});
@@ -221,7 +315,7 @@ void NodeCore::RenewLeases(Instant now) {
     }
     // Tell the watchdog, in steps, so that it is not told every heartbeat.
     Instant deadline = la.lease_base + HolderLease();
-    if (deadline >= la.extended_to + options_.lease / 6) {
+    if (!la.held && deadline >= la.extended_to + options_.lease / 6) {
       la.extended_to = deadline;
       outbox_.extends.push_back(ExtendDeadline{id, la.attempt, deadline});
     }
@@ -230,6 +324,10 @@ void NodeCore::RenewLeases(Instant now) {
     if (leader.empty() || leader == options_.client_address) continue;
     LeaseRenew& renew = by_leader[{leader, la.group}];
     renew.attempts.push_back(AttemptRef{id, la.attempt});
+  }
+  for (const auto& id : held_out) {
+    log_->info("lease of held {} ran out before it could start; dropping it", id);
+    DropHeld(now, id, Outcome::kNone, "");
   }
   if (!due) return;
   next_renew_at_ = now + options_.lease / 3;
@@ -257,12 +355,15 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
     return;
   }
   std::set<AttemptRef> current(ack.current.begin(), ack.current.end());
+  std::vector<std::string> held_gone;
   for (auto& [id, la] : local_) {
     // Judge only what this renewal asked about: an attempt stolen while it was in flight,
     // or renewed with another leader, is not in its answer.
     if (la.killed_for != Outcome::kNone || renewal.asked.count(AttemptRef{id, la.attempt}) == 0) continue;
     if (current.count(AttemptRef{id, la.attempt}) != 0) {
       if (sent_at > la.lease_base) la.lease_base = sent_at;
+    } else if (sent_at >= la.lease_base && la.held) {
+      held_gone.push_back(id);
     } else if (sent_at >= la.lease_base) {
       // Asked about after we started it, and the leader says it is no longer ours
       // (cancelled, or re-granted after its lease ran out).
@@ -271,6 +372,7 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
       log_->info("leader no longer grants {} attempt {} to us; killing it", id, la.attempt);
     }
   }
+  for (const auto& id : held_gone) DropHeld(now, id, Outcome::kNone, "");
 }
 
 void NodeCore::SendFinishes(Instant now) {
