@@ -4,15 +4,16 @@
 # (simulations/regressions.txt). A run stopped by an open bug listed in
 # simulations/known_bugs.txt is counted as that bug, not as a failure. The list is split
 # over two processes, one per core. Exits non-zero if any run did not do what was expected
-# of it, or if the whole took longer than the budget.
+# of it, or if the whole took more CPU time than the budget (CPU, not wall time: a machine
+# busy with other work must not fail the run, a slower simulator must).
 #
 #   scripts/sim-ci.sh [BIN_DIR]      (default: build/bin)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/bin}
-seeds=${SIM_CI_SEEDS:-500}
+seeds=${SIM_CI_SEEDS:-300}
 shards=${SIM_CI_JOBS:-2}
-budget_s=${SIM_CI_BUDGET_SECONDS:-480}
+budget_s=${SIM_CI_BUDGET_SECONDS:-600}  # CPU seconds, both shards together
 sim="$bin/magpie-sim"
 [ -x "$sim" ] || { echo "sim-ci: $sim not found (build the magpie-sim target)"; exit 2; }
 
@@ -32,6 +33,10 @@ done
 rc=0
 for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
 elapsed=$(( $(date +%s) - start ))
+# The children's user + system CPU seconds, from the shell's `times` (second line).
+# (`times` must run in this shell, not a pipeline's subshell, to see the children.)
+times > "$out/times"
+cpu_s=$(sed -n 2p "$out/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf "%d", n }')
 
 cat "$out"/shard*.txt | grep -E '^seed [0-9]+: (FAIL|XPASS)' -A3 | grep -v '^--$' | grep -v '^seed [0-9]*: [PKX]'
 runs=0; failed=0; known=0; sim_s=0; known_ids=
@@ -49,9 +54,9 @@ known_ids=$(tr ',' '\n' <<<"$known_ids" | awk 'NF == 2 { n[$1] += substr($2, 2) 
   END { for (k in n) printf "%s%s x%d", (c++ ? ", " : ""), k, n[k] }')
 echo "sim-ci: $runs runs ($seeds seeds + simulations/regressions.txt), $failed failed," \
      "$known stopped by known open bugs [${known_ids}];" \
-     "${sim_s} simulated s in ${elapsed} s on $shards processes"
-if [ "$elapsed" -gt "$budget_s" ]; then
-  echo "sim-ci: over the time budget of ${budget_s} s"
+     "${sim_s} simulated s in ${elapsed} s on $shards processes (${cpu_s} CPU s)"
+if [ "$cpu_s" -gt "$budget_s" ]; then
+  echo "sim-ci: over the budget of ${budget_s} CPU s"
   rc=1
 fi
 exit $rc

@@ -1,6 +1,7 @@
 #include "simulations/safety_checker.h"
 
 #include <deque>
+#include <optional>
 
 #include "simulations/entry_words.h"
 
@@ -263,9 +264,20 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
   std::vector<std::pair<std::string, uint64_t>> chains;  // submit or restart, with its index
   std::map<std::string, uint64_t> restart_index;         // the batch's restarts, by task
   std::vector<std::string> grants;
+  // What the batch did to each task's outcome, in log order: (index, succeeded after it).
+  // A Finish sets it; a Restart clears it (one refused for a task not ended changes
+  // nothing, and such a task had not succeeded anyway).
+  std::map<std::string, std::vector<std::pair<uint64_t, bool>>> outcome_steps;
   for (const auto& e : entries) {
     std::string id = Note(e, &restarts);
     if (id.empty()) continue;
+    if (e.type == EntryType::kFinish) {
+      if (auto f = DecodePayload<FinishEntry>(e.payload); f.ok()) {
+        outcome_steps[id].emplace_back(e.index, f->outcome == Outcome::kSucceeded);
+      }
+    } else if (e.type == EntryType::kRestart) {
+      outcome_steps[id].emplace_back(e.index, false);
+    }
     // Only the first restart of a task in a batch applies: it leaves the task not ended,
     // and the table refuses to restart what has not ended (retried requests land here).
     const bool first_restart = e.type == EntryType::kRestart && restart_index.emplace(id, e.index).second;
@@ -286,6 +298,20 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
       const Task* u = table.Find(up);
       const auto r = restart_index.find(up);
       const auto before = v.ended.find(up);
+      // A replica catching up applies a long stretch at once: the upstream's last Finish
+      // or Restart in this batch before the chain began decides.
+      std::optional<bool> batch_success;
+      if (auto f = outcome_steps.find(up); f != outcome_steps.end()) {
+        for (const auto& [fi, ok] : f->second) {
+          if (fi < index) batch_success = ok;
+        }
+      }
+      if (batch_success.has_value()) {
+        if (*batch_success) met.insert(up);
+        continue;
+      }
+      // Nothing before it in the batch: its end state before the batch, which the table
+      // still shows unless a restart later in the batch changed it.
       const bool succeeded_then = r != restart_index.end() && r->second > index &&
                                   before != v.ended.end() &&
                                   before->second.state == TaskState::kSucceeded;
