@@ -29,6 +29,15 @@ Status NodeCore::StartGossip(const Storage& storage, Instant now) {
     incarnation = *prev + 1;
   }
   life_ = incarnation;
+  // Sequence numbers that peers echo back (forwarded requests, steal requests, renewals)
+  // must not repeat across lives: an answer meant for the previous life, arriving after a
+  // restart, would otherwise be taken for one of ours -- a forwarded submit's reply relayed
+  // to another client's request (K8). The life in the high bits, a random salt below it
+  // for a node whose disk (and so its count of lives) was wiped.
+  const uint64_t base = (life_ << 40) | ((prng_.Next() & 0xFFFF) << 24);
+  next_forward_seq_ = base + 1;
+  next_steal_seq_ = base + 1;
+  next_renew_seq_ = base + 1;
   outbox_.writes.Put(Column::kMeta, kIncarnationKey, EncodePayload(incarnation));
   persisted_incarnation_ = incarnation;
   force_sync_ = true;
@@ -197,6 +206,20 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
           if (it != r.inflight_names.end() && it->second == res.task->id) r.inflight_names.erase(it);
         }
         if (!res.task->spec.idempotency_key.empty()) r.inflight_keys.erase(res.task->spec.idempotency_key);
+      } else if (auto e = DecodePayload<SubmitEntry>(entry.payload); e.ok()) {
+        // Refused (its id is taken): forget it as in flight, and never acknowledge the
+        // request it belongs to (K8) -- the client's retry gets a fresh id.
+        r.inflight_ids.erase(e->id);
+        if (auto it = r.inflight_names.find(e->spec.name); it != r.inflight_names.end() && it->second == e->id) {
+          r.inflight_names.erase(it);
+        }
+        if (auto it = r.inflight_keys.find(e->spec.idempotency_key); it != r.inflight_keys.end() && it->second == e->id) {
+          r.inflight_keys.erase(it);
+        }
+        if (auto p = r.pending.lower_bound(entry.index); p != r.pending.end() && p->second.term == entry.term) {
+          p->second.what.refused = true;
+        }
+        log_->warn("group {}: submit of {} at index {} refused: {}", r.group, e->id, entry.index, res.reason);
       }
       break;
     case EntryType::kGrant: {
@@ -261,6 +284,10 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
     ReplyError(pr.what.to, pr.what.type,
                Status::Unavailable("the leader of group " + r.group + " changed before the "
                                    "request committed: retry"));
+  } else if (pr.what.type == RequestType::kSubmit && pr.what.refused) {
+    ReplyError(pr.what.to, pr.what.type,
+               Status::Unavailable("a task id of this submit was taken while it committed: retry "
+                                   "(its idempotency keys make that safe)"));
   } else if (pr.what.type == RequestType::kSubmit) {
     Reply(pr.what.to, pr.what.type, SubmitReply{pr.what.ids, pr.what.existing});
   } else if (res.accepted && res.task != nullptr) {

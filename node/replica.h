@@ -50,6 +50,9 @@ struct PendingReply {
   RequestType type = RequestType::kStatus;
   std::vector<std::string> ids;
   std::vector<bool> existing;
+  // A Submit entry of this request was refused when it applied (its id was taken by
+  // another task): the request must not be acknowledged.
+  bool refused = false;
 };
 
 // A proposal succeeded iff the entry committed at its index has its term (Raft §3).
