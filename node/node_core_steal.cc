@@ -461,7 +461,9 @@ void NodeCore::OnFinishAck(const FinishAck& ack) { finishes_.erase(ack.attempt);
 
 // --- Leader side ------------------------------------------------------------------------
 
-void NodeCore::OnStealRequest(Instant now, const std::string& from, const StealRequest& req) {
+void NodeCore::OnStealRequest(Instant now, const std::string& sender, const StealRequest& req) {
+  // Answers go to the thief, also when a follower passed its request on to us.
+  const std::string from = req.thief_address.empty() ? sender : req.thief_address;
   StealReply reply;
   reply.seq = req.seq;
   reply.victim_id = options_.node_id;
@@ -514,6 +516,20 @@ void NodeCore::OnStealRequest(Instant now, const std::string& from, const StealR
     if (ps.task_ids.empty()) continue;
     r.pending_steals[last] = Proposed<PendingSteal>{r.raft.term(), std::move(ps)};
     return;
+  }
+  // Nothing to give from what we lead. A follower of a group whose table shows ready
+  // work passes the request on to that group's leader, once (DESIGN §6).
+  if (req.hops == 0) {
+    for (auto& [g, rp] : replicas_) {
+      if (rp->raft.is_leader() || rp->table.ready_count() == 0) continue;
+      std::string leader = LeaderAddress(g, "");
+      if (leader.empty() || leader == options_.client_address || leader == from) continue;
+      StealRequest fwd = req;
+      fwd.thief_address = from;
+      fwd.hops = 1;
+      log_->debug("steal: passing {}'s request {} on to {}, leader of {}", req.thief_id, req.seq, leader, g);
+      return SendPeer(leader, kStealRequestType, fwd);
+    }
   }
   SendPeer(from, kStealReplyType, reply);
 }

@@ -37,7 +37,10 @@ struct StealRequest {
   int32_t free_slots = 0;
   std::map<std::string, std::string> labels;
   uint64_t thief_life = 0;  // the thief's incarnation: grants carry it (holder_life)
-  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life);
+  // Set when a follower passed the request on to a leader: where the answer goes.
+  std::string thief_address;
+  int32_t hops = 0;
+  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life, thief_address, hops);
 };
 
 struct StolenTask {

@@ -108,6 +108,7 @@ void SafetyChecker::ForgetGroup(View& v, const std::string& group) {
   forget(v.chain_start);
   forget(v.met_at_start);
   forget(v.last_success);
+  forget(v.own_finish);
 }
 
 void SafetyChecker::CheckLogMatching(SimTime now, int node, const std::string& group,
@@ -217,7 +218,7 @@ void SafetyChecker::CheckOneOpenAttempt(SimTime now, int node, const Task* t) {
 }
 
 void SafetyChecker::CheckAfter(SimTime now, int node, View& v, const TaskTable& table,
-                               const Task* t) {
+                               const Task* t, const std::set<std::string>& batch_met) {
   ++checks_;
   if (t == nullptr || t->state != TaskState::kRunning) return;
   auto start = v.chain_start.find(t->id);
@@ -225,7 +226,7 @@ void SafetyChecker::CheckAfter(SimTime now, int node, View& v, const TaskTable& 
   const std::set<std::string>& met = v.met_at_start[t->id];
   for (const auto& up : t->spec.after) {
     if (Oracle::GroupOf(up) != Oracle::GroupOf(t->id)) continue;  // another group's news
-    if (met.count(up) != 0) continue;
+    if (met.count(up) != 0 || batch_met.count(up) != 0) continue;
     auto s = v.last_success.find(up);
     if (s != v.last_success.end() && s->second >= start->second) continue;
     const Task* u = table.Find(up);
@@ -263,7 +264,7 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
   std::set<std::string> restarts;
   std::vector<std::pair<std::string, uint64_t>> chains;  // submit or restart, with its index
   std::map<std::string, uint64_t> restart_index;         // the batch's restarts, by task
-  std::vector<std::string> grants;
+  std::vector<std::pair<std::string, uint64_t>> grants;  // with their index
   // What the batch did to each task's outcome, in log order: (index, succeeded after it).
   // A Finish sets it; a Restart clears it (one refused for a task not ended changes
   // nothing, and such a task had not succeeded anyway).
@@ -282,7 +283,7 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     // and the table refuses to restart what has not ended (retried requests land here).
     const bool first_restart = e.type == EntryType::kRestart && restart_index.emplace(id, e.index).second;
     if (e.type == EntryType::kSubmit || first_restart) chains.emplace_back(id, e.index);
-    if (e.type == EntryType::kGrant) grants.push_back(id);
+    if (e.type == EntryType::kGrant) grants.emplace_back(id, e.index);
     touched.insert(std::move(id));
   }
   // Which upstreams had succeeded when each chain began: the table shows the whole batch
@@ -323,13 +324,32 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     if (Oracle::GroupOf(id) != group) continue;  // downstream in another group: its own batch
     CheckOutcome(now, node, v, table.Find(id), id, allowed.count(id) != 0);
   }
-  for (const auto& id : grants) {
+  for (const auto& [id, gi] : grants) {
     const Task* t = table.Find(id);
     CheckOneOpenAttempt(now, node, t);
-    CheckAfter(now, node, v, table, t);
+    std::set<std::string> batch_met;
+    if (t != nullptr) {
+      for (const auto& up : t->spec.after) {
+        auto f = outcome_steps.find(up);
+        if (f == outcome_steps.end()) continue;
+        std::optional<bool> ok;
+        for (const auto& [fi, succeeded] : f->second) {
+          if (fi < gi) ok = succeeded;
+        }
+        if (ok.value_or(false)) batch_met.insert(up);
+      }
+    }
+    CheckAfter(now, node, v, table, t, batch_met);
   }
   // Fencing of ends (§1.3): a Finish of attempt a may close attempt a only. A later attempt
-  // that carries exactly this Finish's end (time, outcome, exit code, words) took it.
+  // that carries exactly this Finish's end (time, outcome, exit code, words), and whose own
+  // Finish this node never applied, took it.
+  for (const auto& e : entries) {
+    if (e.type != EntryType::kFinish) continue;
+    if (auto f = DecodePayload<FinishEntry>(e.payload); f.ok()) {
+      v.own_finish[f->task_id].insert(f->attempt);
+    }
+  }
   for (const auto& e : entries) {
     if (e.type != EntryType::kFinish) continue;
     ++checks_;
@@ -340,6 +360,9 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     for (const auto& a : t->attempts) {
       if (a.number <= f->attempt || a.outcome != f->outcome || a.ended_ms != f->ended_ms ||
           a.exit_code != f->exit_code || a.reason != f->reason) {
+        continue;
+      }
+      if (auto own = v.own_finish.find(t->id); own != v.own_finish.end() && own->second.count(a.number) != 0) {
         continue;
       }
       Report(now, kOneOutcome,

@@ -86,6 +86,10 @@ class SafetyChecker {
     std::map<std::string, SimTime> chain_start;
     std::map<std::string, std::set<std::string>> met_at_start;
     std::map<std::string, SimTime> last_success;
+    // Attempts whose own Finish this node has applied, by task: an attempt with the same
+    // end as a stale Finish of an earlier one (two thieves handing back alike, at the same
+    // millisecond on their own clocks) closed itself.
+    std::map<std::string, std::set<uint32_t>> own_finish;
   };
   View& ViewOf(int node);
   static void ForgetGroup(View& v, const std::string& group);
@@ -97,7 +101,10 @@ class SafetyChecker {
   void CheckOutcome(SimTime now, int node, View& v, const Task* t, const std::string& id,
                     bool restarted);
   void CheckOneOpenAttempt(SimTime now, int node, const Task* t);
-  void CheckAfter(SimTime now, int node, View& v, const TaskTable& table, const Task* t);
+  // batch_met: upstreams whose last Finish or Restart in this batch, before the grant,
+  // left them succeeded (the table shows only the batch's end).
+  void CheckAfter(SimTime now, int node, View& v, const TaskTable& table, const Task* t,
+                  const std::set<std::string>& batch_met = {});
   void CheckAckedPresent(SimTime now, int node, const std::string& group, const Replica& r,
                          const std::string& why);
 
