@@ -28,6 +28,8 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& address) {
       if (i->second.last_used < lru->second.last_used) lru = i;
     }
     lru->second.socket->close();
+    dropped_ += lru->second.pending.size();
+    pending_ -= lru->second.pending.size();
     peers_.erase(lru);
   }
   try {
@@ -42,11 +44,31 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& address) {
     s->connect("tcp://" + address);
     Peer& p = peers_[address];
     p.socket = std::move(s);
+    p.created = std::chrono::steady_clock::now();
     return &p;
   } catch (const zmq::error_t& e) {
     log_->warn("cannot connect to peer {}: {}", address, e.what());
     return nullptr;
   }
+}
+
+namespace {
+// How long, and how many, messages wait for a new peer's first connection.
+constexpr auto kFirstConnectWait = std::chrono::seconds(2);
+constexpr size_t kMaxPendingPerPeer = 64;
+}  // namespace
+
+bool ZmqTransport::TrySend(Peer& p, const std::string& bytes) {
+  try {
+    if (p.socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      p.connected = true;
+      ++sent_;
+      return true;
+    }
+  } catch (const zmq::error_t& e) {
+    log_->debug("send failed: {}", e.what());
+  }
+  return false;
 }
 
 void ZmqTransport::Send(const PeerMessage& message) {
@@ -57,16 +79,29 @@ void ZmqTransport::Send(const PeerMessage& message) {
   }
   p->last_used = ++clock_;
   std::string bytes = EncodePeerFrame(message);
-  try {
-    auto r = p->socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-    if (r) {
-      ++sent_;
-    } else {
-      ++dropped_;
+  if (p->pending.empty() && TrySend(*p, bytes)) return;
+  const bool young = !p->connected && std::chrono::steady_clock::now() - p->created < kFirstConnectWait;
+  if (young && p->pending.size() < kMaxPendingPerPeer) {
+    p->pending.push_back(std::move(bytes));
+    ++pending_;
+    return;
+  }
+  ++dropped_;
+}
+
+void ZmqTransport::Flush() {
+  if (pending_ == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [address, p] : peers_) {
+    while (!p.pending.empty() && TrySend(p, p.pending.front())) {
+      p.pending.pop_front();
+      --pending_;
     }
-  } catch (const zmq::error_t& e) {
-    ++dropped_;
-    log_->debug("send to {} failed: {}", message.to, e.what());
+    if (!p.pending.empty() && now - p.created >= kFirstConnectWait) {
+      dropped_ += p.pending.size();
+      pending_ -= p.pending.size();
+      p.pending.clear();
+    }
   }
 }
 

@@ -6,6 +6,8 @@
 #define MAGPIE_GOSSIP_ZMQ_TRANSPORT_H_
 
 #include <cstdint>
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +34,10 @@ class ZmqTransport {
   ZmqTransport& operator=(const ZmqTransport&) = delete;
 
   void Send(const PeerMessage& message);
+  // Retries what waits for a peer's first connection (call it every loop; cheap when
+  // nothing waits). HasPending: something waits, so poll again within a few ms.
+  void Flush();
+  bool HasPending() const { return pending_ > 0; }
 
   uint64_t sent() const { return sent_; }
   uint64_t dropped() const { return dropped_; }
@@ -40,7 +46,14 @@ class ZmqTransport {
   struct Peer {
     std::unique_ptr<zmq::socket_t> socket;
     uint64_t last_used = 0;
+    // ZMQ_IMMEDIATE refuses to queue for a peer not connected yet, so the first messages
+    // to a new peer (a join, the first gossip to a newcomer) would be lost while the TCP
+    // connection is made. They wait here instead, a few and briefly, until it is up.
+    bool connected = false;
+    std::chrono::steady_clock::time_point created;
+    std::deque<std::string> pending;
   };
+  bool TrySend(Peer& p, const std::string& bytes);
   Peer* PeerFor(const std::string& address);
 
   zmq::context_t* context_;
@@ -50,6 +63,7 @@ class ZmqTransport {
   uint64_t clock_ = 0;  // a use counter for LRU, not time
   uint64_t sent_ = 0;
   uint64_t dropped_ = 0;
+  size_t pending_ = 0;  // messages waiting in every peer's `pending`
 };
 
 }  // namespace magpie

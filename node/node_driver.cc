@@ -191,11 +191,14 @@ Status NodeDriver::Run() {
       break;
     }
 
+    transport_->Flush();
     Instant next = std::min(core_->NextDeadline(), executor_->NextDeadline());
     auto wait = std::chrono::milliseconds(0);
     if (!core_->HasReady() && next > now) {
       wait = std::min<std::chrono::milliseconds>(
           kMaxPollWait, std::chrono::milliseconds((next - now).millis() + 1));
+      // Messages wait for a new peer's connection: look again soon.
+      if (transport_->HasPending()) wait = std::min(wait, std::chrono::milliseconds(5));
     }
     std::vector<zmq::pollitem_t> items = {
         {router_->handle(), 0, ZMQ_POLLIN, 0},
