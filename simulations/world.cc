@@ -232,11 +232,15 @@ void World::NoteGroupLosses(SimTime now) {
     }
   }
   // A group no node holds any more (its voters' identities all gone, with one voter or
-  // before it grew): nothing holds its log.
+  // before it grew): nothing holds its log. A replica made for a member that never heard
+  // from a leader (no configuration, nothing of the log) holds nothing either.
   for (const auto& group : known_groups_) {
     if (!oracle_.GroupSurvives(group)) continue;
     bool held = false;
-    for (const auto& n : nodes_) held = held || !n->up() || n->core().replica(group) != nullptr;
+    for (const auto& n : nodes_) {
+      const Replica* r = n->up() ? n->core().replica(group) : nullptr;
+      held = held || !n->up() || (r != nullptr && !r->raft.members().members.empty());
+    }
     if (!held) oracle_.RecordGroupLost(group, now);
   }
 }
