@@ -266,6 +266,13 @@ void NodeCore::StartHeld(Instant now) {
       DropHeld(now, id, Outcome::kNone, "");
       continue;
     }
+    // Start only within the first half of the lease as last confirmed: the leader's
+    // clock may run fast beyond max_drift (K10), and work held that long is better
+    // handed back for someone free now.
+    if (now >= la->second.lease_base + HolderLease() / 2) {
+      DropHeld(now, id, Outcome::kLost, "stolen ahead but not started within half its lease");
+      continue;
+    }
     if (options_.slots - used_slots_ < la->second.slots) return;  // in order of arrival
     held_order_.pop_front();
     held_slots_ -= la->second.slots;
