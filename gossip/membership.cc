@@ -290,6 +290,23 @@ std::optional<MemberView> Membership::Find(const std::string& id, Instant now) c
   return ViewOf(it->second, now);
 }
 
+MemberView Membership::AliveOther(size_t i, Instant now) const {
+  return ViewOf(members_.at(alive_.at(i)), now);
+}
+
+MemberView Membership::AliveWithWork(size_t i, Instant now) const {
+  return ViewOf(members_.at(with_work_.at(i)), now);
+}
+
+std::string Membership::LeaderHintAddress(const std::string& group) const {
+  for (const auto& [id, m] : members_) {
+    if (m.state != MemberState::kAlive) continue;
+    auto it = m.load.leader_hints.find(group);
+    if (it != m.load.leader_hints.end() && it->second == m.id) return m.address;
+  }
+  return "";
+}
+
 size_t Membership::NumLive() const {
   size_t n = 1;
   for (const auto& [id, m] : members_) n += (m.state == MemberState::kAlive || m.state == MemberState::kSuspect);
@@ -356,6 +373,9 @@ void Membership::BroadcastSelfAlive() {
 }
 
 void Membership::Emit(Instant now, MemberEventType type, const Member& m) {
+  const bool alive = type != MemberEventType::kReaped && m.state == MemberState::kAlive;
+  alive_.Set(m.id, alive);
+  with_work_.Set(m.id, alive && m.load.ready > 0);
   if (events_.size() >= config_.max_events) {
     ++counters_.dropped_events;
     return;

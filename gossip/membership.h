@@ -43,6 +43,7 @@
 #include "gossip/broadcast_queue.h"
 #include "gossip/gossip_codec.h"
 #include "gossip/gossip_config.h"
+#include "gossip/id_index.h"
 #include "gossip/member.h"
 #include "gossip/member_load.h"
 #include "gossip/peer_message.h"
@@ -122,6 +123,17 @@ class Membership {
   std::optional<MemberView> Find(const std::string& id, Instant now) const;
   // Members (self included) that are alive or suspect.
   size_t NumLive() const;
+
+  // For thieves, at any cluster size and without copying the member list: the alive
+  // members (never self), and those among them whose gossiped load shows ready work,
+  // each indexable 0..n-1 in a deterministic order. REQUIRES: i below the count.
+  size_t NumAliveOthers() const { return alive_.size(); }
+  MemberView AliveOther(size_t i, Instant now) const;
+  size_t NumAliveWithWork() const { return with_work_.size(); }
+  MemberView AliveWithWork(size_t i, Instant now) const;
+  // The address of the alive member whose gossip says it leads `group`, or "" if none
+  // does. Self is not asked (the caller knows what it leads).
+  std::string LeaderHintAddress(const std::string& group) const;
 
   const std::string& id() const { return self_id_; }
   const std::string& address() const { return self_address_; }
@@ -238,6 +250,9 @@ class Membership {
   std::vector<std::string> seeds_;
 
   std::map<std::string, Member> members_;  // by id; self is not in it
+  // Kept in step with members_ by Emit, which every change of state or load goes through.
+  IdIndex alive_;      // ids of members in state alive
+  IdIndex with_work_;  // ... of those, the ones with load.ready > 0
   std::vector<std::string> probe_order_;   // ids of members, shuffled each round
   size_t probe_index_ = 0;
   Probe probe_;

@@ -179,11 +179,8 @@ std::string NodeCore::LeaderAddress(const std::string& group, const std::string&
   }
   if (membership_) {
     // Gossip's leader hints: every node announces the groups it leads.
-    for (const auto& m : membership_->Members(last_now_)) {
-      if (m.state != MemberState::kAlive) continue;
-      auto it = m.load.leader_hints.find(group);
-      if (it != m.load.leader_hints.end() && it->second == m.id) return m.address;
-    }
+    std::string a = membership_->LeaderHintAddress(group);
+    if (!a.empty()) return a;
   }
   return hint;
 }

@@ -110,30 +110,28 @@ void NodeCore::MaybeSteal(Instant now) {
   // (classic randomized stealing), backing off while the answers are empty.
   // A backoff earned by asking blindly ends as soon as gossip shows someone with work.
   if (now < next_steal_at_ && !blind_backoff_) return;
-  std::vector<MemberView> with_work;
-  std::vector<MemberView> others;
-  for (auto& m : membership_->Members(now)) {
-    if (m.is_self || m.state != MemberState::kAlive) continue;
-    (m.load.ready > 0 ? with_work : others).push_back(std::move(m));
-  }
-  if (now < next_steal_at_ && with_work.empty()) return;
-  const MemberView* victim = nullptr;
-  if (!with_work.empty()) {
-    victim = &with_work[prng_.Below(with_work.size())];
-    if (with_work.size() > 1) {
-      const MemberView* other = &with_work[prng_.Below(with_work.size())];
-      auto per_slot = [](const MemberView* v) {
-        return static_cast<double>(v->load.ready) / std::max(1, v->load.slots);
+  // The membership's own indexes, not a copy of the member list: at 1,000 members the
+  // copy on every ask was most of what an idle node did.
+  const size_t with_work = membership_->NumAliveWithWork();
+  if (now < next_steal_at_ && with_work == 0) return;
+  MemberView victim;
+  if (with_work > 0) {
+    victim = membership_->AliveWithWork(prng_.Below(with_work), now);
+    if (with_work > 1) {
+      MemberView other = membership_->AliveWithWork(prng_.Below(with_work), now);
+      auto per_slot = [](const MemberView& v) {
+        return static_cast<double>(v.load.ready) / std::max(1, v.load.slots);
       };
-      if (per_slot(other) > per_slot(victim)) victim = other;
+      if (per_slot(other) > per_slot(victim)) victim = std::move(other);
     }
   } else {
     if (ahead) return not_now();  // ahead of a free slot, only where gossip shows work
-    if (others.empty()) {
+    const size_t others = membership_->NumAliveOthers();
+    if (others == 0) {
       next_steal_at_ = now + options_.steal_backoff_max;  // alone: look again later
       return;
     }
-    victim = &others[prng_.Below(others.size())];
+    victim = membership_->AliveOther(prng_.Below(others), now);
   }
   StealRequest req;
   req.seq = next_steal_seq_++;
@@ -141,10 +139,10 @@ void NodeCore::MaybeSteal(Instant now) {
   req.free_slots = want;
   req.labels = options_.labels;
   req.thief_life = life_;
-  SendPeer(victim->address, kStealRequestType, req);
-  steal_blind_ = with_work.empty();
+  SendPeer(victim.address, kStealRequestType, req);
+  steal_blind_ = with_work == 0;
   blind_backoff_ = false;
-  log_->debug("steal: asking {} for up to {} slots of work (request {}{})", victim->address, want, req.seq,
+  log_->debug("steal: asking {} for up to {} slots of work (request {}{})", victim.address, want, req.seq,
               ahead ? ", ahead of a free slot" : "");
   steal_in_flight_ = req.seq;
   steal_sent_at_ = now;

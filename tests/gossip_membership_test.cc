@@ -199,6 +199,71 @@ TEST(GossipMembershipTest, NoFalseDeathOverOneHourAtFivePercentLossWithTwentyNod
               static_cast<unsigned long long>(refuted), static_cast<unsigned long long>(net.delivered()));
 }
 
+// The thief's indexes (alive others, and those with ready work) must say exactly what the
+// member list says, through load changes, a death, a restart, a leave and reaping.
+void ExpectIndexesMatchMembers(GossipTestNet& net, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (!net.up(i)) continue;
+    const Membership& m = net.node(i);
+    std::set<std::string> alive, with_work, alive_index, with_work_index;
+    for (const auto& v : m.Members(net.now())) {
+      if (v.is_self || v.state != State::kAlive) continue;
+      alive.insert(v.id);
+      if (v.load.ready > 0) with_work.insert(v.id);
+    }
+    for (size_t k = 0; k < m.NumAliveOthers(); ++k) alive_index.insert(m.AliveOther(k, net.now()).id);
+    for (size_t k = 0; k < m.NumAliveWithWork(); ++k) {
+      const MemberView v = m.AliveWithWork(k, net.now());
+      EXPECT_GT(v.load.ready, 0) << v.id;
+      with_work_index.insert(v.id);
+    }
+    EXPECT_EQ(alive_index.size(), m.NumAliveOthers()) << "node " << i << ": duplicates in the index";
+    EXPECT_EQ(alive_index, alive) << "node " << i;
+    EXPECT_EQ(with_work_index, with_work) << "node " << i;
+  }
+}
+
+TEST(GossipMembershipTest, ThiefIndexesFollowTheMemberList) {
+  GossipTestNet::Options o = Net(6);
+  o.config.reap_dead_after = Duration::Seconds(30);
+  o.config.reap_left_after = Duration::Seconds(30);
+  GossipTestNet net(o);
+  Converge(net, 6);
+  auto set_ready = [&](int i, int ready) {
+    MemberLoad load;
+    load.slots = 4;
+    load.ready = ready;
+    net.SetLoad(i, load);
+  };
+  set_ready(1, 5);
+  set_ready(2, 3);
+  net.RunFor(Duration::Seconds(3));
+  ExpectIndexesMatchMembers(net, 6);
+  EXPECT_EQ(net.node(0).NumAliveWithWork(), 2u);
+  EXPECT_EQ(net.node(0).NumAliveOthers(), 5u);
+  set_ready(1, 0);
+  net.RunFor(Duration::Seconds(3));
+  ExpectIndexesMatchMembers(net, 6);
+  EXPECT_EQ(net.node(0).NumAliveWithWork(), 1u);
+  net.Crash(2);  // dead with work: must leave both indexes
+  ASSERT_TRUE(net.RunFor(Duration::Seconds(60), [&] { return net.AllSee(2, State::kDead); }));
+  ExpectIndexesMatchMembers(net, 6);
+  EXPECT_EQ(net.node(0).NumAliveWithWork(), 0u);
+  net.Leave(5);
+  ASSERT_TRUE(net.RunFor(Duration::Seconds(5), [&] { return net.node(5).leave_done(); }));
+  net.Crash(5);
+  net.RunFor(Duration::Seconds(40));  // both reaped
+  EXPECT_EQ(net.node(0).Members(net.now()).size(), 4u);
+  ExpectIndexesMatchMembers(net, 6);
+  net.Start(2, 100, {0});
+  set_ready(2, 7);
+  ASSERT_TRUE(net.RunFor(Duration::Seconds(10), [&] { return net.AllSee(2, State::kAlive); }));
+  net.RunFor(Duration::Seconds(3));
+  ExpectIndexesMatchMembers(net, 6);
+  EXPECT_EQ(net.node(0).NumAliveWithWork(), 1u);
+  EXPECT_EQ(net.node(0).NumAliveOthers(), 4u);
+}
+
 TEST(GossipMembershipTest, HealedPartitionConvergesToAllAlive) {
   GossipTestNet net(Net(6));
   Converge(net, 6);
