@@ -15,6 +15,12 @@ std::string AttemptWords(const Task& t) {
          " on " + a->node + " (" + OutcomeName(a->outcome) + ")";
 }
 
+std::string Join(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+  return out;
+}
+
 template <typename T>
 void Field(std::string* out, const char* name, const T& a, const T& b) {
   if (a == b) return;
@@ -65,15 +71,21 @@ std::string DescribeDifference(const std::string& before, const std::string& aft
 
 bool LivenessChecker::WaitsOnALostGroup(const TaskTable& table, const Task& t, int depth) const {
   // An `after` naming a task of another group is resolved by that group's leader; a lost
-  // group never answers, so what waits on it (here or through a pending upstream of this
-  // group) may wait for good: DESIGN §1.1 promises nothing past a majority's disks.
+  // group never answers, so what waits on it (directly, or through pending upstreams in
+  // this group or in other, surviving groups: seed 379 of the third R=3 swarm) may wait for
+  // good: DESIGN §1.1 promises nothing past a majority's disks.
   if (depth > 64) return false;
   for (const auto& up : t.spec.after) {
     const std::string g = Oracle::GroupOf(up);
     if (!oracle_->GroupSurvives(g)) return true;
-    if (g != Oracle::GroupOf(t.id)) continue;
-    const Task* u = table.Find(up);
-    if (u != nullptr && !IsEnded(u->state) && WaitsOnALostGroup(table, *u, depth + 1)) return true;
+    const TaskTable* upstream_table = &table;
+    if (g != Oracle::GroupOf(t.id)) {
+      const int leader = LeaderOf(g);
+      if (leader < 0) continue;  // reported as a group without a serving leader
+      upstream_table = &(*nodes_)[leader]->core().replica(g)->table;
+    }
+    const Task* u = upstream_table->Find(up);
+    if (u != nullptr && !IsEnded(u->state) && WaitsOnALostGroup(*upstream_table, *u, depth + 1)) return true;
   }
   return false;
 }
@@ -193,7 +205,8 @@ std::vector<Violation> LivenessChecker::CheckConverged(SimTime now,
                ") at its group's leader, node " + std::to_string(leader));
       } else if (!IsEnded(t->state)) {
         report("task " + ack->id + " (acknowledged at t=" + ack->at.ToString() + ") is still " +
-               TaskStateName(t->state) + " after the quiet period: " + AttemptWords(*t));
+               TaskStateName(t->state) + " after the quiet period: " + AttemptWords(*t) +
+               (t->spec.after.empty() ? "" : "; it waits on " + Join(t->spec.after)));
       }
     }
   }
