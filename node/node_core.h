@@ -81,6 +81,12 @@ struct CoreOptions {
   // Applied entries between snapshots: each snapshot writes the changed task records and
   // removes the log they cover. Recovery replays at most this many entries.
   uint64_t compact_every = 10000;
+  // Admission control (docs/security.md "Limits"): a submit that would take the unfinished
+  // tasks of the groups this node leads past max_queued_tasks, or one submitter's past
+  // max_queued_per_submitter, is refused with a pointer to a less loaded member. They bound
+  // memory before it runs out; 0 turns a limit off.
+  uint64_t max_queued_tasks = 1000000;
+  uint64_t max_queued_per_submitter = 250000;
 };
 
 struct ClientReply {
@@ -237,6 +243,10 @@ class NodeCore {
 
   // Request handlers (node_core_requests.cc).
   void HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  // Ok, or why new_specs (the tasks a submit would add) are refused here.
+  Status Admit(const std::vector<const TaskSpec*>& new_specs) const;
+  // "; NODE at ADDR is less loaded" from gossip, or "" (for refusals).
+  std::string LessLoadedHint() const;
   void HandleStatus(Replica& r, const ReplyTo& from, const std::string& body);
   void HandleList(const ReplyTo& from, const std::string& body);
   void HandleWait(Instant now, Replica& r, const ReplyTo& from, const std::string& body);

@@ -275,6 +275,13 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
   }
 
   if (req->dry_run) return Reply(from, kType, SubmitReply{ids, existing});
+  {
+    std::vector<const TaskSpec*> new_specs;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!existing[i]) new_specs.push_back(&specs[i]);
+    }
+    if (Status admitted = Admit(new_specs); !admitted.ok()) return ReplyError(from, kType, admitted);
+  }
   if (fresh == 0) {
     // Every task matched by key; if one of them only matched a proposal still in flight,
     // its id is not committed yet (a leader change can still lose it): answering now
@@ -314,6 +321,56 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     return Reply(from, kType, SubmitReply{std::move(ids), std::move(existing)});
   }
   r.pending[last] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, kType, std::move(ids), std::move(existing)}};
+}
+
+Status NodeCore::Admit(const std::vector<const TaskSpec*>& new_specs) const {
+  if (new_specs.empty()) return Status::Ok();
+  uint64_t queued = 0;
+  for (const auto& [g, rp] : replicas_) {
+    if (rp->raft.is_leader()) queued += rp->table.Unfinished() + rp->inflight_ids.size();
+  }
+  const uint64_t max = options_.max_queued_tasks;
+  if (max > 0 && queued + new_specs.size() > max) {
+    return Status::Busy("node " + options_.node_id + " has " + std::to_string(queued) +
+                               " unfinished tasks queued and takes at most " + std::to_string(max) +
+                               " (--max-queued): submit fewer, later, or to another node" +
+                               LessLoadedHint());
+  }
+  const uint64_t per = options_.max_queued_per_submitter;
+  if (per == 0) return Status::Ok();
+  std::map<std::string, uint64_t> adding;
+  for (const TaskSpec* s : new_specs) ++adding[s->submitted_by];
+  for (const auto& [who, n] : adding) {
+    uint64_t theirs = 0;
+    for (const auto& [g, rp] : replicas_) {
+      if (rp->raft.is_leader()) theirs += rp->table.UnfinishedOf(who);
+    }
+    if (theirs + n > per) {
+      return Status::Busy("submitter '" + (who.empty() ? std::string("(unnamed)") : who) +
+                                 "' has " + std::to_string(theirs) + " unfinished tasks on node " +
+                                 options_.node_id + ", which takes at most " + std::to_string(per) +
+                                 " per submitter (--max-queued-per-submitter): wait for some to "
+                                 "finish" + LessLoadedHint());
+    }
+  }
+  return Status::Ok();
+}
+
+std::string NodeCore::LessLoadedHint() const {
+  if (membership_ == nullptr) return "";
+  std::string best_id, best_address;
+  double best = 0;
+  for (size_t i = 0; i < membership_->NumAliveOthers(); ++i) {
+    const MemberView v = membership_->AliveOther(i, last_now_);
+    const double load = static_cast<double>(v.load.ready + v.load.running) / std::max(1, v.load.slots);
+    if (best_id.empty() || load < best || (load == best && v.id < best_id)) {
+      best = load;
+      best_id = v.id;
+      best_address = v.address;
+    }
+  }
+  if (best_id.empty()) return "";
+  return "; node " + best_id + " (" + best_address + " among peers) is the least loaded member gossip shows";
 }
 
 void NodeCore::HandleStatus(Replica& r, const ReplyTo& from, const std::string& body) {

@@ -58,9 +58,13 @@ struct TaskSpec {
   int32_t max_attempts = 3;
   int64_t backoff_ms = 1000;  // first retry delay; doubles per failed attempt
   std::string idempotency_key;
+  // Who submitted it, as the client said ("user@host" from the CLI): admission control
+  // counts unfinished tasks per submitter (docs/security.md "Limits"). Last on the wire,
+  // so records written before it existed still decode.
+  std::string submitted_by;
 
   MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
-                     max_attempts, backoff_ms, idempotency_key);
+                     max_attempts, backoff_ms, idempotency_key, submitted_by);
 };
 
 struct Attempt {

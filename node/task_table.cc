@@ -22,7 +22,7 @@ void TaskTable::Load(Task task) {
     if (it == by_name_.end() || tasks_.at(it->second).seq < task.seq) by_name_[task.spec.name] = id;
   }
   if (!task.spec.idempotency_key.empty()) by_key_[task.spec.idempotency_key] = id;
-  state_counts_[static_cast<int>(task.state)]++;
+  Count(task, +1);
   tasks_[id] = std::move(task);
 }
 
@@ -40,6 +40,7 @@ void TaskTable::Clear() {
   dirty_.clear();
   ended_.clear();
   for (auto& c : state_counts_) c = 0;
+  unfinished_by_submitter_.clear();
   for (auto& c : ready_by_band_) c = 0;
   stale_finishes_ = 0;
 }
@@ -108,6 +109,19 @@ std::vector<std::string> TaskTable::TakeEnded() {
   return out;
 }
 
+void TaskTable::Count(const Task& t, int delta) {
+  state_counts_[static_cast<int>(t.state)] += delta;
+  if (IsEnded(t.state)) return;
+  size_t& n = unfinished_by_submitter_[t.spec.submitted_by];
+  n += delta;
+  if (n == 0) unfinished_by_submitter_.erase(t.spec.submitted_by);
+}
+
+size_t TaskTable::Unfinished() const {
+  return CountInState(TaskState::kPending) + CountInState(TaskState::kReady) +
+         CountInState(TaskState::kRunning);
+}
+
 void TaskTable::SetState(Task& t, TaskState s) {
   if (t.state == TaskState::kReady) {
     ready_.erase(KeyOf(t));
@@ -115,9 +129,9 @@ void TaskTable::SetState(Task& t, TaskState s) {
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
   if (t.state == TaskState::kRunning) running_.erase(t.id);
-  state_counts_[static_cast<int>(t.state)]--;
+  Count(t, -1);
   t.state = s;
-  state_counts_[static_cast<int>(s)]++;
+  Count(t, +1);
   if (s == TaskState::kRunning) running_.insert(t.id);
   if (s == TaskState::kReady) {
     ready_.insert(KeyOf(t));
@@ -222,7 +236,7 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   t.submitted_ms = e.submitted_ms;
   t.state = TaskState::kPending;
   Task& stored = tasks_[t.id] = std::move(t);
-  state_counts_[static_cast<int>(TaskState::kPending)]++;
+  Count(stored, +1);
   by_seq_[stored.seq] = stored.id;
   if (!stored.spec.name.empty()) by_name_[stored.spec.name] = stored.id;
   if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;

@@ -82,6 +82,12 @@ class TaskTable {
   }
   static int BandOf(int32_t priority) { return priority >= 67 ? 0 : priority >= 34 ? 1 : 2; }
   size_t CountInState(TaskState s) const { return state_counts_[static_cast<int>(s)]; }
+  // Tasks not ended (pending, ready or running), in all and of one submitter.
+  size_t Unfinished() const;
+  size_t UnfinishedOf(const std::string& submitted_by) const {
+    auto it = unfinished_by_submitter_.find(submitted_by);
+    return it == unfinished_by_submitter_.end() ? 0 : it->second;
+  }
   uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
   uint64_t stale_finishes() const { return stale_finishes_; }
   // Upstreams in other groups that pending tasks here still wait on.
@@ -103,6 +109,8 @@ class TaskTable {
 
   // Every state change goes through here, so the indexes and counters stay right.
   void SetState(Task& t, TaskState s);
+  // Counts t into (+1) or out of (-1) state_counts_ and unfinished_by_submitter_.
+  void Count(const Task& t, int delta);
   void Touch(const Task& t) { dirty_.insert(t.id); }
   // Upstream counts that are not yet succeeded; a failed/cancelled/blocked one blocks.
   void ResolveDependencies(Task& t);
@@ -127,6 +135,7 @@ class TaskTable {
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
   size_t state_counts_[7] = {};
+  std::map<std::string, size_t> unfinished_by_submitter_;  // no entry at zero
   int32_t ready_by_band_[3] = {};
   uint64_t stale_finishes_ = 0;
 };

@@ -39,6 +39,11 @@ class CoreHarness {
     EXPECT_TRUE(s.ok()) << s.ToString();
     Drain();
   }
+  // Admission limits (0: off); takes effect on the next Boot.
+  void SetLimits(uint64_t max_queued, uint64_t max_per_submitter) {
+    options_.max_queued_tasks = max_queued;
+    options_.max_queued_per_submitter = max_per_submitter;
+  }
   // The process dies: unsynced writes are lost; the processes it ran are gone too.
   void CrashAndRestart() {
     storage_.Crash();

@@ -481,3 +481,61 @@ TEST(NodeCoreGroups, ARetriedSubmitIsNotAcknowledgedBeforeTheFirstCopyCommits) {
 
 }  // namespace
 }  // namespace magpie
+
+namespace magpie {
+namespace {
+
+TaskSpec By(std::string who, std::vector<std::string> cmd = {"sleep", "1"}) {
+  TaskSpec s = Spec(std::move(cmd));
+  s.submitted_by = std::move(who);
+  return s;
+}
+
+ReplyFrame SubmitFrame(CoreHarness& h, std::vector<TaskSpec> specs) {
+  return h.Call(RequestType::kSubmit, PackBody(SubmitRequest{std::move(specs), false}));
+}
+
+TEST(NodeCoreLimits, SubmitPastTheNodesQueueLimitIsRefusedAndAcceptedOnceTasksFinish) {
+  CoreHarness h(/*slots=*/1);
+  h.SetLimits(/*max_queued=*/5, /*max_per_submitter=*/0);
+  h.CrashAndRestart();
+  auto first = h.Submit({By("a"), By("a"), By("a")});
+  ASSERT_EQ(first.size(), 3u);
+  ReplyFrame refused = SubmitFrame(h, {By("b"), By("b"), By("b")});
+  ASSERT_EQ(refused.status.code(), Status::Code::kBusy) << refused.status.ToString();
+  EXPECT_NE(refused.status.message().find("--max-queued"), std::string::npos) << refused.status.ToString();
+  EXPECT_NE(refused.status.message().find("3 unfinished"), std::string::npos) << refused.status.ToString();
+  // Nothing of the refused request was stored.
+  EXPECT_EQ(h.core().tasks().size(), 3u);
+  // The count survives a restart (rebuilt from the stored records), and falls as tasks end.
+  h.CrashAndRestart();
+  EXPECT_EQ(SubmitFrame(h, {By("b"), By("b"), By("b")}).status.code(), Status::Code::kBusy);
+  for (int i = 0; i < 10 && h.core().tasks().Unfinished() > 0; ++i) {
+    std::vector<std::string> ids;
+    for (const auto& [id, sp] : h.running()) ids.push_back(id);
+    for (const auto& id : ids) h.Exit(id, 0);
+    h.Advance(Duration::Millis(10));
+  }
+  ASSERT_EQ(h.core().tasks().Unfinished(), 0u);
+  EXPECT_EQ(h.Submit({By("b"), By("b"), By("b")}).size(), 3u);
+}
+
+TEST(NodeCoreLimits, OneSubmitterPastItsLimitIsRefusedWhileOthersAreServed) {
+  CoreHarness h;
+  h.SetLimits(/*max_queued=*/0, /*max_per_submitter=*/4);
+  h.CrashAndRestart();
+  EXPECT_EQ(h.Submit({By("alice"), By("alice"), By("alice"), By("alice")}).size(), 4u);
+  ReplyFrame refused = SubmitFrame(h, {By("alice")});
+  ASSERT_EQ(refused.status.code(), Status::Code::kBusy);
+  EXPECT_NE(refused.status.message().find("'alice' has 4 unfinished"), std::string::npos)
+      << refused.status.ToString();
+  EXPECT_EQ(h.Submit({By("bob"), By("bob")}).size(), 2u);
+  // A request mixing submitters is refused whole if one of them is over.
+  EXPECT_EQ(SubmitFrame(h, {By("carol"), By("alice")}).status.code(), Status::Code::kBusy);
+  EXPECT_EQ(h.core().tasks().UnfinishedOf("alice"), 4u);
+  EXPECT_EQ(h.core().tasks().UnfinishedOf("bob"), 2u);
+  EXPECT_EQ(h.core().tasks().UnfinishedOf("carol"), 0u);
+}
+
+}  // namespace
+}  // namespace magpie

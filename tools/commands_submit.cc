@@ -4,6 +4,9 @@
 #include <iostream>
 #include <memory>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include "tools/commands.h"
 #include "tools/duration.h"
 #include "tools/pipeline_file.h"
@@ -13,6 +16,18 @@
 namespace magpie {
 
 namespace {
+
+// Who is submitting, for the node's per-submitter limit and the task record: MAGPIE_SUBMITTER
+// if set, else USER@HOST.
+std::string Submitter() {
+  if (const char* s = std::getenv("MAGPIE_SUBMITTER"); s != nullptr && *s != '\0') return s;
+  std::string user;
+  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr && pw->pw_name != nullptr) user = pw->pw_name;
+  if (user.empty()) user = std::to_string(geteuid());
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return user + "@" + host;
+}
 
 struct SubmitFlags {
   std::string name;
@@ -187,6 +202,10 @@ int RunSubmit(const SubmitFlags& f, const GlobalOptions& global) {
     auto spec = SpecFromFlags(f, std::move(argv));
     if (!spec.ok()) return ReportError(spec.status());
     req.tasks.push_back(std::move(*spec));
+  }
+  const std::string submitter = Submitter();
+  for (auto& t : req.tasks) {
+    if (t.submitted_by.empty()) t.submitted_by = submitter;
   }
   if (f.dry_run) return PrintPlan(req, f.json);
 

@@ -68,6 +68,7 @@ json TaskToJson(const Task& t) {
   j["max_attempts"] = s.max_attempts;
   j["backoff_ms"] = s.backoff_ms;
   j["idempotency_key"] = StringOrNull(s.idempotency_key);
+  j["submitted_by"] = StringOrNull(s.submitted_by);
   json attempts = json::array();
   for (const Attempt& a : t.attempts) attempts.push_back(AttemptToJson(a));
   j["attempts"] = std::move(attempts);
