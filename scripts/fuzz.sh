@@ -1,25 +1,62 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) in ./build-fuzz and runs each for
-# the given number of seconds (default 30) from its committed seed corpus. A crash fails.
+# Builds every libFuzzer target with clang (ASan + UBSan) in ./build-fuzz, one build for all,
+# and runs each for SECONDS (default 30) from a copy of its committed seed corpus
+# (tests/fuzz/corpus/<target>/). A crash, a sanitizer report, a failed property or a hang
+# fails the run; the input that did it is left in build-fuzz/artifacts/. docs/fuzzing.md
+# says what each target asserts.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 600 node_peer raft_message
+#
+# MAGPIE_FUZZ_JOBS sets the build's parallelism (default: the number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
+shift || true
+all_targets=(client_frame peer_envelope gossip_codec steal_messages raft_message disk_records
+             node_peer pipeline_file)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
+
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMAGPIE_FUZZ=ON -DMAGPIE_TESTS=OFF >/dev/null
 fi
-cmake --build build-fuzz -j "$(nproc)" --target client_frame_fuzzer >/dev/null
-for target in client_frame; do
+build_start=$SECONDS
+if ! cmake --build build-fuzz -j "${MAGPIE_FUZZ_JOBS:-$(nproc)}" --target magpie_fuzzers >build-fuzz/build.log 2>&1; then
+  tail -30 build-fuzz/build.log
+  echo "fuzz build failed (build-fuzz/build.log)"
+  exit 1
+fi
+echo "fuzz targets built in $((SECONDS - build_start))s"
+
+mkdir -p build-fuzz/artifacts
+failed=()
+for target in "${targets[@]}"; do
   corpus=tests/fuzz/corpus/$target
+  [ -d "$corpus" ] || { echo "no corpus for $target ($corpus)"; failed+=("$target"); continue; }
   work=$(mktemp -d)
   cp -r "$corpus"/. "$work"/
-  echo "fuzzing $target for ${seconds}s"
+  log=build-fuzz/$target.log
   status=0
-  build-fuzz/bin/${target}_fuzzer -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
-    -artifact_prefix=build-fuzz/ "$work" >build-fuzz/$target.log 2>&1 || status=$?
-  grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|==.*ERROR|SUMMARY)" build-fuzz/$target.log || true
+  build-fuzz/bin/${target}_fuzzer -max_total_time="$seconds" -max_len=65536 -timeout=30 \
+    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/${target}- "$work" >"$log" 2>&1 ||
+    status=$?
   rm -rf "$work"
-  if [ "$status" -ne 0 ]; then echo "fuzzer $target found a crash (artifact in build-fuzz/)"; exit 1; fi
+  done_line=$(grep -E "^#[0-9]+ +DONE" "$log" | tail -1 || true)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
+  echo "fuzz $target ${seconds}s: ${execs:-?} runs (${rate:-?}/s), peak RSS ${rss:-?} MB; ${done_line:-no DONE line}"
+  if [ "$status" -ne 0 ]; then
+    grep -E "FUZZ CHECK FAILED|invariant broken|ERROR: (AddressSanitizer|libFuzzer)|runtime error|deadly signal|SUMMARY|Test unit written" "$log" | head -8 || true
+    echo "fuzzer $target failed (exit $status): the input is in build-fuzz/artifacts/, the log in $log"
+    failed+=("$target")
+  fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzzing failed: ${failed[*]}"
+  exit 1
+fi
+echo "fuzzing passed: ${targets[*]}"

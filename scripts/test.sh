@@ -45,8 +45,8 @@ else
   echo "== acceptance tests skipped: $acceptance not found"
 fi
 
-echo "== fuzzing the client frame decoder (bounded)"
-scripts/fuzz.sh "${MAGPIE_FUZZ_SECONDS:-30}"
+echo "== fuzzing every decoder of untrusted bytes, each target for a bounded time (scripts/fuzz.sh)"
+scripts/fuzz.sh "${MAGPIE_FUZZ_SECONDS:-15}"
 record fuzz $?
 
 echo "== benchmark smoke run (tiny; every workload's JSON line parses and names what produced it; no timing checks)"

@@ -1,5 +1,7 @@
-// libFuzzer target: arbitrary bytes as a client frame. The decoder must never crash, and a
-// frame that decodes must be answered by the core with a reply, without breaking it.
+// libFuzzer target: arbitrary bytes as a client frame. The decoder must never crash, a frame
+// that decodes must re-encode to one that decodes the same, and it must be answered by the
+// core with a reply, without breaking it. The same bytes are also read as a reply frame
+// (the CLI reads those from the node) and as request bodies.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "node/client_protocol.h"
 #include "node/node_core.h"
 #include "storage/memory_storage.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
 
@@ -65,7 +68,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Also read the same bytes as a bare body of every type: bodies are untrusted too.
   (void)magpie::UnpackBody<magpie::SubmitRequest>(bytes);
   (void)magpie::UnpackBody<magpie::ListRequest>(bytes);
-  (void)magpie::DecodeReply(bytes);
+  if (auto reply = magpie::DecodeReply(bytes); reply.ok()) {
+    auto back = magpie::DecodeReply(magpie::EncodeReply(*reply));
+    FUZZ_CHECK(back.ok() && back->request_id == reply->request_id && back->body == reply->body &&
+               back->status.code() == reply->status.code() &&
+               back->status.message() == reply->status.message(), "reply round trip");
+  }
+  if (frame.ok()) {
+    auto back = magpie::DecodeRequest(magpie::EncodeRequest(*frame));
+    FUZZ_CHECK(back.ok() && back->type == frame->type && back->request_id == frame->request_id &&
+               back->body == frame->body, "request round trip");
+  }
   if (!frame.ok()) {
     if (frame.status().message().empty()) __builtin_trap();  // errors must say what is wrong
     return 0;
