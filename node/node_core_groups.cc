@@ -399,8 +399,10 @@ void NodeCore::ManageMembers(Replica& r, Instant now) {
                       ((v->state == MemberState::kDead || v->state == MemberState::kLeft) &&
                        Duration::Millis(v->state_age_ms) >= options_.replace_after);
     if (gone) {
-      auto res = r.raft.ProposeMembershipChange(now, RaftChangeKind::kRemove, m);
-      if (res.ok()) log_->info("group {}: removing {}, dead for {} s or more", r.group, m.id, options_.replace_after.micros() / 1000000);
+      // A copy: the proposal replaces the configuration cfg and m live in.
+      const RaftMember member = m;
+      auto res = r.raft.ProposeMembershipChange(now, RaftChangeKind::kRemove, member);
+      if (res.ok()) log_->info("group {}: removing {}, dead for {} s or more", r.group, member.id, options_.replace_after.micros() / 1000000);
       return;
     }
   }
