@@ -106,6 +106,9 @@ class TaskTable {
   ApplyResult ApplyRestart(const RestartEntry& e);
   ApplyResult ApplyUpstream(const UpstreamEntry& e);
   bool IsForeign(const Task& t, const std::string& up) const;
+  // Upstreams of t not yet succeeded here (foreign ones not yet reported met, which are
+  // registered in foreign_waits_).
+  int CountUnmet(const Task& t);
 
   // Every state change goes through here, so the indexes and counters stay right.
   void SetState(Task& t, TaskState s);

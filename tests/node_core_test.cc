@@ -485,6 +485,45 @@ TEST(NodeCoreGroups, ARetriedSubmitIsNotAcknowledgedBeforeTheFirstCopyCommits) {
 namespace magpie {
 namespace {
 
+TEST(NodeCore, RetriedDownstreamWaitsForEveryRestartedUpstreamLiveAndAfterRecovery) {
+  // Seed 955 of the fourth R=3 swarm: c ran on a and b; a was restarted while c ran; c's
+  // attempt was lost, so c was ready again; then b was restarted. c must wait for both
+  // reruns, on the live table as on one recovered from storage.
+  CoreHarness h(/*slots=*/4);
+  TaskSpec c = Spec({"sleep", "9"}, "c", {"a", "b"});
+  c.slots = 4;  // so a's rerun, holding a slot, keeps c's retry from starting at once
+  auto ids = h.Submit({Spec({"true"}, "a"), Spec({"true"}, "b"), c});
+  ASSERT_EQ(ids.size(), 3u);
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(ids[2]), TaskState::kRunning);
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[0]})).status.ok());
+  ASSERT_EQ(h.StateOf(ids[2]), TaskState::kRunning);  // started on the old a: left running
+  h.CrashAndRestart();  // c's attempt is lost; a's rerun is lost too
+  h.Advance(Duration::Millis(10));
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[1]})).status.ok());
+  h.Advance(Duration::Millis(10));
+  ASSERT_EQ(h.StateOf(ids[2]), TaskState::kPending);
+  ASSERT_EQ(h.running().count(ids[0]), 1u);
+  ASSERT_EQ(h.running().count(ids[1]), 1u);
+  h.Exit(ids[0], 0);  // a succeeds again; b is still running
+  h.Advance(Duration::Millis(10));
+  EXPECT_EQ(h.StateOf(ids[2]), TaskState::kPending) << "c must wait for b's rerun too";
+  EXPECT_EQ(h.running().count(ids[2]), 0u);
+  h.CrashAndRestart();  // the recovered table agrees
+  h.Advance(Duration::Millis(10));
+  EXPECT_EQ(h.StateOf(ids[2]), TaskState::kPending);
+  h.Advance(Duration::Seconds(2));
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kSucceeded);
+  EXPECT_EQ(h.StateOf(ids[2]), TaskState::kRunning);
+}
+
+}  // namespace
+}  // namespace magpie
+
+namespace magpie {
+namespace {
+
 TaskSpec By(std::string who, std::vector<std::string> cmd = {"sleep", "1"}) {
   TaskSpec s = Spec(std::move(cmd));
   s.submitted_by = std::move(who);
