@@ -238,6 +238,21 @@ void NodeCore::TakeRaftReady(Replica& r, Ready& rd) {
     log_->info("group {}: leading in term {}", r.group, r.raft.term());
     r.serving = false;
   }
+  // Snapshots of the table, for a peer or for compaction, are taken before this Ready's
+  // entries are applied: until then the table reflects exactly raft.applied_index(), which
+  // moves only at Advance. Taken after, they labelled records with an index they were
+  // ahead of, and a replay from it re-applied entries to records that already held them
+  // (seed 859 of the fourth R=3 swarm: a restarted task stayed ready after recovery).
+  if (rr.snapshot_requested) {
+    std::vector<Task> all;
+    r.table.ForEachBySeq(0, [&](const Task& t) {
+      all.push_back(t);
+      return true;
+    });
+    Status s = r.raft.ProvideSnapshot(r.raft.applied_index(), EncodePayload(all));
+    if (!s.ok()) log_->warn("group {}: snapshot not provided: {}", r.group, s.ToString());
+  }
+  MaybeCompact(r, rd);
   if (rr.snapshot) InstallSnapshot(r, *rr.snapshot, rd);
   ApplyEntries(r, rr.committed, rd);
   rd.writes.Append(std::move(rr.writes));
@@ -252,16 +267,6 @@ void NodeCore::TakeRaftReady(Replica& r, Ready& rd) {
     if (to.empty()) continue;  // unknown yet; Raft resends
     rd.messages.push_back(PeerMessage{options_.client_address, std::move(to), m.type, std::move(m.payload)});
   }
-  if (rr.snapshot_requested) {
-    std::vector<Task> all;
-    r.table.ForEachBySeq(0, [&](const Task& t) {
-      all.push_back(t);
-      return true;
-    });
-    Status s = r.raft.ProvideSnapshot(r.raft.applied_index(), EncodePayload(all));
-    if (!s.ok()) log_->warn("group {}: snapshot not provided: {}", r.group, s.ToString());
-  }
-  MaybeCompact(r, rd);
 }
 
 void NodeCore::InstallSnapshot(Replica& r, const RaftSnapshotToApply& snap, Ready& rd) {
