@@ -14,4 +14,20 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
   return e;
 }
 
+Status CheckEntryPayload(const Entry& e) {
+  Status s;
+  switch (e.type) {
+    case EntryType::kSubmit: s = DecodePayload<SubmitEntry>(e.payload).status(); break;
+    case EntryType::kGrant: s = DecodePayload<GrantEntry>(e.payload).status(); break;
+    case EntryType::kFinish: s = DecodePayload<FinishEntry>(e.payload).status(); break;
+    case EntryType::kCancel: s = DecodePayload<CancelEntry>(e.payload).status(); break;
+    case EntryType::kRestart: s = DecodePayload<RestartEntry>(e.payload).status(); break;
+    case EntryType::kUpstream: s = DecodePayload<UpstreamEntry>(e.payload).status(); break;
+    default: return Status::Ok();
+  }
+  if (s.ok()) return s;
+  return Status::Corruption("entry " + std::to_string(e.index) + " of type " +
+                            std::to_string(static_cast<int>(e.type)) + ": " + s.message());
+}
+
 }  // namespace magpie

@@ -93,6 +93,12 @@ struct Entry {
 std::string EncodeEntry(const Entry& e);
 Result<Entry> DecodeEntry(std::string_view bytes);
 
+// Whether a task entry's payload decodes as the record its type names, as TaskTable::Apply
+// will need it to once the entry commits. Noop and types the task table does not apply
+// (Raft's own) are not looked at. The core checks entries as they arrive from a leader and
+// as they are read back from disk, so a bad one is refused there, not applied.
+Status CheckEntryPayload(const Entry& e);
+
 template <typename T>
 std::string EncodePayload(const T& v) {
   msgpack::sbuffer buf;
@@ -100,10 +106,21 @@ std::string EncodePayload(const T& v) {
   return std::string(buf.data(), buf.size());
 }
 
+// Records come from disk and, inside Raft messages and snapshots, from peers: decoding is
+// bounded by the record's size. No array or map can hold more elements than there are bytes
+// left, so the bound refuses nothing real while a forged length cannot make msgpack
+// allocate gigabytes up front (five bytes, an array header, used to ask for 64 GiB).
+inline msgpack::unpack_limit RecordLimit(size_t bytes) {
+  return msgpack::unpack_limit(/*array=*/bytes, /*map=*/bytes, /*str=*/bytes, /*bin=*/bytes,
+                               /*ext=*/bytes, /*depth=*/64);
+}
+
 template <typename T>
 Result<T> DecodePayload(std::string_view bytes) {
   try {
-    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    size_t offset = 0;
+    msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr,
+                                                nullptr, RecordLimit(bytes.size()));
     T v;
     oh.get().convert(v);
     return v;

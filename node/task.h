@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <msgpack.hpp>
@@ -127,7 +128,47 @@ std::string GroupOfTaskId(const std::string& id);
 
 }  // namespace magpie
 
-MSGPACK_ADD_ENUM(magpie::TaskState);
-MSGPACK_ADD_ENUM(magpie::Outcome);
+// Like MSGPACK_ADD_ENUM, but a number past the last enumerator does not convert (it throws
+// msgpack::type_error, which every decoder turns into a Status): task records and entries
+// arrive from disk and from peers, and the task table indexes arrays by these values.
+#define MAGPIE_MSGPACK_CHECKED_ENUM(enum_name, last)                                          \
+  namespace msgpack {                                                                        \
+  MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {                                    \
+    namespace adaptor {                                                                      \
+    template <>                                                                              \
+    struct convert<enum_name> {                                                              \
+      const msgpack::object& operator()(const msgpack::object& o, enum_name& v) const {      \
+        std::underlying_type_t<enum_name> n;                                                 \
+        msgpack::operator>>(o, n);                                                           \
+        if (n > static_cast<std::underlying_type_t<enum_name>>(last)) throw msgpack::type_error(); \
+        v = static_cast<enum_name>(n);                                                       \
+        return o;                                                                            \
+      }                                                                                      \
+    };                                                                                       \
+    template <>                                                                              \
+    struct object<enum_name> {                                                               \
+      void operator()(msgpack::object& o, const enum_name& v) const {                        \
+        msgpack::operator<<(o, static_cast<std::underlying_type_t<enum_name>>(v));           \
+      }                                                                                      \
+    };                                                                                       \
+    template <>                                                                              \
+    struct object_with_zone<enum_name> {                                                     \
+      void operator()(msgpack::object::with_zone& o, const enum_name& v) const {             \
+        msgpack::operator<<(o, static_cast<std::underlying_type_t<enum_name>>(v));           \
+      }                                                                                      \
+    };                                                                                       \
+    template <>                                                                              \
+    struct pack<enum_name> {                                                                 \
+      template <typename Stream>                                                             \
+      msgpack::packer<Stream>& operator()(msgpack::packer<Stream>& o, const enum_name& v) const { \
+        return msgpack::operator<<(o, static_cast<std::underlying_type_t<enum_name>>(v));    \
+      }                                                                                      \
+    };                                                                                       \
+    }                                                                                        \
+  }                                                                                          \
+  }
+
+MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kBlocked)
+MAGPIE_MSGPACK_CHECKED_ENUM(magpie::Outcome, magpie::Outcome::kLost)
 
 #endif  // MAGPIE_NODE_TASK_H_

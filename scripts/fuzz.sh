@@ -44,11 +44,12 @@ for target in "${targets[@]}"; do
     -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/${target}- "$work" >"$log" 2>&1 ||
     status=$?
   rm -rf "$work"
-  done_line=$(grep -E "^#[0-9]+ +DONE" "$log" | tail -1 || true)
+  last=$(grep -E "^#[0-9]+.*cov: " "$log" | tail -1 | sed -E 's/^#([0-9]+)[[:space:]]+[A-Z]+[[:space:]]+/#\1 /' || true)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
-  echo "fuzz $target ${seconds}s: ${execs:-?} runs (${rate:-?}/s), peak RSS ${rss:-?} MB; ${done_line:-no DONE line}"
+  added=$(sed -n 's/^stat::new_units_added: *//p' "$log")
+  echo "fuzz $target ${seconds}s: ${execs:-?} runs (${rate:-?}/s), ${added:-?} new inputs, peak RSS ${rss:-?} MB; last: ${last:-none}"
   if [ "$status" -ne 0 ]; then
     grep -E "FUZZ CHECK FAILED|invariant broken|ERROR: (AddressSanitizer|libFuzzer)|runtime error|deadly signal|SUMMARY|Test unit written" "$log" | head -8 || true
     echo "fuzzer $target failed (exit $status): the input is in build-fuzz/artifacts/, the log in $log"

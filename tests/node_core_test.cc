@@ -576,5 +576,57 @@ TEST(NodeCoreLimits, OneSubmitterPastItsLimitIsRefusedWhileOthersAreServed) {
   EXPECT_EQ(h.core().tasks().UnfinishedOf("carol"), 0u);
 }
 
+// Found while writing node_peer_fuzzer: a peer posing as the leader of a new group could stop
+// the node with one message, a committed entry or a snapshot that did not decode.
+RaftMessage FromStrangeLeader(RaftMessageType type, const std::string& group) {
+  RaftMessage m;
+  m.type = type;
+  m.group_id = group;
+  m.from = "00000000000000bb";
+  m.from_address = "127.0.0.1:7401";
+  m.to = "00000000000000aa";
+  m.term = 2;
+  return m;
+}
+
+void StepRaftMessage(CoreHarness& h, const RaftMessage& m) {
+  h.core().Step(h.now(), PeerMessage{m.from_address, "127.0.0.1:7400", ToPeerMessageType(m.type),
+                                     EncodeRaftMessage(m)});
+  h.Advance(Duration::Millis(10));
+}
+
+TEST(NodeCorePeers, AnAppendWhoseEntriesWouldNotDecodeIsDroppedNotApplied) {
+  CoreHarness h;
+  RaftMessage m = FromStrangeLeader(RaftMessageType::kAppend, "g9");
+  m.commit = 1;
+  m.entries = {Entry{1, 2, EntryType::kSubmit, "not a submit"}};
+  StepRaftMessage(h, m);
+  EXPECT_EQ(h.core().replica("g9"), nullptr);
+  EXPECT_TRUE(h.core().replica("g1") != nullptr) << "the node goes on";
+}
+
+TEST(NodeCorePeers, ASnapshotWhoseDataWouldNotDecodeIsRefusedNotInstalled) {
+  CoreHarness h;
+  RaftMessage m = FromStrangeLeader(RaftMessageType::kInstallSnapshot, "g8");
+  m.index = 5;
+  m.log_term = 1;
+  m.members.members = {RaftMember{"00000000000000aa", "127.0.0.1:7400", true, false},
+                       RaftMember{"00000000000000bb", "127.0.0.1:7401", true, false}};
+  m.data = "not a snapshot";
+  m.total_bytes = m.data.size();
+  StepRaftMessage(h, m);
+  const Replica* r = h.core().replica("g8");
+  if (r != nullptr) {
+    EXPECT_EQ(r->raft.applied_index(), 0u);
+    EXPECT_EQ(r->table.size(), 0u);
+  }
+  // The same snapshot with data that decodes is installed.
+  m.data = EncodePayload(std::vector<Task>{});
+  m.total_bytes = m.data.size();
+  StepRaftMessage(h, m);
+  ASSERT_NE(h.core().replica("g8"), nullptr);
+  EXPECT_EQ(h.core().replica("g8")->raft.applied_index(), 5u);
+}
+
 }  // namespace
 }  // namespace magpie

@@ -163,6 +163,38 @@ TEST(RaftCodec, MalformedMessagesAreRefusedWithAReason) {
          return EncodeRaftMessage(m);
        }},
       {"deep nesting", [] { return std::string(1000, '\x91') + std::string(1, '\x01'); }},
+      // Found by raft_message_fuzzer: a follower that believed these stored a log newer than
+      // its term, and could not restart ("term 2 is older than the log's last term").
+      {"snapshot of a later term than its message", [] {
+         RaftMessage m = Base(RaftMessageType::kInstallSnapshot);
+         m.log_term = m.term + 1;
+         m.members.members = {RaftMember{"n1", "", true, false}};
+         return EncodeRaftMessage(m);
+       }},
+      {"append entry of a later term than its message", [] {
+         RaftMessage m = Base(RaftMessageType::kAppend);
+         m.index = 4;
+         m.log_term = 6;
+         m.entries = {Entry{5, m.term + 1, EntryType::kNoop, ""}};
+         return EncodeRaftMessage(m);
+       }},
+      {"append entries falling in term", [] {
+         RaftMessage m = Base(RaftMessageType::kAppend);
+         m.index = 4;
+         m.log_term = 6;
+         m.entries = {Entry{5, 7, EntryType::kNoop, ""}, Entry{6, 6, EntryType::kNoop, ""}};
+         return EncodeRaftMessage(m);
+       }},
+      {"append after an entry of a later term than its message", [] {
+         RaftMessage m = Base(RaftMessageType::kAppend);
+         m.log_term = m.term + 1;
+         return EncodeRaftMessage(m);
+       }},
+      {"vote for a log newer than its term", [] {
+         RaftMessage m = Base(RaftMessageType::kVote);
+         m.log_term = m.term + 1;
+         return EncodeRaftMessage(m);
+       }},
   };
   for (const auto& c : cases) {
     auto d = DecodeRaftMessage(c.bytes());

@@ -115,6 +115,13 @@ RaftMembership ReadMembers(const msgpack::object& o) {
   return m;
 }
 
+// The sender's last log term (or the snapshot's) is above the term it speaks in: no honest
+// member sends that, and believing it would leave a log newer than its term on disk.
+Status NewerThanTerm(const RaftMessage& m) {
+  return Status::InvalidArgument(std::string("raft ") + RaftMessageTypeName(m.type) + " names log term " +
+                                 std::to_string(m.log_term) + ", above its term " + std::to_string(m.term));
+}
+
 template <typename Fn>
 auto Guarded(const char* what, Fn fn) -> decltype(fn()) {
   try {
@@ -244,6 +251,7 @@ Result<RaftMessage> DecodeRaftMessage(std::string_view bytes) {
         m.index = b[0].as<uint64_t>();
         m.log_term = b[1].as<uint64_t>();
         m.transfer = b[2].as<bool>();
+        if (m.log_term > m.term) return NewerThanTerm(m);
         break;
       case RaftMessageType::kPreVoteResponse:
       case RaftMessageType::kVoteResponse:
@@ -261,6 +269,19 @@ Result<RaftMessage> DecodeRaftMessage(std::string_view bytes) {
           // Entries of one append are consecutive after index and never older in term.
           if (m.entries.back().index != m.index + 1 + i) {
             return Status::InvalidArgument("raft Append entries are not consecutive");
+          }
+        }
+        // A leader's log holds nothing of a later term than its own, and terms never fall
+        // along a log: a follower that stored such entries could not restart (its log would
+        // be newer than its term).
+        if (m.log_term > m.term) return NewerThanTerm(m);
+        for (size_t i = 0; i < m.entries.size(); ++i) {
+          const uint64_t before = i == 0 ? m.log_term : m.entries[i - 1].term;
+          if (m.entries[i].term < before || m.entries[i].term > m.term) {
+            return Status::InvalidArgument("raft Append entry " + std::to_string(m.entries[i].index) +
+                                           " has term " + std::to_string(m.entries[i].term) +
+                                           ", outside [" + std::to_string(before) + ", " +
+                                           std::to_string(m.term) + "]");
           }
         }
         break;
@@ -290,6 +311,7 @@ Result<RaftMessage> DecodeRaftMessage(std::string_view bytes) {
         if (m.offset > m.total_bytes || m.data.size() > m.total_bytes - m.offset) {
           return Status::InvalidArgument("raft InstallSnapshot chunk lies outside the snapshot");
         }
+        if (m.log_term > m.term) return NewerThanTerm(m);
         break;
       case RaftMessageType::kInstallSnapshotResponse:
         m.index = b[0].as<uint64_t>();

@@ -145,6 +145,19 @@ void RaftGroup::HandleInstallSnapshot(Instant now, const RaftMessage& m) {
     Send(r);
     return;
   }
+  if (config_.check_snapshot) {
+    Status s = config_.check_snapshot(assembly_->data);
+    if (!s.ok()) {
+      ++counters_.malformed_messages;
+      logger_->error("group {}: refusing the snapshot at index {} from {}: {}", config_.group_id,
+                     m.index, m.from, s.ToString());
+      assembly_.reset();
+      r.reject = true;
+      r.offset = 0;
+      Send(r);
+      return;
+    }
+  }
   RestoreSnapshot(*assembly_);
   assembly_.reset();
   r.done = true;

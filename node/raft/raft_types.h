@@ -6,9 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/status.h"
 #include "base/time.h"
 #include "node/log_entry.h"
 
@@ -49,6 +52,11 @@ struct RaftConfig {
   // Messages queued for one Ready; past it they are dropped and counted (Raft tolerates
   // loss, and the next heartbeat repairs it).
   size_t max_outbox_messages = 4096;
+
+  // The caller's check of a snapshot's data (its decoder), run once the last chunk arrives
+  // and before anything is installed: a snapshot it refuses is answered with a rejection and
+  // counted as malformed. Unset: every snapshot is taken.
+  std::function<Status(std::string_view data)> check_snapshot;
 
   bool pre_vote = true;      // §9.6: a partitioned node cannot inflate the term on return
   bool check_quorum = true;  // §6.2/§9.6: a leader cut off from a majority steps down

@@ -243,6 +243,43 @@ void NodePeerSeeds(Corpus& c, const Recording& rec) {
     window += r[i];
   }
   if (!window.empty() && n < 12) c.Put("node_peer", "trace_" + std::to_string(n++), window);
+  // A leader X has never heard of brings it into a new group, by a log or by a snapshot:
+  // the paths where whatever a peer says is applied (a bad entry or snapshot used to stop
+  // the node, docs/fuzzing.md).
+  RaftMessage app;
+  app.type = RaftMessageType::kAppend;
+  app.group_id = "00000006";
+  app.from = kPeerAId;
+  app.from_address = kPeerAAddress;
+  app.to = kTargetId;
+  app.term = 2;
+  app.commit = 3;
+  SubmitEntry se{"00000006-1", 1, Command("a", {"true"}), 1700000000000};
+  GrantEntry ge{"00000006-1", 1, kTargetId, kPeerAId, 1700000000001, 1};
+  RaftConfigChange cc{RaftChangeKind::kAddVoter, RaftMember{kPeerAId, kPeerAAddress, true, false}, {}};
+  cc.after.members = {RaftMember{kPeerAId, kPeerAAddress, true, false}, RaftMember{kTargetId, kTargetAddress, true, false}};
+  app.entries = {Entry{1, 1, kRaftConfigEntryType, EncodeConfigChange(cc)},
+                 Entry{2, 2, EntryType::kSubmit, EncodePayload(se)}, Entry{3, 2, EntryType::kGrant, EncodePayload(ge)}};
+  c.Put("node_peer", "append_new_group",
+        Record(kTimeRecord, "") + Record(static_cast<uint8_t>(app.type), EncodeRaftMessage(app)) +
+            Record(kTimeRecord, std::string("\xe8\x03", 2)));
+  RaftMessage snap = app;
+  snap.type = RaftMessageType::kInstallSnapshot;
+  snap.group_id = "00000005";
+  snap.entries.clear();
+  snap.index = 7;
+  snap.log_term = 2;
+  snap.members = cc.after;
+  Task t;
+  t.id = "00000005-1";
+  t.seq = 1;
+  t.spec = Command("a", {"true"});
+  t.state = TaskState::kReady;
+  snap.data = EncodePayload(std::vector<Task>{t});
+  snap.total_bytes = snap.data.size();
+  c.Put("node_peer", "snapshot_new_group",
+        Record(kTimeRecord, "") + Record(static_cast<uint8_t>(snap.type), EncodeRaftMessage(snap)) +
+            Record(kTimeRecord, std::string("\xe8\x03", 2)));
   // One message of each kind X received, alone, after a moment.
   std::set<uint8_t> seen;
   for (const auto& rec_bytes : r) {
@@ -491,6 +528,18 @@ void DiskSeeds(Corpus& c, const Recording& rec) {
   put("snapshot_meta", 3, EncodeSnapshotMeta(meta));
   put("hard_state", 2, EncodeHardState(RaftHardState{9, "n3", 41}));
   c.Put(d, "store_recorded", Sel(14, store));
+  // Regressions (docs/fuzzing.md): a forged array length, and a task state past the last.
+  c.Put(d, "forged_array_length", Sel(5, "\xdd\xff\xff\xff\xff"));
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(4);
+  pk.pack(std::string("00000000-1"));
+  pk.pack(1);
+  pk.pack(Command("a", {"true"}));
+  pk.pack(200);  // TaskState has 7 values
+  const std::string bad_state(buf.data(), buf.size());
+  c.Put(d, "task_state_out_of_range", Sel(5, bad_state));
+  c.Put(d, "snapshot_state_out_of_range", Sel(6, "\x91" + bad_state));
 }
 
 void PipelineSeeds(Corpus& c) {
