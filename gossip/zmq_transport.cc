@@ -41,6 +41,13 @@ ZmqTransport::Peer* ZmqTransport::PeerFor(const std::string& address) {
     s->set(zmq::sockopt::immediate, 1);
     s->set(zmq::sockopt::reconnect_ivl, 100);
     s->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    if (!options_.curve_secret.empty()) {
+      s->set(zmq::sockopt::curve_serverkey, options_.curve_server_public);
+      s->set(zmq::sockopt::curve_publickey, options_.curve_public);
+      s->set(zmq::sockopt::curve_secretkey, options_.curve_secret);
+      // A peer that accepts but never finishes the handshake is retried, not waited on.
+      s->set(zmq::sockopt::handshake_ivl, 5000);
+    }
     s->connect("tcp://" + address);
     Peer& p = peers_[address];
     p.socket = std::move(s);

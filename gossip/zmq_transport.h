@@ -2,6 +2,8 @@
 // listening ROUTER (where the envelope's magic separates peers from clients). Sending
 // never blocks the core: a peer that is slow, unreachable or not yet connected gets its
 // message dropped and counted, and the protocol above (SWIM, Raft) retries as it must.
+// With Curve keys every connection is authenticated and encrypted: a peer that does not
+// hold the cluster's keys never completes a handshake, so nothing is ever sent to it.
 #ifndef MAGPIE_GOSSIP_ZMQ_TRANSPORT_H_
 #define MAGPIE_GOSSIP_ZMQ_TRANSPORT_H_
 
@@ -22,6 +24,11 @@ namespace magpie {
 struct ZmqTransportOptions {
   size_t max_peers = 4096;  // sockets kept open; the least recently used one closes first
   int send_hwm = 10000;     // messages queued per peer before new ones are dropped
+  // CurveZMQ (docs/security.md), Z85 keys: the server key every node listens with and this
+  // member's client keypair. All empty: plain connections (--insecure).
+  std::string curve_server_public;
+  std::string curve_public;
+  std::string curve_secret;
 };
 
 class ZmqTransport {

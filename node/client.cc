@@ -23,6 +23,9 @@ constexpr int kReconnectIntervalMaxMs = 1000;
 // parts than this is not a reply.
 constexpr int kMaxReplyParts = 4;
 constexpr const char* kMonitorEndpoint = "inproc://magpie-client-monitor";
+// A CurveZMQ handshake takes one round trip and a little arithmetic; a node that has not
+// finished one in this long is not going to.
+constexpr int kHandshakeTimeoutMs = 5000;
 
 // "5 s", "1.5 s", "250 ms": how long we waited, in the words of the error message.
 std::string DescribeTimeout(std::chrono::milliseconds t) {
@@ -76,7 +79,8 @@ Status Client::ValidateAddress(const std::string& given) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Client>> Client::Connect(const std::string& given) {
+Result<std::unique_ptr<Client>> Client::Connect(const std::string& given,
+                                                const ClientSecurity& security) {
   Status valid = ValidateAddress(given);
   if (!valid.ok()) return valid;
   const std::string address = StripScheme(given);
@@ -93,9 +97,18 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& given) {
     socket->set(zmq::sockopt::reconnect_ivl, kReconnectIntervalMs);
     socket->set(zmq::sockopt::reconnect_ivl_max, kReconnectIntervalMaxMs);
     if (address.front() == '[') socket->set(zmq::sockopt::ipv6, true);
+    if (security.curve) {
+      socket->set(zmq::sockopt::curve_serverkey, security.curve->server_public);
+      socket->set(zmq::sockopt::curve_publickey, security.curve->public_key);
+      socket->set(zmq::sockopt::curve_secretkey, security.curve->secret_key);
+    }
+    // A node that accepts the connection but never finishes the handshake is given up on.
+    socket->set(zmq::sockopt::handshake_ivl, kHandshakeTimeoutMs);
 
     // The monitor must be listening before connect(), or the first events are dropped.
-    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED;
+    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
     if (zmq_socket_monitor(socket->handle(), kMonitorEndpoint, events) != 0) {
       throw zmq::error_t();
     }
@@ -104,17 +117,19 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::string& given) {
     monitor->connect(kMonitorEndpoint);
 
     socket->connect("tcp://" + address);
-    return std::unique_ptr<Client>(
-        new Client(address, std::move(context), std::move(socket), std::move(monitor)));
+    return std::unique_ptr<Client>(new Client(address, security, std::move(context),
+                                              std::move(socket), std::move(monitor)));
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("cannot set up a connection to node " + address + ": " +
                                    e.what());
   }
 }
 
-Client::Client(std::string address, std::unique_ptr<zmq::context_t> context,
-               std::unique_ptr<zmq::socket_t> socket, std::unique_ptr<zmq::socket_t> monitor)
+Client::Client(std::string address, ClientSecurity security,
+               std::unique_ptr<zmq::context_t> context, std::unique_ptr<zmq::socket_t> socket,
+               std::unique_ptr<zmq::socket_t> monitor)
     : address_(std::move(address)),
+      security_(std::move(security)),
       context_(std::move(context)),
       socket_(std::move(socket)),
       monitor_(std::move(monitor)) {}
@@ -130,8 +145,45 @@ Client::~Client() {
 }
 
 Status Client::NoAnswer(std::chrono::milliseconds timeout) const {
+  if (security_.curve) {
+    // A handshake the node refuses without a word looks exactly like this.
+    return Status::Unavailable("no answer from node " + address_ + " within " +
+                               DescribeTimeout(timeout) +
+                               ": is a node running there, and does it use the same cluster key (" +
+                               security_.key_source + ")?");
+  }
   return Status::Unavailable("no answer from node " + address_ + " within " +
                              DescribeTimeout(timeout) + "; is magpie-node running there?");
+}
+
+Status Client::HandshakeRefused() const {
+  const std::string key = security_.key_source.empty() ? "" : " (" + security_.key_source + ")";
+  if (handshake_failure_ == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return Status::Unavailable("node " + address_ + " refused this client's key" + key +
+                               ": the key is not of its cluster, or not in its --allow-keys");
+  }
+  if (handshake_failure_ == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+      handshake_failure_value_ == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    if (security_.curve) {
+      return Status::Unavailable("node " + address_ +
+                                 " does not use a cluster key (it was started with --insecure); "
+                                 "talk to it with magpie --insecure");
+    }
+    return Status::Unavailable("node " + address_ +
+                               " requires the cluster key and this client was given --insecure: "
+                               "leave --insecure out (see 'magpie --help' for where the key is "
+                               "looked for)");
+  }
+  // Usually the node hung up without a word (libzmq's "no detail"): all we know is that
+  // the handshake did not match.
+  if (!security_.curve) {
+    return Status::Unavailable("node " + address_ +
+                               " closed the handshake: it probably requires the cluster key "
+                               "(it was not started with --insecure); leave --insecure out");
+  }
+  return Status::Unavailable("no answer from node " + address_ +
+                             ": it closed the encrypted handshake; does it use the same cluster "
+                             "key" + key + "? (a node started with --insecure does this too)");
 }
 
 Status Client::CannotConnect() const {
@@ -152,7 +204,11 @@ void Client::DrainMonitor() {
     zmq::message_t event;
     if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
     uint16_t id = 0;
-    if (event.size() >= sizeof(id)) std::memcpy(&id, event.data(), sizeof(id));
+    uint32_t value = 0;
+    if (event.size() >= sizeof(id) + sizeof(value)) {
+      std::memcpy(&id, event.data(), sizeof(id));
+      std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof(id), sizeof(value));
+    }
     // The second part names the endpoint; we have only one.
     while (event.more()) {
       zmq::message_t part;
@@ -170,6 +226,15 @@ void Client::DrainMonitor() {
       case ZMQ_EVENT_DISCONNECTED:
         connected_ = false;
         connection_lost_ = true;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        handshake_failure_ = 0;
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        handshake_failure_ = id;
+        handshake_failure_value_ = value;
         break;
       default:
         break;
@@ -196,8 +261,10 @@ Status Client::SendUntil(RequestType type, const std::string& body, uint64_t* re
         *request_id = frame.request_id;
         return Status::Ok();
       }
-      // Would block: with ZMQ_IMMEDIATE that means no connection yet, or a full queue.
+      // Would block: with ZMQ_IMMEDIATE that means no connection yet (TCP, or the
+      // handshake after it), or a full queue.
       DrainMonitor();
+      if (handshake_failure_ != 0) return HandshakeRefused();
       if (connect_failed_) return CannotConnect();
       auto left = Remaining(deadline);
       if (left.count() == 0) return NoAnswer(timeout);

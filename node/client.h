@@ -13,12 +13,18 @@
 // Nothing here throws: every zmq error becomes a Status. A node that cannot be reached is
 // Status::Unavailable, reported as soon as the connection attempt fails rather than at the
 // end of the timeout. A Client is not thread-safe; use one per thread.
+//
+// Security (docs/security.md): a node speaks CurveZMQ unless started with --insecure, and a
+// client must then bring the cluster's keys (node/cluster_key.h makes them from a key file).
+// A refused handshake is reported as Unavailable naming the key file, since to the user it
+// looks like a node that does not answer.
 #ifndef MAGPIE_NODE_CLIENT_H_
 #define MAGPIE_NODE_CLIENT_H_
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
@@ -26,6 +32,21 @@
 #include "node/client_protocol.h"
 
 namespace magpie {
+
+// A client's CurveZMQ credentials, all Z85 text (40 characters).
+struct CurveClientKeys {
+  std::string server_public;  // the node's server key: the handshake fails unless it matches
+  std::string public_key;     // ours, which the node's ZAP handler must accept
+  std::string secret_key;
+};
+
+struct ClientSecurity {
+  // Empty: a plain connection, for a node started with --insecure.
+  std::optional<CurveClientKeys> curve;
+  // Where the keys came from ("the default /home/u/.config/magpie/cluster.key"), named in the
+  // errors a refused handshake gives.
+  std::string key_source;
+};
 
 class Client {
  public:
@@ -36,7 +57,8 @@ class Client {
   // host_port is "HOST:PORT" (an IPv6 host in brackets: "[::1]:7400"); a leading "tcp://"
   // is accepted. Returns InvalidArgument for a malformed address. Does not wait for the
   // connection: the first request does, so this succeeds even if no node runs there yet.
-  static Result<std::unique_ptr<Client>> Connect(const std::string& host_port);
+  static Result<std::unique_ptr<Client>> Connect(const std::string& host_port,
+                                                 const ClientSecurity& security = {});
 
   // Checks the form of an address without connecting; the Status says what is wrong.
   static Status ValidateAddress(const std::string& host_port);
@@ -85,7 +107,7 @@ class Client {
  private:
   using Clock = std::chrono::steady_clock;
 
-  Client(std::string address, std::unique_ptr<zmq::context_t> context,
+  Client(std::string address, ClientSecurity security, std::unique_ptr<zmq::context_t> context,
          std::unique_ptr<zmq::socket_t> socket, std::unique_ptr<zmq::socket_t> monitor);
 
   Status SendUntil(RequestType type, const std::string& body, uint64_t* request_id,
@@ -96,11 +118,13 @@ class Client {
   Status NoAnswer(std::chrono::milliseconds timeout) const;
   Status CannotConnect() const;
   Status ConnectionLost() const;
+  Status HandshakeRefused() const;
   template <typename Reply>
   Result<Reply> CallTyped(RequestType type, const std::string& body,
                           std::chrono::milliseconds timeout);
 
   const std::string address_;
+  const ClientSecurity security_;
   // Declared in this order so the sockets close before their context does.
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<zmq::socket_t> socket_;
@@ -113,6 +137,11 @@ class Client {
   bool connect_failed_ = false;
   // The connection dropped; requests in flight on it will get no reply. Reported once.
   bool connection_lost_ = false;
+  // The last handshake failed (ZMQ_EVENT_HANDSHAKE_FAILED_*): its event and value, so the
+  // error can say why (another cluster's key, a key the node does not allow, or a node
+  // that does not speak CurveZMQ at all). 0: none since the last success.
+  uint16_t handshake_failure_ = 0;
+  uint32_t handshake_failure_value_ = 0;
 };
 
 }  // namespace magpie

@@ -126,9 +126,10 @@ Result<SubmitRequest> ParseSubmitBody(const std::string& body) {
   return req;
 }
 
-HttpApi::HttpApi(const std::string& node_address, std::shared_ptr<SnapshotBox> snapshots,
-                 std::shared_ptr<spdlog::logger> logger)
+HttpApi::HttpApi(const std::string& node_address, ClientSecurity security,
+                 std::shared_ptr<SnapshotBox> snapshots, std::shared_ptr<spdlog::logger> logger)
     : node_address_(LoopbackForWildcard(node_address)),
+      security_(std::move(security)),
       snapshots_(std::move(snapshots)),
       log_(std::move(logger)) {}
 
@@ -141,7 +142,7 @@ Result<std::unique_ptr<Client>> HttpApi::Acquire() {
       return c;
     }
   }
-  return Client::Connect(node_address_);
+  return Client::Connect(node_address_, security_);
 }
 
 void HttpApi::Release(std::unique_ptr<Client> client) {

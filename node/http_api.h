@@ -45,9 +45,10 @@ class HttpApi {
   using Query = std::multimap<std::string, std::string>;
 
   // node_address: the node's client address (its --listen); a wildcard host is reached at
-  // loopback. snapshots: published by the driver.
-  HttpApi(const std::string& node_address, std::shared_ptr<SnapshotBox> snapshots,
-          std::shared_ptr<spdlog::logger> logger);
+  // loopback. security: how to reach it (the cluster's member keys, unless the node is
+  // --insecure). snapshots: published by the driver.
+  HttpApi(const std::string& node_address, ClientSecurity security,
+          std::shared_ptr<SnapshotBox> snapshots, std::shared_ptr<spdlog::logger> logger);
 
   HttpResponse ListTasks(const Query& query);
   HttpResponse GetTask(const std::string& id);
@@ -65,6 +66,7 @@ class HttpApi {
   void Release(std::unique_ptr<Client> client);
 
   std::string node_address_;
+  ClientSecurity security_;  // the node's member keys, unless --insecure
   std::shared_ptr<SnapshotBox> snapshots_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;

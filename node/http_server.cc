@@ -5,6 +5,7 @@
 #include <charconv>
 #include <exception>
 
+#include "node/cluster_key.h"
 #include "node/http_dashboard.h"
 
 namespace magpie {
@@ -20,6 +21,36 @@ void Send(httplib::Response& res, const HttpResponse& r) {
 }
 
 }  // namespace
+
+std::optional<HttpResponse> CheckAuthorization(const HttpServerOptions& options,
+                                               const std::string& path,
+                                               const std::string& authorization) {
+  if (options.token.empty()) return std::nullopt;
+  const bool api = path.rfind("/api/", 0) == 0;
+  const bool metrics = path == "/metrics";
+  if (!api && !(metrics && !options.metrics_open)) return std::nullopt;
+  const std::string scheme = "Bearer ";
+  if (authorization.empty()) {
+    return ErrorResponse(
+        Status::FailedPrecondition(
+            "missing Authorization: Bearer TOKEN header; 'magpie token' prints this cluster's "
+            "token (the dashboard takes it from the link the node logs: /#token=...)"),
+        401);
+  }
+  if (authorization.compare(0, scheme.size(), scheme) != 0) {
+    return ErrorResponse(Status::FailedPrecondition(
+                             "the Authorization header must be 'Bearer TOKEN'; 'magpie token' "
+                             "prints this cluster's token"),
+                         401);
+  }
+  if (!ConstantTimeEquals(authorization.substr(scheme.size()), options.token)) {
+    return ErrorResponse(Status::FailedPrecondition(
+                             "wrong token: it is not this cluster's ('magpie token' with the "
+                             "node's cluster key prints the right one)"),
+                         401);
+  }
+  return std::nullopt;
+}
 
 Status ParseHttpListen(const std::string& host_port, std::string* host, int* port) {
   size_t colon = host_port.rfind(':');
@@ -43,7 +74,7 @@ HttpServer::HttpServer(HttpServerOptions options, std::shared_ptr<SnapshotBox> s
                        std::shared_ptr<spdlog::logger> logger)
     : options_(std::move(options)),
       log_(std::move(logger)),
-      api_(options_.node_address, std::move(snapshots), log_),
+      api_(options_.node_address, options_.node_security, std::move(snapshots), log_),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -81,11 +112,23 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     if (!raw->server_->listen_after_bind()) raw->log_->error("HTTP server on {} stopped", raw->address_);
   });
   h->log_->info("HTTP on http://{}/ (metrics at /metrics, JSON at /api/v1/)", h->address_);
+  if (!options.token.empty()) {
+    // A link a user can click: the dashboard keeps the token from the fragment, which a
+    // browser never sends to the server.
+    h->log_->info("dashboard: http://{}/#token={}", h->address_, options.token);
+  }
   return h;
 }
 
 void HttpServer::Route() {
   httplib::Server& srv = *server_;
+  srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    auto refused = CheckAuthorization(options_, req.path, req.get_header_value("Authorization"));
+    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"magpie\"");
+    Send(res, *refused);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   srv.Get("/api/v1/tasks", [this](const httplib::Request& req, httplib::Response& res) {
     Send(res, api_.ListTasks(req.params));
   });

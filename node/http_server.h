@@ -1,4 +1,6 @@
 // The node's HTTP server (cpp-httplib): /metrics, /api/v1/... and the dashboard at /.
+// Unless the node is --insecure, /api/v1/ and /metrics need `Authorization: Bearer TOKEN`,
+// the token derived from the cluster key (`magpie token` prints it).
 // It runs on its own threads and never touches the core: every route is answered by
 // HttpApi (node/http_api.h), which talks to the node as a client does or reads the
 // snapshot the driver publishes.
@@ -6,6 +8,7 @@
 #define MAGPIE_NODE_HTTP_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -25,7 +28,19 @@ struct HttpServerOptions {
   std::string listen;        // HOST:PORT to serve on; port 0 picks a free one
   std::string node_address;  // the node's client address (--listen)
   int threads = 4;           // requests served at once
+  // The bearer token /api/v1/ and /metrics require (docs/security.md); empty: no check
+  // (--insecure). The dashboard's static files need none: they hold no data.
+  std::string token;
+  bool metrics_open = false;  // --metrics-open: /metrics without the token
+  // How the API's clients reach the node (its member keys, unless --insecure).
+  ClientSecurity node_security;
 };
+
+// The answer to a request for `path` with the Authorization header `authorization`
+// ("" when absent): nullopt when it may go on, else the 401 to send.
+std::optional<HttpResponse> CheckAuthorization(const HttpServerOptions& options,
+                                               const std::string& path,
+                                               const std::string& authorization);
 
 class HttpServer {
  public:

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "node/key_files.h"
 #include "node/http_server.h"
 #include "node/node_driver.h"
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   magpie::NodeConfig config;
   std::vector<std::string> labels;
   std::string log_level = "info";
+  std::string key_source;  // where the cluster key came from, for messages
 
   CLI::App app{"magpie-node: a peer-to-peer task scheduler node"};
   app.add_option("--data-dir", config.data_dir, "where this node keeps its state")
@@ -30,6 +32,18 @@ int main(int argc, char** argv) {
   app.add_option("--http", config.http,
                  "HOST:PORT to serve metrics (/metrics), the JSON API (/api/v1/) and the "
                  "dashboard (/) on; port 0 picks a free one (default: no HTTP)");
+  std::string cluster_key;
+  bool insecure = false;
+  bool metrics_open = false;
+  app.add_option("--cluster-key", cluster_key,
+                 "the cluster key file (default: $MAGPIE_CLUSTER_KEY_FILE, else "
+                 "$MAGPIE_HOME/cluster.key, made on first start; docs/security.md)");
+  app.add_option("--allow-keys", config.allow_keys_file,
+                 "a file of client public keys (Z85, one a line) allowed besides the cluster's "
+                 "own; re-read when it changes");
+  app.add_flag("--insecure", insecure,
+               "no authentication or encryption of peers, clients and HTTP: for local play only");
+  app.add_flag("--metrics-open", metrics_open, "serve /metrics without the HTTP token");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -54,6 +68,37 @@ int main(int argc, char** argv) {
   logger->set_level(level);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  if (insecure) {
+    if (!cluster_key.empty() || !config.allow_keys_file.empty()) {
+      std::fprintf(stderr, "magpie-node: --insecure takes no --cluster-key or --allow-keys\n");
+      return 2;
+    }
+    logger->warn("--insecure: peers, clients and HTTP are neither authenticated nor encrypted; "
+                 "anyone who can reach {} can run commands as this user",
+                 config.listen);
+  } else {
+    magpie::Status curve = magpie::CheckCurveSupport();
+    if (!curve.ok()) {
+      logger->critical("cannot start: {}", curve.ToString());
+      return 1;
+    }
+    auto key = magpie::LoadNodeClusterKey(cluster_key, magpie::KeyEnvironment::FromProcess());
+    if (!key.ok()) {
+      logger->critical("cannot start: {}", key.status().ToString());
+      return 1;
+    }
+    if (key->created) {
+      logger->warn("made a new cluster key at {}: nodes and clients of this user find it there; "
+                   "copy it to every other machine of the cluster (docs/security.md)",
+                   key->location.path);
+    } else {
+      logger->info("cluster key: {}", key->location.Describe());
+    }
+    if (!key->file.warning.empty()) logger->warn("{}", key->file.warning);
+    config.keys = magpie::DeriveClusterKeys(*key->file.secret);
+    key_source = key->location.Describe();
+  }
+
   // Before any thread exists: every later thread inherits the blocked signals, so only the
   // driver's signalfd sees SIGTERM/SIGINT, and the watchdog is forked from one thread.
   magpie::NodeDriver::BlockStopSignals();
@@ -70,6 +115,14 @@ int main(int argc, char** argv) {
     magpie::HttpServerOptions ho;
     ho.listen = config.http;
     ho.node_address = config.listen;
+    if (config.keys) {
+      ho.token = config.keys->http_token;
+      ho.metrics_open = metrics_open;
+      ho.node_security.curve = magpie::CurveClientKeys{config.keys->server.public_z85,
+                                                       config.keys->member.public_z85,
+                                                       config.keys->member.secret_z85};
+      ho.node_security.key_source = key_source;
+    }
     auto started = magpie::HttpServer::Start(ho, snapshots, logger);
     if (!started.ok()) {
       logger->critical("cannot start: {}", started.status().ToString());

@@ -64,6 +64,13 @@ std::string ReadFileCapped(const std::string& path, size_t cap, bool* complete) 
   return out;
 }
 
+// Whether a message came over a connection the ZAP handler accepted with the member key.
+bool FromMember(const zmq::message_t& message) {
+  // No such property (nullptr): not a connection the ZAP handler saw.
+  const char* user = zmq_msg_gets(message.handle(), "User-Id");
+  return user != nullptr && std::string_view(user) == "member";
+}
+
 }  // namespace
 
 void NodeDriver::BlockStopSignals() {
@@ -78,7 +85,10 @@ NodeDriver::NodeDriver(NodeConfig config, std::shared_ptr<spdlog::logger> logger
     : config_(std::move(config)), log_(std::move(logger)), zmq_context_(1) {}
 
 NodeDriver::~NodeDriver() {
-  if (router_) router_->close();
+  if (router_) {
+    if (zap_) zmq_socket_monitor(router_->handle(), nullptr, 0);
+    router_->close();
+  }
   if (signal_fd_ >= 0) close(signal_fd_);
 }
 
@@ -132,20 +142,15 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   eo.watchdog = d->watchdog_.get();
   d->executor_ = std::make_unique<ProcessExecutor>(eo, d->log_, &d->clock_);
 
-  try {
-    d->router_ = std::make_unique<zmq::socket_t>(d->zmq_context_, zmq::socket_type::router);
-    d->router_->set(zmq::sockopt::linger, 0);
-    d->router_->set(zmq::sockopt::sndhwm, 100000);
-    d->router_->set(zmq::sockopt::rcvhwm, 100000);
-    // Far above any honest frame; a larger one costs the sender its connection.
-    d->router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(4 * kMaxClientFrameBytes));
-    d->router_->bind("tcp://" + config.listen);
-  } catch (const zmq::error_t& e) {
-    return Status::Unavailable("cannot listen on " + config.listen + ": " + e.what() +
-                               " (is another node using that port?)");
+  s = d->Listen();
+  if (!s.ok()) return s;
+  ZmqTransportOptions to;
+  if (config.keys) {
+    to.curve_server_public = config.keys->server.public_z85;
+    to.curve_public = config.keys->member.public_z85;
+    to.curve_secret = config.keys->member.secret_z85;
   }
-
-  d->transport_ = std::make_unique<ZmqTransport>(&d->zmq_context_, ZmqTransportOptions{}, d->log_);
+  d->transport_ = std::make_unique<ZmqTransport>(&d->zmq_context_, to, d->log_);
 
   sigset_t set;
   sigemptyset(&set);
@@ -157,6 +162,41 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   d->log_->info("listening on {} with {} slots, data in {}", config.listen, co.slots,
                 config.data_dir);
   return d;
+}
+
+Status NodeDriver::Listen() {
+  const NodeConfig& config = config_;
+  if (config.keys) {
+    // The ZAP handler first: a CURVE server socket with no handler lets any client key in.
+    ZapOptions zo;
+    zo.member_public_key = config.keys->member.public_z85;
+    zo.allow_keys_file = config.allow_keys_file;
+    auto zap = ZapHandler::Start(&zmq_context_, zo, log_);
+    if (!zap.ok()) return zap.status();
+    zap_ = std::move(*zap);
+  }
+  try {
+    router_ = std::make_unique<zmq::socket_t>(zmq_context_, zmq::socket_type::router);
+    router_->set(zmq::sockopt::linger, 0);
+    router_->set(zmq::sockopt::sndhwm, 100000);
+    router_->set(zmq::sockopt::rcvhwm, 100000);
+    // Far above any honest frame; a larger one costs the sender its connection.
+    router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(4 * kMaxClientFrameBytes));
+    if (config.keys) {
+      router_->set(zmq::sockopt::curve_server, 1);
+      router_->set(zmq::sockopt::curve_secretkey, config.keys->server.secret_z85);
+      router_->set(zmq::sockopt::zap_domain, "magpie");
+      // A connection that has not finished its handshake in this long is closed.
+      router_->set(zmq::sockopt::handshake_ivl, 10000);
+      Status s = zap_->Watch(router_.get());
+      if (!s.ok()) return s;
+    }
+    router_->bind("tcp://" + config.listen);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot listen on " + config.listen + ": " + e.what() +
+                               " (is another node using that port?)");
+  }
+  return Status::Ok();
 }
 
 void NodeDriver::PublishSnapshotsTo(std::shared_ptr<SnapshotBox> box, Duration every) {
@@ -205,6 +245,7 @@ Status NodeDriver::Run() {
         {nullptr, signal_fd_, ZMQ_POLLIN, 0},
         {nullptr, executor_->wake_fd(), ZMQ_POLLIN, 0},
     };
+    if (zap_) zap_->AppendPollItems(&items);
     try {
       zmq::poll(items, wait);
     } catch (const zmq::error_t& e) {
@@ -224,6 +265,8 @@ Status NodeDriver::Run() {
         }
       }
     }
+    // Handshakes wait on the ZAP handler's answer: before the requests they let through.
+    if (zap_) zap_->Service();
     ReceiveRequests(now);
     PollExecutor(now);
     core_->Tick(now);
@@ -263,6 +306,15 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
   const zmq::message_t& payload = parts.back();
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
   if (IsPeerFrame(bytes)) {
+    // A client key of --allow-keys may talk to the node as a client, never as a peer: only
+    // the member key (the ZAP handler's user id "member") joins, gossips, votes or steals.
+    if (zap_ && !FromMember(payload)) {
+      if (peer_frames_refused_++ == 0) {
+        log_->warn("dropped a peer frame from a client key (--allow-keys keys are clients, not "
+                   "members); further ones are dropped silently");
+      }
+      return;
+    }
     auto msg = DecodePeerFrame(bytes);
     if (!msg.ok()) {
       log_->debug("dropped a bad peer frame: {}", msg.status().ToString());

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,13 @@
 
 #include "base/status.h"
 #include "gossip/zmq_transport.h"
+#include "node/cluster_key.h"
 #include "node/http_snapshot.h"
 #include "node/node_core.h"
 #include "node/process_executor.h"
 #include "node/real_clock.h"
 #include "node/watchdog.h"
+#include "node/zap_handler.h"
 #include "storage/rocksdb_storage.h"
 
 namespace magpie {
@@ -30,6 +33,10 @@ struct NodeConfig {
   std::map<std::string, std::string> labels;
   std::string http;
   int32_t replication = 3;  // voters per replica group (docs/replication.md)
+  // Security (docs/security.md). The keys derived from the cluster key: every socket speaks
+  // CurveZMQ with them. Empty only with --insecure: plain sockets, no ZAP handler.
+  std::optional<ClusterKeys> keys;
+  std::string allow_keys_file;  // --allow-keys: client public keys accepted besides members'
 };
 
 class NodeDriver {
@@ -65,6 +72,8 @@ class NodeDriver {
   Status Flush();
   void CountApplied(const Ready& rd);
   void MaybePublishSnapshot(Instant now);
+  // Binds the client and peer socket, with CurveZMQ and the ZAP handler unless --insecure.
+  Status Listen();
 
   NodeConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -74,6 +83,7 @@ class NodeDriver {
   std::unique_ptr<NodeCore> core_;
   std::unique_ptr<ProcessExecutor> executor_;
   zmq::context_t zmq_context_;
+  std::unique_ptr<ZapHandler> zap_;  // before router_: it must outlive the socket it watches
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<ZmqTransport> transport_;
   int signal_fd_ = -1;
@@ -85,6 +95,7 @@ class NodeDriver {
   Duration snapshot_every_ = Duration::Seconds(1);
   Instant next_snapshot_at_;
   DriverCounters counters_;
+  uint64_t peer_frames_refused_ = 0;  // peer frames from client keys, not members
 };
 
 }  // namespace magpie

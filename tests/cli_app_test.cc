@@ -21,7 +21,8 @@ struct CliRun {
 };
 
 CliRun RunMagpie(std::vector<std::string> args) {
-  args.insert(args.begin(), "magpie");
+  // The fake node speaks plain ZeroMQ, as a node started with --insecure does.
+  args.insert(args.begin(), {"magpie", "--insecure"});
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   ::testing::internal::CaptureStdout();

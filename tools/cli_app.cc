@@ -15,7 +15,9 @@ namespace {
 constexpr const char* kFooter =
     "Exit status: 0 ok; 1 a task failed (wait); 2 usage or request error; 3 node unreachable.\n"
     "The node is --node, else $MAGPIE_NODE, else 127.0.0.1:7400. Durations: 500ms, 5s, 2m, 1h,\n"
-    "1h30m, or plain seconds. Run 'magpie COMMAND --help' for a command's options.";
+    "1h30m, or plain seconds. The cluster key is --cluster-key, else $MAGPIE_CLUSTER_KEY_FILE,\n"
+    "else $MAGPIE_HOME/cluster.key (docs/security.md). Run 'magpie COMMAND --help' for a\n"
+    "command's options.";
 
 // Splits off the command of `submit ... -- CMD ARGS`, so the parser never sees the words
 // after "--" (a task's own "--help" or "--node" must reach the task, not us). Only for
@@ -48,6 +50,11 @@ int Run(int argc, const char* const* argv) {
                                         std::to_string(kClientProtocolVersion) + ")");
   app.add_option("--node", global.node, "Node to talk to, HOST:PORT (default 127.0.0.1:7400)")
       ->envname("MAGPIE_NODE");
+  app.add_option("--cluster-key", global.cluster_key,
+                 "The cluster key file (default: $MAGPIE_CLUSTER_KEY_FILE, else "
+                 "$MAGPIE_HOME/cluster.key, MAGPIE_HOME being ~/.config/magpie unless set)");
+  app.add_flag("--insecure", global.insecure,
+               "Talk to a node started with --insecure: no key, no encryption");
   app.add_option("--timeout,--call-timeout", global.timeout_text,
                  "How long to wait for each answer from the node (default 5s). After submit "
                  "or wait, spell it --call-timeout: their --timeout means something else");
@@ -58,6 +65,7 @@ int Run(int argc, const char* const* argv) {
       {"list", AddListCommand(&app, &global)},       {"wait", AddWaitCommand(&app, &global)},
       {"logs", AddLogsCommand(&app, &global)},       {"cancel", AddCancelCommand(&app, &global)},
       {"restart", AddRestartCommand(&app, &global)}, {"members", AddMembersCommand(&app, &global)},
+      {"keygen", AddKeygenCommand(&app, &global)},   {"token", AddTokenCommand(&app, &global)},
   };
 
   try {

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "node/key_files.h"
+
 namespace magpie {
 
 int ExitCodeFor(const Status& status) {
@@ -32,8 +34,24 @@ int ReportUsage(const std::string& message) {
   return kExitUsage;
 }
 
+Result<ClientSecurity> ClientSecurityOf(const GlobalOptions& global) {
+  ClientSecurity security;
+  if (global.insecure) return security;
+  Status curve = CheckCurveSupport();
+  if (!curve.ok()) return curve;
+  KeyLocation where;
+  auto key = LoadClientKey(global.cluster_key, KeyEnvironment::FromProcess(), &where);
+  if (!key.ok()) return key.status();
+  if (!key->warning.empty()) std::cerr << "magpie: warning: " << key->warning << std::endl;
+  security = ClientSecurityFor(*key);
+  security.key_source = where.Describe();
+  return security;
+}
+
 Result<std::unique_ptr<Client>> ConnectToNode(const GlobalOptions& global) {
-  return Client::Connect(global.node);
+  auto security = ClientSecurityOf(global);
+  if (!security.ok()) return security.status();
+  return Client::Connect(global.node, *security);
 }
 
 int64_t NowUnixMs() {

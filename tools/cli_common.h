@@ -34,6 +34,10 @@ struct GlobalOptions {
   // command's own flags cannot be mistaken for ours.
   std::vector<std::string> command_after_separator;
   bool had_separator = false;
+  // Security (docs/security.md): --cluster-key FILE (else $MAGPIE_CLUSTER_KEY_FILE, else
+  // the default key file); --insecure for a node started with --insecure.
+  std::string cluster_key;
+  bool insecure = false;
 };
 
 // A parsed subcommand, ready to run; returns the exit status.
@@ -48,8 +52,11 @@ int ReportError(const Status& status);
 // The same for a usage error: prints the message, returns kExitUsage.
 int ReportUsage(const std::string& message);
 
-// A client for the node the global options name.
+// A client for the node the global options name, with the cluster's keys unless --insecure.
+// No key file is an error (exit 2) saying where we looked and how to get one.
 Result<std::unique_ptr<Client>> ConnectToNode(const GlobalOptions& global);
+// The credentials ConnectToNode uses.
+Result<ClientSecurity> ClientSecurityOf(const GlobalOptions& global);
 
 // Wall-clock Unix milliseconds, for ages and `--since`.
 int64_t NowUnixMs();

@@ -18,6 +18,8 @@ CommandRunner AddLogsCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddCancelCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddRestartCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddMembersCommand(CLI::App* app, const GlobalOptions* global);
+CommandRunner AddKeygenCommand(CLI::App* app, const GlobalOptions* global);
+CommandRunner AddTokenCommand(CLI::App* app, const GlobalOptions* global);
 
 }  // namespace magpie
 

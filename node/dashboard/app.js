@@ -19,9 +19,27 @@ function time(iso) {
   return iso ? iso.replace("T", " ").replace("Z", "") : null;
 }
 
+// The API needs the cluster's bearer token (docs/security.md). The node logs a link that
+// carries it in the fragment (/#token=...), which a browser never sends to a server; the
+// page keeps it for this tab in sessionStorage and takes it out of the address bar.
+const TOKEN_KEY = "magpie-token";
+const fromLink = /(?:^#|&)token=([0-9a-fA-F]+)/.exec(location.hash);
+if (fromLink) {
+  sessionStorage.setItem(TOKEN_KEY, fromLink[1]);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 async function getJson(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const r = await fetch(path, { cache: "no-store", headers });
   const body = await r.json();
+  if (r.status === 401) {
+    throw new Error("this page needs the cluster's token: open the link the node logs " +
+                    "(http://HOST:PORT/#token=...), or add #token= and what 'magpie token' " +
+                    "prints to the address (" + (body.error || "401") + ")");
+  }
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
 }

@@ -3,8 +3,10 @@
 a pipeline with `after`, and bad bodies refused with 400 and the reason), lists them with
 filters and a paging cursor, shows one task and its attempts, answers unknown ids with 404,
 lists members and groups, serves the dashboard, and exposes /metrics that python's
-prometheus_client parser reads, with figures that follow what happened. Garbage on the
-HTTP port does not take the node down, and SIGTERM still stops it cleanly."""
+prometheus_client parser reads, with figures that follow what happened. The API and
+/metrics answer 401 without the cluster's bearer token (`magpie token`) or with a wrong
+one; the dashboard's files need none. Garbage on the HTTP port does not take the node
+down, and SIGTERM still stops it cleanly."""
 import os
 import socket
 import sys
@@ -26,14 +28,20 @@ http_port = free_port()
 node = Node("http", slots=2, extra=["--http", f"127.0.0.1:{http_port}"])
 peer = Node("peer", slots=1, extra=["--join", node.addr])
 BASE = f"http://127.0.0.1:{http_port}"
+# The bearer token of the cluster key this test's nodes and CLI share (docs/security.md).
+TOKEN_HEADER = "Bearer " + cli(node, "token").stdout.strip()
 
 
-def request(method, path, body=None):
-    """(status, parsed JSON or text) of one HTTP request."""
+def request(method, path, body=None, auth=None):
+    """(status, parsed JSON or text) of one HTTP request, with the cluster's token unless
+    `auth` gives another Authorization header ("" for none)."""
     data = body.encode() if isinstance(body, str) else body
     req = urllib.request.Request(BASE + path, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
+    auth = TOKEN_HEADER if auth is None else auth
+    if auth:
+        req.add_header("Authorization", auth)
     try:
         with urllib.request.urlopen(req, timeout=20) as r:
             status, ctype, text = r.status, r.headers.get("Content-Type", ""), r.read().decode()
@@ -65,6 +73,20 @@ def sample(families, family, name, **labels):
             return s.value
     fail(f"no sample {name}{labels} in /metrics")
 
+
+# Without the token: 401 with a JSON error saying what is missing, on the API and /metrics;
+# the dashboard's files hold no data and need none.
+for path in ["/api/v1/members", "/api/v1/tasks", "/metrics"]:
+    for auth, words in [("", "missing Authorization"), ("Bearer " + "0" * 64, "wrong token"),
+                        ("Basic dXNlcjpwYXNz", "Bearer TOKEN")]:
+        status, body = request("GET", path, auth=auth)
+        check(status == 401 and words in body.get("error", ""),
+              f"GET {path} with Authorization {auth!r}: {status} {body}, want 401 naming {words!r}")
+status, body = request("POST", "/api/v1/tasks", '{"command": "echo no"}', auth="")
+check(status == 401, f"POST without a token: {status} {body}")
+check(request("GET", "/", auth="")[0] == 200, "the dashboard page needs no token")
+check("#token=" in open(os.path.join(node.dir, "node.log")).read(),
+      "the node did not log the dashboard link with its token")
 
 # Who we are, as the API says.
 members = get("/api/v1/members")["members"]
@@ -156,6 +178,8 @@ check(home[0]["tasks"]["succeeded"] == 3, f"home group tasks: {home[0]['tasks']}
 page = get("/")
 check("<html" in page and "/app.js" in page and "/style.css" in page, "dashboard page")
 check("/api/v1/groups" in get("/app.js") and "table" in get("/style.css"), "dashboard files")
+check("#token=" in get("/app.js") and "Authorization" in get("/app.js"),
+      "the dashboard does not send the token from its link")
 
 # /metrics: parsed by prometheus_client; the figures follow what happened (the snapshot is
 # at most a second old).

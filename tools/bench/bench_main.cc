@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/client.h"
+#include "node/key_files.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/local_cluster.h"
 #include "tools/bench/node_memory.h"
@@ -42,6 +43,7 @@ struct NodeFlags {
   bool keep = false;
   int replication = 3;
   int settle_ms = 1000;
+  ClientSecurity security;  // how to reach the nodes started
 };
 
 double KbToMb(long kb) { return std::round(static_cast<double>(kb) / 1024.0 * 10) / 10; }
@@ -57,6 +59,30 @@ std::vector<double> NodesMb(const LocalCluster& c, const char* field) {
   return out;
 }
 
+// The keys to reach the nodes with (docs/security.md): the key the local nodes will find,
+// made now if this user has none yet, as a node's first start would; for an external node,
+// the key this user has.
+Result<ClientSecurity> BenchSecurity(bool local) {
+  Status curve = CheckCurveSupport();
+  if (!curve.ok()) return curve;
+  const KeyEnvironment env = KeyEnvironment::FromProcess();
+  KeyFile file;
+  KeyLocation where;
+  if (local) {
+    auto key = LoadNodeClusterKey("", env);
+    if (!key.ok()) return key.status();
+    file = key->file;
+    where = key->location;
+  } else {
+    auto key = LoadClientKey("", env, &where);
+    if (!key.ok()) return key.status();
+    file = *key;
+  }
+  ClientSecurity security = ClientSecurityFor(file);
+  security.key_source = where.Describe();
+  return security;
+}
+
 Result<Target> StartLocal(const NodeFlags& flags, int nodes, int slots) {
   Target t;
   t.cluster = std::make_unique<LocalCluster>();
@@ -67,6 +93,7 @@ Result<Target> StartLocal(const NodeFlags& flags, int nodes, int slots) {
   lo.nodes = nodes;
   lo.slots = slots;
   lo.replication = flags.replication;
+  lo.security = flags.security;
   Status s = t.cluster->Start(lo);
   if (!s.ok()) return s;
   t.address = t.cluster->addresses()[0];
@@ -142,6 +169,13 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  auto security = BenchSecurity(node.empty());
+  if (!security.ok()) {
+    std::fprintf(stderr, "magpie-bench: %s\n", security.status().ToString().c_str());
+    return 2;
+  }
+  node_flags.security = *security;
+
   std::vector<std::string> list;
   std::stringstream ss(workloads);
   for (std::string w; std::getline(ss, w, ',');) {
@@ -182,7 +216,7 @@ int main(int argc, char** argv) {
       }
       main_target = std::move(*t);
     }
-    auto client = Client::Connect(target->address);
+    auto client = Client::Connect(target->address, *security);
     if (!client.ok()) {
       std::fprintf(stderr, "magpie-bench: %s\n", client.status().ToString().c_str());
       return 3;

@@ -53,6 +53,7 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
   if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot make a temporary folder");
   dir_ = tmpl;
   keep_ = options.keep;
+  security_ = options.security;
   replication_ = std::min(options.replication, options.nodes);
   for (int i = 0; i < options.nodes; ++i) {
     std::string addr = "127.0.0.1:" + std::to_string(FreePort());
@@ -88,7 +89,7 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
   for (const auto& addr : addresses_) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
-      auto c = Client::Connect(addr);
+      auto c = Client::Connect(addr, security_);
       if (c.ok() && (*c)->Members(std::chrono::milliseconds(500)).ok()) break;
       if (std::chrono::steady_clock::now() > deadline) {
         return Status::Unavailable("node " + addr + " did not answer within 30 s (log in " + dir_ + ")");
@@ -101,7 +102,7 @@ Status LocalCluster::Start(const LocalClusterOptions& options) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (const auto& addr : addresses_) {
       for (;;) {
-        auto c = Client::Connect(addr);
+        auto c = Client::Connect(addr, security_);
         if (c.ok()) {
           auto m = (*c)->Members(std::chrono::milliseconds(500));
           size_t alive = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "node/client.h"
 
 namespace magpie {
 
@@ -20,6 +21,9 @@ struct LocalClusterOptions {
   std::string log_level = "warn";
   bool keep = false;  // leave the folder (data and n<i>.log) behind, and say where
   std::vector<std::string> extra_args;
+  // How to reach the nodes: the keys of the cluster key they find (the same user's
+  // default one, docs/security.md), or plain for nodes given --insecure in extra_args.
+  ClientSecurity security;
 };
 
 class LocalCluster {
@@ -46,6 +50,7 @@ class LocalCluster {
 
   std::string dir_;
   bool keep_ = false;
+  ClientSecurity security_;
   int replication_ = 1;
   std::vector<std::string> addresses_;
   std::vector<pid_t> pids_;
