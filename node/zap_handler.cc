@@ -57,6 +57,10 @@ std::string WhyProtocolFailed(uint32_t value) {
   }
 }
 
+std::string DescribeAddress(const std::string& address) {
+  return address.empty() ? "an address not known (it hung up at once)" : address;
+}
+
 }  // namespace
 
 ZapHandler::ZapHandler(zmq::context_t* context, ZapOptions options,
@@ -146,8 +150,9 @@ void ZapHandler::Service() {
   ReadEvents();
   MaybeReloadAllowList();
   if (unlogged_ > 0 && std::chrono::steady_clock::now() >= next_log_) {
-    log_->warn("refused {} more handshake{} [refused so far: {}]", unlogged_,
-               unlogged_ == 1 ? "" : "s", refused_);
+    log_->warn("refused {} more handshake{}, the last from {}: {} [refused so far: {}]", unlogged_,
+               unlogged_ == 1 ? "" : "s", DescribeAddress(last_unlogged_address_),
+               last_unlogged_why_, refused_);
     unlogged_ = 0;
     next_log_ = std::chrono::steady_clock::now() + kLogEvery;
   }
@@ -254,14 +259,15 @@ void ZapHandler::Refused(const std::string& address, const std::string& why) {
   auto now = std::chrono::steady_clock::now();
   if (now < next_log_) {
     ++unlogged_;
+    last_unlogged_address_ = address;
+    last_unlogged_why_ = why;
     return;
   }
   next_log_ = now + kLogEvery;
   std::string more = unlogged_ == 0 ? "" : ", and " + std::to_string(unlogged_) + " more before it";
   unlogged_ = 0;
-  log_->warn("refused a handshake from {}: {} [refused so far: {}{}]",
-             address.empty() ? "an address not known (it hung up at once)" : address, why,
-             refused_, more);
+  log_->warn("refused a handshake from {}: {} [refused so far: {}{}]", DescribeAddress(address),
+             why, refused_, more);
 }
 
 }  // namespace magpie

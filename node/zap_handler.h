@@ -86,6 +86,8 @@ class ZapHandler {
   uint64_t allowed_ = 0;
   uint64_t refused_ = 0;
   uint64_t unlogged_ = 0;  // refusals since the last warn line
+  std::string last_unlogged_address_;  // the latest of them, for the next line
+  std::string last_unlogged_why_;
   std::chrono::steady_clock::time_point next_log_{};
   std::string monitor_endpoint_;
 };

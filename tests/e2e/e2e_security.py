@@ -8,9 +8,12 @@ B, told to join them, never shows up in their members lists, is refused by their
 slots. A CLI with key B, with no key file, or with --insecure gets a clear refusal naming
 what is missing; a client key of its own works once listed in --allow-keys and is refused
 again once taken out. HTTP answers 401 without the token or with key B's, 200 with A's.
+A node started with --insecure answers only a CLI with --insecure (and HTTP without a
+token). Rotation as docs/security.md describes it (stop all, new key, start all) keeps
+every task, and the old key and token are refused afterwards.
 Every check is of a refusal as much as of a success, so this fails if authentication is off.
 Loopback only; each node in its own temporary folder; MAGPIE_HOME points into that folder,
-never at the user's ~/.config; bounded: about a minute."""
+never at the user's ~/.config; bounded: about a minute and a half."""
 import json
 import os
 import re
@@ -20,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
+import e2e
 from e2e import *
 
 HOME_A = tmp_path("home-a")  # the default key's folder for this test: key A is made here
@@ -197,6 +201,47 @@ for path in ["/api/v1/members", "/metrics"]:
     check(code == 200, f"GET {path} with the token: {code} {body}")
 check(http_status(http_port, "/api/v1/members", token_a)[1].count('"alive"') == 3,
       "the HTTP API does not list A's three nodes")
+
+# --- --insecure: a node without keys answers a CLI with --insecure and HTTP without a token;
+# a CLI with the key is refused with a message that points at --insecure.
+plain_dir = tmp_path("plain")
+os.makedirs(plain_dir)
+plain_addr, plain_http = f"127.0.0.1:{free_port()}", free_port()
+plain = subprocess.Popen([os.path.join(BIN, "magpie-node"), "--data-dir", os.path.join(plain_dir, "data"),
+                          "--listen", plain_addr, "--slots", "1", "--insecure", "--http",
+                          f"127.0.0.1:{plain_http}"],
+                         stdout=open(os.path.join(plain_dir, "node.log"), "ab"), stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+e2e._procs.append(plain)
+deadline = time.time() + 30
+while magpie("--node", plain_addr, "--insecure", "members").returncode != 0:
+    check(plain.poll() is None and time.time() < deadline, "the --insecure node did not answer")
+    time.sleep(0.2)
+r = magpie("--node", plain_addr, "members")
+check(r.returncode == 3 and "--insecure" in r.stderr, f"keyed CLI to an --insecure node: {r.returncode} {r.stderr!r}")
+check(http_status(plain_http, "/api/v1/members", None)[0] == 200, "--insecure HTTP wants a token")
+check("--insecure: peers, clients and HTTP are neither authenticated nor encrypted"
+      in open(os.path.join(plain_dir, "node.log")).read(), "the --insecure node did not warn")
+
+# --- Rotation (docs/security.md): stop every node, give each the new key, start them again.
+# The tasks are still there, the cluster forms again, and the old key is refused.
+KEY_C = tmp_path("c.key")
+check(magpie("keygen", "--out", KEY_C).returncode == 0, "keygen for the rotation")
+for n in nodes_a:
+    check(n.term() == 0, f"node {n.addr} did not stop cleanly")
+os.environ["MAGPIE_CLUSTER_KEY_FILE"] = KEY_C
+for n in nodes_a:
+    n.start()
+deadline = time.time() + 30
+while not all(sum(m["state"] == "alive" for m in members(n)) == 3 for n in nodes_a):
+    check(time.time() < deadline, f"the rotated cluster did not form within 30 s: {members(a0)}")
+    time.sleep(0.2)
+check(all(status(a0, tid)["state"] == "succeeded" for tid in ids), "tasks lost in the rotation")
+r = magpie("--node", a0.addr, "--cluster-key", KEY_A, "members")
+check(r.returncode == 3 and KEY_A in r.stderr, f"the old key after the rotation: {r.returncode} {r.stderr!r}")
+check(http_status(http_port, "/api/v1/members", token_a)[0] == 401, "the old token after the rotation")
+token_c = magpie("token").stdout.strip()
+check(http_status(http_port, "/api/v1/members", token_c)[0] == 200, "the new token after the rotation")
 
 for n in nodes_a + [b]:
     check(n.proc.poll() is None, f"node {n.addr} exited: {n.log_tail()}")
