@@ -178,10 +178,16 @@ void ZapHandler::AnswerRequests() {
       char z85[41] = {0};
       zmq_z85_encode(z85, static_cast<const uint8_t*>(req[6].data()), 32);
       key = z85;
+      // The user id travels with every message of the connection ("User-Id"): the driver
+      // takes peer frames only from "member".
       if (key == options_.member_public_key) {
-        status = "200", text = "OK", user = "member";
+        user = "member";
       } else if (allow_.count(key) != 0) {
-        status = "200", text = "OK", user = "allowed:" + key;
+        user = "client:" + key;
+      }
+      if (!user.empty()) {
+        status = "200";
+        text = "OK";
       }
     }
     if (status == "200") {
