@@ -96,6 +96,7 @@ std::string ValidateSpec(const TaskSpec& spec) {
   if (spec.name.size() > 256) return "name is longer than 256 bytes";
   if (spec.idempotency_key.size() > 256) return "idempotency key is longer than 256 bytes";
   if (spec.submitted_by.size() > 256) return "submitted_by is longer than 256 bytes";
+  if (spec.cache_key.size() > 256) return "cache key is longer than 256 bytes";
   if (spec.after.size() > 10000) return "a task may wait on at most 10000 others";
   size_t bytes = spec.name.size() + spec.cwd.size() + spec.idempotency_key.size();
   for (const auto& a : spec.command) bytes += a.size();

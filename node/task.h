@@ -63,9 +63,14 @@ struct TaskSpec {
   // counts unfinished tasks per submitter (docs/security.md "Limits"). Last on the wire,
   // so records written before it existed still decode.
   std::string submitted_by;
+  // Memoisation (docs/caching.md): a task with a cache key and no `after`, submitted to a
+  // group that holds a successful run with the same key that ended within kCacheTtl, ends
+  // at once with that run's outcome and output. The CLI's `--cache-key auto` hashes the
+  // command, environment, directory and declared input files.
+  std::string cache_key;
 
   MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
-                     max_attempts, backoff_ms, idempotency_key, submitted_by);
+                     max_attempts, backoff_ms, idempotency_key, submitted_by, cache_key);
 };
 
 struct Attempt {
@@ -105,10 +110,11 @@ struct Task {
   // Upstreams in other groups whose success this task's group has committed (Upstream
   // entries): the task's own record carries them, so snapshots and recovery keep them.
   std::vector<std::string> met_upstreams;
+  std::string cached_from;  // a cache hit: the id of the run whose outcome it took
 
   MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
-                     blocked_by, end_reason, restart_of, met_upstreams);
+                     blocked_by, end_reason, restart_of, met_upstreams, cached_from);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };
@@ -122,6 +128,8 @@ inline constexpr size_t kMaxCommandArgs = 4096;
 inline constexpr size_t kMaxSpecBytes = 256 * 1024;
 inline constexpr size_t kMaxOutputTailBytes = 4096;
 inline constexpr int32_t kMaxLostAttempts = 10;
+// How long a successful run serves cache hits after it ended.
+inline constexpr int64_t kCacheTtlMs = 24LL * 3600 * 1000;
 
 // The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id (a name).
 std::string GroupOfTaskId(const std::string& id);

@@ -31,6 +31,7 @@ void TaskTable::Clear() {
   by_seq_.clear();
   by_name_.clear();
   by_key_.clear();
+  cache_sources_.clear();
   dependents_.clear();
   unmet_.clear();
   foreign_waits_.clear();
@@ -55,7 +56,29 @@ void TaskTable::FinishLoad() {
       if (t.not_before_ms > 0) backoff_.insert({t.not_before_ms, t.id});
     }
     if (t.state == TaskState::kPending) unmet_[id] = CountUnmet(t);
+    if (t.state == TaskState::kSucceeded) AddCacheSource(t);
   }
+}
+
+void TaskTable::AddCacheSource(const Task& t) {
+  if (t.spec.cache_key.empty() || !t.cached_from.empty()) return;
+  cache_sources_[t.spec.cache_key].insert({t.finished_ms, t.seq, t.id});
+}
+
+void TaskTable::RemoveCacheSource(const Task& t) {
+  auto it = cache_sources_.find(t.spec.cache_key);
+  if (it == cache_sources_.end()) return;
+  it->second.erase({t.finished_ms, t.seq, t.id});
+  if (it->second.empty()) cache_sources_.erase(it);
+}
+
+const Task* TaskTable::CacheHitFor(const Task& t) const {
+  if (t.spec.cache_key.empty() || !t.spec.after.empty()) return nullptr;
+  auto it = cache_sources_.find(t.spec.cache_key);
+  if (it == cache_sources_.end()) return nullptr;
+  const auto& [finished_ms, seq, id] = *it->second.rbegin();
+  if (finished_ms < t.submitted_ms - kCacheTtlMs) return nullptr;
+  return Find(id);
 }
 
 int TaskTable::CountUnmet(const Task& t) {
@@ -244,6 +267,16 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;
   for (const auto& up : stored.spec.after) dependents_[up].insert(stored.id);
   Touch(stored);
+  if (const Task* source = CacheHitFor(stored)) {
+    // A cache hit ends at once with the source run's outcome and output; it has no attempts.
+    stored.cached_from = source->id;
+    stored.stdout_tail = source->stdout_tail;
+    stored.stderr_tail = source->stderr_tail;
+    End(stored, TaskState::kSucceeded, stored.submitted_ms, "cache hit: the outcome of " + source->id);
+    ApplyResult r;
+    r.task = &stored;
+    return r;
+  }
   ResolveDependencies(stored);
   ApplyResult r;
   r.task = &stored;
@@ -404,6 +437,7 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
                        " has not ended yet; restart it once it has"};
   }
   const bool was_succeeded = t.state == TaskState::kSucceeded;
+  if (was_succeeded) RemoveCacheSource(t);  // its result is being made again
   t.failed_attempts = 0;
   t.lost_attempts = 0;
   t.not_before_ms = 0;
@@ -453,6 +487,7 @@ void TaskTable::End(Task& t, TaskState s, int64_t at_ms, std::string reason) {
 }
 
 void TaskTable::OnSucceeded(const Task& t) {
+  AddCacheSource(t);
   auto it = dependents_.find(t.id);
   if (it == dependents_.end()) return;
   for (const auto& d : it->second) {

@@ -109,6 +109,11 @@ class TaskTable {
   // Upstreams of t not yet succeeded here (foreign ones not yet reported met, which are
   // registered in foreign_waits_).
   int CountUnmet(const Task& t);
+  // Cache (docs/caching.md): successful runs by cache key, most recent last, and the lookup
+  // a new task makes. Order-independent, so a recovered table picks what the live one did.
+  void AddCacheSource(const Task& t);
+  void RemoveCacheSource(const Task& t);
+  const Task* CacheHitFor(const Task& t) const;
 
   // Every state change goes through here, so the indexes and counters stay right.
   void SetState(Task& t, TaskState s);
@@ -126,6 +131,8 @@ class TaskTable {
   std::map<uint64_t, std::string> by_seq_;
   std::map<std::string, std::string> by_name_;  // name -> id of the most recent
   std::map<std::string, std::string> by_key_;   // idempotency key -> id
+  // cache key -> successful runs (not hits) by (finished_ms, seq, id)
+  std::map<std::string, std::set<std::tuple<int64_t, uint64_t, std::string>>> cache_sources_;
   // upstream -> downstream ids, in id order: the same order live and after recovery, so
   // what is derived from walking them (blocked_by) is the same too.
   std::map<std::string, std::set<std::string>> dependents_;

@@ -630,3 +630,84 @@ TEST(NodeCorePeers, ASnapshotWhoseDataWouldNotDecodeIsRefusedNotInstalled) {
 
 }  // namespace
 }  // namespace magpie
+
+namespace magpie {
+namespace {
+
+TaskSpec Cached(std::vector<std::string> cmd, std::string key) {
+  TaskSpec s = Spec(std::move(cmd));
+  s.cache_key = std::move(key);
+  return s;
+}
+
+TEST(NodeCoreCache, SecondSubmissionWithTheSameKeyIsACacheHitAndRunsNothing) {
+  CoreHarness h;
+  const std::string first = h.Submit(Cached({"true"}, "k1"));
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(first), TaskState::kSucceeded);
+  const size_t starts = h.starts().size();
+  const std::string second = h.Submit(Cached({"true"}, "k1"));
+  h.Advance(Duration::Millis(10));
+  EXPECT_EQ(h.starts().size(), starts) << "a cache hit must not run";
+  const Task& t = h.Get(second);
+  EXPECT_EQ(t.state, TaskState::kSucceeded);
+  EXPECT_EQ(t.cached_from, first);
+  EXPECT_TRUE(t.attempts.empty());
+  EXPECT_EQ(t.stdout_tail, h.Get(first).stdout_tail);
+  EXPECT_NE(t.end_reason.find("cache hit"), std::string::npos);
+  // Another key, and no key, run.
+  const std::string other = h.Submit(Cached({"true"}, "k2"));
+  const std::string none = h.Submit(Spec({"true"}));
+  h.RunQuickProcesses();
+  EXPECT_TRUE(h.Get(other).cached_from.empty());
+  EXPECT_EQ(h.Get(other).attempts.size(), 1u);
+  EXPECT_EQ(h.Get(none).attempts.size(), 1u);
+  // The cache survives a restart: the recovered table finds the same source.
+  h.CrashAndRestart();
+  const std::string third = h.Submit(Cached({"true"}, "k1"));
+  h.Advance(Duration::Millis(10));
+  EXPECT_EQ(h.Get(third).cached_from, first);
+  EXPECT_EQ(h.Get(second).cached_from, first);
+}
+
+TEST(NodeCoreCache, FailedRestartedExpiredOrDependentRunsAreNotServedFromTheCache) {
+  CoreHarness h;
+  const std::string failed = h.Submit(Cached({"false"}, "f"));
+  h.RunQuickProcesses();
+  h.Advance(Duration::Seconds(5));
+  h.RunQuickProcesses();
+  h.Advance(Duration::Seconds(10));
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(failed), TaskState::kFailed);
+  const std::string after_failure = h.Submit(Cached({"true"}, "f"));
+  h.RunQuickProcesses();
+  EXPECT_TRUE(h.Get(after_failure).cached_from.empty()) << "a failed run is no cache source";
+  EXPECT_EQ(h.StateOf(after_failure), TaskState::kSucceeded);
+
+  // A task with `after` is not served from the cache (its inputs come from upstreams).
+  TaskSpec dependent = Cached({"true"}, "f");
+  dependent.after = {after_failure};
+  const std::string dep = h.Submit(dependent);
+  h.RunQuickProcesses();
+  EXPECT_TRUE(h.Get(dep).cached_from.empty());
+
+  // A restarted source serves no hits until it succeeds again.
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{after_failure})).status.ok());
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{dep})).status.ok());
+  const std::string while_rerunning = h.Submit(Cached({"sleep", "1"}, "f"));
+  EXPECT_TRUE(h.Get(while_rerunning).cached_from.empty());
+
+  // Past the time to live, a run no longer serves.
+  CoreHarness g;
+  const std::string old = g.Submit(Cached({"true"}, "t"));
+  g.RunQuickProcesses();
+  g.Advance(Duration::Seconds(25 * 3600));
+  const std::string late = g.Submit(Cached({"true"}, "t"));
+  g.RunQuickProcesses();
+  EXPECT_TRUE(g.Get(late).cached_from.empty());
+  EXPECT_EQ(g.Get(late).attempts.size(), 1u);
+  (void)old;
+}
+
+}  // namespace
+}  // namespace magpie

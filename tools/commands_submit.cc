@@ -1,12 +1,16 @@
 // `magpie submit`: one command from flags, or a pipeline file with -f.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <memory>
 
 #include <pwd.h>
 #include <unistd.h>
 
+#include "base/sha256.h"
 #include "tools/commands.h"
 #include "tools/duration.h"
 #include "tools/pipeline_file.h"
@@ -41,6 +45,8 @@ struct SubmitFlags {
   std::string cwd;
   std::string idempotency_key;
   std::string backoff;
+  std::string cache_key;
+  std::vector<std::string> inputs;
   std::string file;
   bool dry_run = false;
   bool json = false;
@@ -83,6 +89,38 @@ Result<std::string> CurrentDir() {
   return dir.string();
 }
 
+// `--cache-key auto`: a SHA-256 over the command, environment, working directory and the
+// declared input files' names and contents, each length-prefixed so no two differ only in
+// where one field ends. What the task reads but does not declare is not in the key.
+Result<std::string> AutoCacheKey(const TaskSpec& spec, std::vector<std::string> inputs) {
+  Sha256 h;
+  auto field = [&h](std::string_view v) {
+    h.Update(std::to_string(v.size()) + ":");
+    h.Update(v);
+  };
+  field("magpie-cache-v1");
+  field(std::to_string(spec.command.size()));
+  for (const auto& a : spec.command) field(a);
+  field(std::to_string(spec.env.size()));
+  for (const auto& [k, v] : spec.env) {
+    field(k);
+    field(v);
+  }
+  field(spec.cwd);
+  std::sort(inputs.begin(), inputs.end());
+  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
+  field(std::to_string(inputs.size()));
+  for (const auto& path : inputs) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::InvalidArgument("--input " + path + ": cannot read it (a declared input must exist)");
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    field(path);
+    field(Sha256Hex(bytes.str()));
+  }
+  return "auto:" + h.HexDigest();
+}
+
 Result<TaskSpec> SpecFromFlags(const SubmitFlags& f, std::vector<std::string> argv) {
   TaskSpec spec;
   spec.name = f.name;
@@ -115,6 +153,18 @@ Result<TaskSpec> SpecFromFlags(const SubmitFlags& f, std::vector<std::string> ar
     spec.cwd = *here;
   } else if (!f.cwd.empty()) {
     spec.cwd = (std::filesystem::path(*here) / f.cwd).lexically_normal().string();
+  }
+  if (!f.inputs.empty() && f.cache_key != "auto") {
+    return Status::InvalidArgument("--input declares what --cache-key auto hashes; give --cache-key auto");
+  }
+  if (f.cache_key == "auto") {
+    std::vector<std::string> inputs;
+    for (const auto& in : f.inputs) inputs.push_back((std::filesystem::path(*here) / in).lexically_normal().string());
+    auto key = AutoCacheKey(spec, std::move(inputs));
+    if (!key.ok()) return key.status();
+    spec.cache_key = *key;
+  } else {
+    spec.cache_key = f.cache_key;
   }
   std::string invalid = ValidateSpec(spec);
   if (!invalid.empty()) return Status::InvalidArgument("invalid task: " + invalid);
@@ -259,6 +309,12 @@ CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
   opts.push_back(f->cwd_opt);
   opts.push_back(sub->add_option("--idempotency-key", f->idempotency_key,
                                  "Submitting the same key again returns the first task's id"));
+  opts.push_back(sub->add_option("--cache-key", f->cache_key,
+                                 "auto or a string: a recent success with the same key is reused "
+                                 "instead of running (docs/caching.md)"));
+  opts.push_back(sub->add_option("--input", f->inputs,
+                                 "A file the task reads, hashed into --cache-key auto (repeatable)")
+                     ->allow_extra_args(false));
   f->backoff_opt = sub->add_option("--backoff", f->backoff,
                                    "Delay before the first retry, doubling after (default 1s)");
   opts.push_back(f->backoff_opt);

@@ -68,6 +68,7 @@ json TaskToJson(const Task& t) {
   j["max_attempts"] = s.max_attempts;
   j["backoff_ms"] = s.backoff_ms;
   j["idempotency_key"] = StringOrNull(s.idempotency_key);
+  j["cache_key"] = StringOrNull(s.cache_key);
   j["submitted_by"] = StringOrNull(s.submitted_by);
   json attempts = json::array();
   for (const Attempt& a : t.attempts) attempts.push_back(AttemptToJson(a));
@@ -82,6 +83,8 @@ json TaskToJson(const Task& t) {
   j["stderr_tail"] = t.stderr_tail;
   j["blocked_by"] = StringOrNull(t.blocked_by);
   j["end_reason"] = StringOrNull(t.end_reason);
+  j["cached_from"] = StringOrNull(t.cached_from);
+  j["cache_hit"] = !t.cached_from.empty();
   return j;
 }
 

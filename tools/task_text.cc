@@ -145,6 +145,8 @@ std::string RenderTaskDetails(const Task& t, int64_t now_ms) {
       {"finished:", TimeWithAge(t.finished_ms, now_ms)},
   };
   if (!s.idempotency_key.empty()) rows.push_back({"idempotency key:", s.idempotency_key});
+  if (!s.cache_key.empty()) rows.push_back({"cache key:", s.cache_key});
+  if (!t.cached_from.empty()) rows.push_back({"cache hit:", "the outcome of " + t.cached_from + " (nothing ran)"});
   if (t.not_before_ms > now_ms && !IsEnded(t.state)) {
     rows.push_back({"next attempt:", TimeWithAge(t.not_before_ms, now_ms)});
   }
