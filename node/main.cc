@@ -44,6 +44,16 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure", insecure,
                "no authentication or encryption of peers, clients and HTTP: for local play only");
   app.add_flag("--metrics-open", metrics_open, "serve /metrics without the HTTP token");
+  app.add_option("--max-queued", config.max_queued_tasks,
+                 "refuse submits past this many unfinished tasks in the groups this node leads "
+                 "(0: no limit)")
+      ->capture_default_str();
+  app.add_option("--max-queued-per-submitter", config.max_queued_per_submitter,
+                 "... and past this many of one submitter's (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--min-free-disk-mb", config.min_free_disk_mb,
+                 "turn read-only below this much free space in the data directory (0: never)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,6 +128,8 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   co.labels = config.labels;
   co.join = config.join;
   co.replication = config.replication;
+  co.max_queued_tasks = config.max_queued_tasks;
+  co.max_queued_per_submitter = config.max_queued_per_submitter;
   {
     std::random_device rd;  // outside the core: a real seed, so nodes differ
     co.seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -234,7 +237,8 @@ Status NodeDriver::Run() {
     transport_->Flush();
     Instant next = std::min(core_->NextDeadline(), executor_->NextDeadline());
     auto wait = std::chrono::milliseconds(0);
-    if (!core_->HasReady() && next > now) {
+    if (stalled_) next = next_disk_retry_;  // the core's deadlines wait with it
+    if ((stalled_ || !core_->HasReady()) && next > now) {
       wait = std::min<std::chrono::milliseconds>(
           kMaxPollWait, std::chrono::milliseconds((next - now).millis() + 1));
       // Messages wait for a new peer's connection: look again soon.
@@ -268,6 +272,16 @@ Status NodeDriver::Run() {
     // Handshakes wait on the ZAP handler's answer: before the requests they let through.
     if (zap_) zap_->Service();
     ReceiveRequests(now);
+    if (stalled_) {
+      // Read-only: the core stands still (its processes' ends wait in the executor).
+      if (stop_requested) {
+        log_->warn("stopping while read-only: the refused write is dropped; nothing it held "
+                   "was acknowledged");
+        break;
+      }
+      RetryStalledWrite(now);
+      continue;
+    }
     PollExecutor(now);
     core_->Tick(now);
     MaybePublishSnapshot(now);
@@ -305,6 +319,7 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
 
   const zmq::message_t& payload = parts.back();
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
+  if (stalled_ && IsPeerFrame(bytes)) return;  // read-only: peers see silence, as from a pause
   if (IsPeerFrame(bytes)) {
     // A client key of --allow-keys may talk to the node as a client, never as a peer: only
     // the member key (the ZAP handler's user id "member") joins, gossips, votes or steals.
@@ -333,6 +348,14 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
   }
   to.request_id = frame->request_id;
   if (frame->type == RequestType::kLogs) return AnswerLogs(to, frame->body);
+  if (stalled_) {
+    return SendReply(to, ReplyFrame{to.request_id,
+                                    Status::Unavailable("node " + config_.listen + " is read-only: its disk "
+                                                        "refused a write (" + stall_reason_.ToString() +
+                                                        "); it takes no requests until a retry succeeds; "
+                                                        "use another node"),
+                                    {}});
+  }
   core_->Request(now, to, *frame);
 }
 
@@ -400,11 +423,12 @@ void NodeDriver::PollExecutor(Instant now) {
 }
 
 Status NodeDriver::Flush() {
-  for (int turn = 0; turn < kMaxReadyPerTurn && core_->HasReady(); ++turn) {
+  for (int turn = 0; turn < kMaxReadyPerTurn && !stalled_ && core_->HasReady(); ++turn) {
     Ready rd = core_->TakeReady();
     if (!rd.writes.empty()) {
       auto write_start = std::chrono::steady_clock::now();
-      Status s = storage_->Write(rd.writes, rd.sync);
+      Status s = CheckFreeSpace();
+      if (s.ok()) s = storage_->Write(rd.writes, rd.sync);
       if (snapshot_box_) {
         int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - write_start)
@@ -412,26 +436,74 @@ Status NodeDriver::Flush() {
         (rd.sync ? counters_.write_synced : counters_.write_unsynced).Observe(us);
       }
       if (!s.ok()) {
-        // Going on could acknowledge what is not stored. Stop; a restart recovers.
-        log_->critical("storage write failed, stopping to keep data safe: {}", s.ToString());
-        return s;
+        // Going on could acknowledge what is not stored. Hold this batch and everything it
+        // would send; try again every second (the disk may fill up and empty again).
+        const Instant now = clock_.Now();
+        stall_reason_ = s;
+        stalled_since_ = now;
+        next_disk_retry_ = now + Duration::Seconds(1);
+        next_stall_log_ = now + Duration::Seconds(30);
+        log_->critical("read-only: the disk refused a write ({}); this node grants and "
+                       "acknowledges nothing until a retry succeeds (every second); nothing "
+                       "acknowledged is lost",
+                       s.ToString());
+        stalled_ = std::move(rd);
+        return Status::Ok();
       }
     }
-    if (snapshot_box_) {
-      CountApplied(rd);
-      counters_.attempts_started += rd.starts.size();
-    }
-    Instant now = clock_.Now();
-    for (const auto& m : rd.messages) transport_->Send(m);
-    for (const auto& r : rd.replies) SendReply(r.to, r.frame);
-    for (const auto& k : rd.kills) executor_->Kill(k);
-    for (const auto& e : rd.extends) executor_->Extend(e);
-    for (const auto& sp : rd.starts) executor_->Start(sp, now);
-    core_->Advance(now);
-    // Built-ins finish at once: feed them back in this turn, so they batch with the rest.
-    PollExecutor(now);
+    Deliver(rd);
   }
   return Status::Ok();
+}
+
+void NodeDriver::Deliver(Ready& rd) {
+  if (snapshot_box_) {
+    CountApplied(rd);
+    counters_.attempts_started += rd.starts.size();
+  }
+  Instant now = clock_.Now();
+  for (const auto& m : rd.messages) transport_->Send(m);
+  for (const auto& r : rd.replies) SendReply(r.to, r.frame);
+  for (const auto& k : rd.kills) executor_->Kill(k);
+  for (const auto& e : rd.extends) executor_->Extend(e);
+  for (const auto& sp : rd.starts) executor_->Start(sp, now);
+  core_->Advance(now);
+  // Built-ins finish at once: feed them back in this turn, so they batch with the rest.
+  PollExecutor(now);
+}
+
+Status NodeDriver::CheckFreeSpace() {
+  if (config_.min_free_disk_mb == 0) return Status::Ok();
+  const Instant now = clock_.Now();
+  if (now < next_disk_check_) return Status::Ok();
+  next_disk_check_ = now + Duration::Millis(100);  // a write cannot fill the reserve this fast
+  struct statvfs fs;
+  if (statvfs(config_.data_dir.c_str(), &fs) != 0) return Status::Ok();  // cannot tell: let the write say
+  const uint64_t free_mb = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize / (1024 * 1024);
+  if (free_mb >= config_.min_free_disk_mb) return Status::Ok();
+  return Status::IOError("only " + std::to_string(free_mb) + " MB free in " + config_.data_dir +
+                         ", below --min-free-disk-mb " + std::to_string(config_.min_free_disk_mb));
+}
+
+void NodeDriver::RetryStalledWrite(Instant now) {
+  if (!stalled_ || now < next_disk_retry_) return;
+  next_disk_retry_ = now + Duration::Seconds(1);
+  next_disk_check_ = Instant();  // look now, not in up to 100 ms
+  Status s = CheckFreeSpace();
+  if (s.ok()) s = storage_->Resume();
+  if (s.ok()) s = storage_->Write(stalled_->writes, stalled_->sync);
+  if (!s.ok()) {
+    stall_reason_ = s;
+    if (now >= next_stall_log_) {
+      next_stall_log_ = now + Duration::Seconds(30);
+      log_->error("still read-only after {} s: {}", (now - stalled_since_).millis() / 1000, s.ToString());
+    }
+    return;
+  }
+  log_->warn("the disk takes writes again after {} s read-only; serving", (now - stalled_since_).millis() / 1000);
+  Ready rd = std::move(*stalled_);
+  stalled_.reset();
+  Deliver(rd);
 }
 
 }  // namespace magpie

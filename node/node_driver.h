@@ -37,6 +37,12 @@ struct NodeConfig {
   // CurveZMQ with them. Empty only with --insecure: plain sockets, no ZAP handler.
   std::optional<ClusterKeys> keys;
   std::string allow_keys_file;  // --allow-keys: client public keys accepted besides members'
+  // Limits (docs/security.md "Limits"; 0 turns one off).
+  uint64_t max_queued_tasks = 1000000;
+  uint64_t max_queued_per_submitter = 250000;
+  // Below this much free space in the data directory the node turns read-only before the
+  // disk is full: RocksDB is never taken to ENOSPC (Debian's build asserts on it).
+  uint64_t min_free_disk_mb = 128;
 };
 
 class NodeDriver {
@@ -68,8 +74,13 @@ class NodeDriver {
   void AnswerLogs(const ReplyTo& to, const std::string& body);
   void SendReply(const ReplyTo& to, const ReplyFrame& frame);
   void PollExecutor(Instant now);
-  // Carries out Ready batches until the core has nothing more (bounded per call).
+  // Carries out Ready batches until the core has nothing more (bounded per call). A batch
+  // the disk refuses stalls the node (below) instead.
   Status Flush();
+  // After a Ready's write succeeded: messages, replies, processes, then Advance.
+  void Deliver(Ready& rd);
+  // Read-only while stalled_: every second, Storage::Resume and the refused write again.
+  void RetryStalledWrite(Instant now);
   void CountApplied(const Ready& rd);
   void MaybePublishSnapshot(Instant now);
   // Binds the client and peer socket, with CurveZMQ and the ZAP handler unless --insecure.
@@ -96,6 +107,17 @@ class NodeDriver {
   Instant next_snapshot_at_;
   DriverCounters counters_;
   uint64_t peer_frames_refused_ = 0;  // peer frames from client keys, not members
+  // Disk trouble (docs/security.md): the Ready whose write the disk refused, with all it
+  // would have sent, waits here; meanwhile the node is read-only: it steps no core, so it
+  // grants and acknowledges nothing, and answers every client with stall_reason_.
+  std::optional<Ready> stalled_;
+  Status stall_reason_;
+  Instant stalled_since_;
+  Instant next_disk_retry_;
+  Instant next_stall_log_;
+  Instant next_disk_check_;
+  // Ok, or why the data directory is too full to write to (statvfs below min_free_disk_mb).
+  Status CheckFreeSpace();
 };
 
 }  // namespace magpie

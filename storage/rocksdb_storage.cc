@@ -176,13 +176,34 @@ RocksDbStorage::RocksDbStorage(std::string dir, rocksdb::DB* db,
                                const std::array<rocksdb::ColumnFamilyHandle*, kColumnCount>& handles)
     : dir_(std::move(dir)), db_(db), default_handle_(default_handle), handles_(handles) {}
 
-RocksDbStorage::~RocksDbStorage() {
+RocksDbStorage::~RocksDbStorage() { Close(); }
+
+void RocksDbStorage::Close() {
+  if (db_ == nullptr) return;
   // Handles before the database, as RocksDB requires. Errors here have no one to go to:
   // synced data is already safe in the WAL, and the next Open recovers the rest.
   for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   db_->DestroyColumnFamilyHandle(default_handle_);
   db_->Close().PermitUncheckedError();
   delete db_;
+  db_ = nullptr;
+}
+
+Status RocksDbStorage::Resume() {
+  if (db_ != nullptr) {
+    rocksdb::Status s = db_->Resume();
+    if (s.ok()) return Status::Ok();
+    Close();
+  }
+  auto fresh = Open(dir_);
+  if (!fresh.ok()) return fresh.status();
+  // Take over the new instance's database and handles; it then owns nothing.
+  RocksDbStorage& other = **fresh;
+  db_ = other.db_;
+  default_handle_ = other.default_handle_;
+  handles_ = other.handles_;
+  other.db_ = nullptr;
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::Open(const std::string& dir) {
@@ -254,6 +275,7 @@ Status RocksDbStorage::Write(const WriteBatch& batch, bool sync) {
     if (!s.ok()) return FromRocks(s, "cannot build a write to data directory " + dir_);
   }
 
+  if (db_ == nullptr) return Status::IOError("data directory " + dir_ + " is closed after a write error; not reopened yet");
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, &rocks_batch);
@@ -266,6 +288,7 @@ Result<std::optional<std::string>> RocksDbStorage::Get(Column column, std::strin
     return Status::InvalidArgument("get from unknown column " +
                                    std::to_string(static_cast<int>(column)));
   }
+  if (db_ == nullptr) return Status::IOError("data directory " + dir_ + " is closed after a write error; not reopened yet");
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column), ToSlice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -280,6 +303,7 @@ Status RocksDbStorage::Scan(Column column, std::string_view begin, std::string_v
                                    std::to_string(static_cast<int>(column)));
   }
   if (!end.empty() && end <= begin) return Status::Ok();
+  if (db_ == nullptr) return Status::IOError("data directory " + dir_ + " is closed after a write error; not reopened yet");
 
   rocksdb::ReadOptions options;
   // The bound lets RocksDB stop at end itself and skip files past it. It must outlive the
@@ -297,6 +321,7 @@ Status RocksDbStorage::Scan(Column column, std::string_view begin, std::string_v
 }
 
 Status RocksDbStorage::Flush() {
+  if (db_ == nullptr) return Status::IOError("data directory " + dir_ + " is closed after a write error; not reopened yet");
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   rocksdb::FlushOptions options;
   options.wait = true;
@@ -306,6 +331,7 @@ Status RocksDbStorage::Flush() {
 }
 
 Result<uint64_t> RocksDbStorage::ApproximateSizeBytes() const {
+  if (db_ == nullptr) return Status::IOError("data directory " + dir_ + " is closed after a write error; not reopened yet");
   uint64_t total = 0;
   for (rocksdb::ColumnFamilyHandle* cf : handles_) {
     for (const std::string& property :

@@ -46,6 +46,11 @@ class RocksDbStorage : public Storage {
   // writes are in the WAL); for tests, and before measuring on-disk size.
   Status Flush();
 
+  // RocksDB's own recovery from a background error (DB::Resume); where it refuses (some
+  // WAL write errors), closes the database and opens it again from what is on disk. While
+  // that reopening fails, every call answers an I/O error.
+  Status Resume() override;
+
   // Live SST files plus memtables, over all columns: the store's footprint, for metrics.
   Result<uint64_t> ApproximateSizeBytes() const;
 
@@ -56,6 +61,7 @@ class RocksDbStorage : public Storage {
   RocksDbStorage(std::string dir, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* default_handle,
                  const std::array<rocksdb::ColumnFamilyHandle*, kColumnCount>& handles);
 
+  void Close();
   rocksdb::ColumnFamilyHandle* Handle(Column column) const {
     return handles_[static_cast<int>(column)];
   }

@@ -31,6 +31,11 @@ class Storage {
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   virtual Status Scan(Column column, std::string_view begin, std::string_view end,
                       const Visitor& visit) const = 0;
+
+  // After Write failed (a full disk, an I/O error): makes the store take writes again if
+  // the cause has gone, without losing what was synced. The failed batch is not applied;
+  // the caller writes it again. Ok means the next Write may succeed.
+  virtual Status Resume() { return Status::Ok(); }
 };
 
 }  // namespace magpie
