@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev procps
   libcpp-httplib-dev python3-prometheus-client libsodium-dev
+  chromium fonts-dejavu-core
 )
 bench_packages=(python3-distributed python3-dask gnuplot-nox parallel)
 for arg in "$@"; do

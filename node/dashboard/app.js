@@ -7,6 +7,7 @@ let filter = new URLSearchParams("limit=100");
 let cursor = null;       // next_cursor of the page shown
 let pageCursor = null;   // the cursor that page was asked with
 let selected = null;     // task id whose attempts are shown
+let shownTasks = [];     // the tasks of the page shown
 
 function cell(row, text, cls) {
   const td = row.insertCell();
@@ -22,11 +23,16 @@ function time(iso) {
 // The API needs the cluster's bearer token (docs/security.md). The node logs a link that
 // carries it in the fragment (/#token=...), which a browser never sends to a server; the
 // page keeps it for this tab in sessionStorage and takes it out of the address bar.
+// The fragment may also name a task to show at once (#token=...&task=ID), as a link to
+// one task's attempts and pipeline.
 const TOKEN_KEY = "magpie-token";
 const fromLink = /(?:^#|&)token=([0-9a-fA-F]+)/.exec(location.hash);
+const taskLink = /(?:^#|&)task=([^&]+)/.exec(location.hash);
+if (taskLink) selected = decodeURIComponent(taskLink[1]);
 if (fromLink) {
   sessionStorage.setItem(TOKEN_KEY, fromLink[1]);
-  history.replaceState(null, "", location.pathname + location.search);
+  history.replaceState(null, "", location.pathname + location.search +
+                       (taskLink ? "#task=" + taskLink[1] : ""));
 }
 
 async function getJson(path) {
@@ -93,6 +99,7 @@ async function refreshTasks() {
   const q = new URLSearchParams(filter);
   if (pageCursor) q.set("cursor", pageCursor);
   const page = await getJson("/api/v1/tasks?" + q.toString());
+  shownTasks = page.tasks;
   cursor = page.next_cursor;
   document.getElementById("more").disabled = !cursor;
   fill("tasks", page.tasks, (row, t) => {
@@ -130,12 +137,96 @@ async function refreshDetail() {
     cell(row, a.reason);
     cell(row, a.stolen_from);
   });
+  await drawDag(h.id);
+}
+
+// The selected task's pipeline: the tasks it waits on (its `after`, followed up) and the
+// tasks of the page shown that wait on it, as boxes coloured by state, in columns by depth.
+const SVG = "http://www.w3.org/2000/svg";
+const STATE_FILL = { succeeded: "#c8e6c9", running: "#ffe0b2", ready: "#fff3e0",
+                     pending: "#f5f5f5", failed: "#ffcdd2", blocked: "#ffcdd2",
+                     cancelled: "#e0e0e0" };
+
+function svgEl(parent, tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  parent.append(e);
+  return e;
+}
+
+async function drawDag(id) {
+  const byId = new Map(shownTasks.map(t => [t.id, t]));
+  const want = [id];
+  const inDag = new Set();
+  while (want.length && inDag.size < 200) {       // ancestors, fetched if not on the page
+    const x = want.pop();
+    if (inDag.has(x)) continue;
+    if (!byId.has(x)) byId.set(x, await getJson("/api/v1/tasks/" + encodeURIComponent(x)));
+    inDag.add(x);
+    want.push(...(byId.get(x).after || []));
+  }
+  for (let grew = true; grew;) {                   // descendants among the page's tasks
+    grew = false;
+    for (const t of byId.values()) {
+      if (!inDag.has(t.id) && (t.after || []).some(a => inDag.has(a))) {
+        inDag.add(t.id);
+        grew = true;
+      }
+    }
+  }
+  const tasks = [...inDag].map(x => byId.get(x))
+    .sort((x, y) => x.id.localeCompare(y.id, undefined, { numeric: true }));
+  const depth = new Map();
+  const depthOf = (t, seen = 0) => {
+    if (!depth.has(t.id)) {
+      const ups = (t.after || []).filter(a => inDag.has(a));
+      depth.set(t.id, seen > 200 ? 0 :
+                ups.length ? 1 + Math.max(...ups.map(a => depthOf(byId.get(a), seen + 1))) : 0);
+    }
+    return depth.get(t.id);
+  };
+  const columns = [];
+  for (const t of tasks) (columns[depthOf(t)] ||= []).push(t);
+  const W = 170, H = 36, DX = 60, DY = 16, pos = new Map();
+  columns.forEach((col, c) => col.forEach((t, r) =>
+    pos.set(t.id, { x: 10 + c * (W + DX), y: 10 + r * (H + DY) })));
+  const svg = document.getElementById("dag");
+  svg.replaceChildren();
+  const rows = Math.max(...columns.map(col => col ? col.length : 0));
+  svg.setAttribute("width", 20 + columns.length * (W + DX) - DX);
+  svg.setAttribute("height", 20 + rows * (H + DY) - DY);
+  const defs = svgEl(svg, "defs", {});
+  const marker = svgEl(defs, "marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
+                                         markerWidth: 7, markerHeight: 7, orient: "auto" });
+  svgEl(marker, "path", { d: "M0,0 L10,5 L0,10 z", fill: "#78909c" });
+  for (const t of tasks) {
+    for (const a of (t.after || []).filter(a => inDag.has(a))) {
+      const from = pos.get(a), to = pos.get(t.id);
+      svgEl(svg, "line", { class: "dag-edge", "data-from": a, "data-to": t.id,
+                           x1: from.x + W, y1: from.y + H / 2, x2: to.x, y2: to.y + H / 2,
+                           stroke: "#78909c", "marker-end": "url(#arrow)" });
+    }
+  }
+  for (const t of tasks) {
+    const p = pos.get(t.id);
+    const g = svgEl(svg, "g", { class: "dag-node " + t.state, "data-id": t.id,
+                                "data-state": t.state });
+    g.onclick = () => { selected = t.id; refreshDetail(); };
+    svgEl(g, "rect", { x: p.x, y: p.y, width: W, height: H, rx: 5,
+                       fill: STATE_FILL[t.state] || "#fff",
+                       stroke: t.id === id ? "#263238" : "#90a4ae",
+                       "stroke-width": t.id === id ? 2.5 : 1 });
+    const label = svgEl(g, "text", { x: p.x + 8, y: p.y + 15 });
+    label.textContent = (t.name || t.id).slice(0, 22);
+    const sub = svgEl(g, "text", { x: p.x + 8, y: p.y + 29, class: "dag-sub" });
+    sub.textContent = t.id + " " + t.state;
+  }
 }
 
 async function refresh() {
   const status = document.getElementById("status");
   try {
-    await Promise.all([refreshMembers(), refreshGroups(), refreshTasks(), refreshDetail()]);
+    await Promise.all([refreshMembers(), refreshGroups(), refreshTasks().then(refreshDetail)]);
     status.textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     status.textContent = "error: " + e.message;
