@@ -224,6 +224,7 @@ HttpResponse HttpApi::TaskHistory(const std::string& id) {
   Json attempts = Json::array();
   for (const Attempt& a : t.attempts) attempts.push_back(AttemptToJson(a));
   out["attempts"] = std::move(attempts);
+  out["events"] = HistoryToJson(t);  // the audit trail, as `magpie history --json`
   return JsonResponse(200, out);
 }
 

@@ -90,6 +90,23 @@ struct Attempt {
                      stolen_from, restarted_from, life);
 };
 
+// One committed entry that named a task, as `magpie history` shows it (the audit trail).
+struct TaskEvent {
+  uint64_t index = 0;  // the entry's place in its group's log
+  uint64_t term = 0;
+  int64_t at_ms = 0;   // the time the entry carries (submitted, granted, ended, ...)
+  std::string kind;    // submit, grant, finish, cancel, restart, upstream
+  uint32_t attempt = 0;
+  std::string node;    // grant: the holder; finish: the attempt's node
+  std::string detail;  // words: "stolen from X", "lost: lease ... expired", "refused: ..."
+  bool accepted = true;
+  TaskState state_after = TaskState::kPending;
+
+  MSGPACK_DEFINE(index, term, at_ms, kind, attempt, node, detail, accepted, state_after);
+};
+// At most this many events per task record: the first (its submit) and the latest.
+inline constexpr size_t kMaxTaskEvents = 64;
+
 struct Task {
   std::string id;  // "<group>-<seq>"
   uint64_t seq = 0;
@@ -111,10 +128,11 @@ struct Task {
   // entries): the task's own record carries them, so snapshots and recovery keep them.
   std::vector<std::string> met_upstreams;
   std::string cached_from;  // a cache hit: the id of the run whose outcome it took
+  std::vector<TaskEvent> history;
 
   MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
-                     blocked_by, end_reason, restart_of, met_upstreams, cached_from);
+                     blocked_by, end_reason, restart_of, met_upstreams, cached_from, history);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };

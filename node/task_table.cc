@@ -167,41 +167,86 @@ void TaskTable::SetState(Task& t, TaskState s) {
 }
 
 ApplyResult TaskTable::Apply(const Entry& entry) {
+  TaskEvent ev;
+  ev.index = entry.index;
+  ev.term = entry.term;
+  std::string id;
+  ApplyResult r;
   switch (entry.type) {
     case EntryType::kNoop:
       return {};
     case EntryType::kSubmit: {
       auto e = DecodePayload<SubmitEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Submit undecodable: " + e.status().ToString());
-      return ApplySubmit(*e);
+      id = e->id;
+      ev = {entry.index, entry.term, e->submitted_ms, "submit", 0, "", "by " + e->spec.submitted_by};
+      const bool fresh = tasks_.count(id) == 0;
+      r = ApplySubmit(*e);
+      if (!fresh) return r;  // a duplicate id: the record is another task's
+      break;
     }
     case EntryType::kGrant: {
       auto e = DecodePayload<GrantEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Grant undecodable: " + e.status().ToString());
-      return ApplyGrant(*e);
+      id = e->task_id;
+      ev = {entry.index, entry.term, e->granted_ms, "grant", e->attempt, e->holder,
+            e->stolen_from.empty() ? "" : "stolen from " + e->stolen_from};
+      r = ApplyGrant(*e);
+      break;
     }
     case EntryType::kFinish: {
       auto e = DecodePayload<FinishEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Finish undecodable: " + e.status().ToString());
-      return ApplyFinish(*e);
+      id = e->task_id;
+      std::string node;
+      if (auto it = tasks_.find(id); it != tasks_.end()) {
+        for (const auto& a : it->second.attempts) {
+          if (a.number == e->attempt) node = a.node;
+        }
+      }
+      ev = {entry.index, entry.term, e->ended_ms, "finish", e->attempt, node,
+            std::string(OutcomeName(e->outcome)) + (e->reason.empty() ? "" : ": " + e->reason)};
+      r = ApplyFinish(*e);
+      break;
     }
     case EntryType::kCancel: {
       auto e = DecodePayload<CancelEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Cancel undecodable: " + e.status().ToString());
-      return ApplyCancel(*e);
+      id = e->task_id;
+      ev = {entry.index, entry.term, e->at_ms, "cancel", 0, "", ""};
+      r = ApplyCancel(*e);
+      break;
     }
     case EntryType::kUpstream: {
       auto e = DecodePayload<UpstreamEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Upstream undecodable: " + e.status().ToString());
-      return ApplyUpstream(*e);
+      return ApplyUpstream(*e);  // names the upstream, not a task here
     }
     case EntryType::kRestart: {
       auto e = DecodePayload<RestartEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Restart undecodable: " + e.status().ToString());
-      return ApplyRestart(*e);
+      id = e->task_id;
+      ev = {entry.index, entry.term, e->at_ms, "restart", 0, "", ""};
+      r = ApplyRestart(*e);
+      break;
     }
+    default:
+      return {false, "unknown entry type"};
   }
-  return {false, "unknown entry type"};
+  RecordEvent(id, std::move(ev), r);
+  return r;
+}
+
+void TaskTable::RecordEvent(const std::string& id, TaskEvent ev, const ApplyResult& r) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  Task& t = it->second;
+  ev.accepted = r.accepted;
+  if (!r.accepted) ev.detail = "refused: " + r.reason + (ev.detail.empty() ? "" : " (" + ev.detail + ")");
+  ev.state_after = t.state;
+  if (t.history.size() >= kMaxTaskEvents) t.history.erase(t.history.begin() + 1);  // keep the submit
+  t.history.push_back(std::move(ev));
+  Touch(t);
 }
 
 bool TaskTable::IsForeign(const Task& t, const std::string& up) const {

@@ -99,6 +99,8 @@ class TaskTable {
   using ReadyKey = std::tuple<int32_t, uint64_t, std::string>;  // -priority, seq, id
   static ReadyKey KeyOf(const Task& t) { return {-t.spec.priority, t.seq, t.id}; }
 
+  // Appends the entry's event to the task's history (the audit trail), refused or not.
+  void RecordEvent(const std::string& id, TaskEvent ev, const ApplyResult& r);
   ApplyResult ApplySubmit(const SubmitEntry& e);
   ApplyResult ApplyGrant(const GrantEntry& e);
   ApplyResult ApplyFinish(const FinishEntry& e);

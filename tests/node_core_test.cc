@@ -711,3 +711,49 @@ TEST(NodeCoreCache, FailedRestartedExpiredOrDependentRunsAreNotServedFromTheCach
 
 }  // namespace
 }  // namespace magpie
+
+namespace magpie {
+namespace {
+
+TEST(NodeCoreHistory, EveryCommittedEntryThatNamedTheTaskIsInItsHistoryAndSurvivesRecovery) {
+  CoreHarness h;
+  TaskSpec s = Spec({"sleep", "9"});
+  s.backoff_ms = 10;
+  s.submitted_by = "alice@h";
+  const std::string id = h.Submit(s);
+  ASSERT_EQ(h.running().count(id), 1u);
+  h.Exit(id, 1);  // attempt 1 fails: retried after the backoff
+  h.Advance(Duration::Millis(20));
+  ASSERT_EQ(h.running().count(id), 1u);
+  h.CrashAndRestart();  // attempt 2 is lost with the node
+  h.Advance(Duration::Millis(20));
+  ASSERT_EQ(h.running().count(id), 1u);
+  h.Exit(id, 0);
+  ASSERT_EQ(h.StateOf(id), TaskState::kSucceeded);
+  const Task& t = h.Get(id);
+  std::vector<std::string> seen;
+  for (const TaskEvent& e : t.history) {
+    seen.push_back(e.kind + (e.attempt ? std::to_string(e.attempt) : "") + ":" + TaskStateName(e.state_after));
+  }
+  const std::vector<std::string> want = {"submit:ready", "grant1:running",
+                                         "finish1:ready", "grant2:running", "finish2:ready",
+                                         "grant3:running", "finish3:succeeded"};
+  EXPECT_EQ(seen, want);
+  ASSERT_EQ(t.history.size(), 7u);
+  EXPECT_EQ(t.history[0].detail, "by alice@h");
+  EXPECT_NE(t.history[2].detail.find("failed"), std::string::npos) << t.history[2].detail;
+  EXPECT_NE(t.history[4].detail.find("lost"), std::string::npos) << t.history[4].detail;
+  EXPECT_EQ(t.history[1].node, "00000000000000aa");
+  for (size_t i = 1; i < t.history.size(); ++i) EXPECT_GT(t.history[i].index, t.history[i - 1].index);
+  // The records carry it: a recovered node tells the same story.
+  const std::vector<TaskEvent> before = t.history;
+  h.CrashAndRestart();
+  ASSERT_EQ(h.Get(id).history.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(h.Get(id).history[i].index, before[i].index);
+    EXPECT_EQ(h.Get(id).history[i].kind, before[i].kind);
+  }
+}
+
+}  // namespace
+}  // namespace magpie

@@ -62,6 +62,7 @@ int Run(int argc, const char* const* argv) {
   // By subcommand name; each Add* registers the subcommand of that name.
   std::map<std::string, CommandRunner> runners = {
       {"submit", AddSubmitCommand(&app, &global)},   {"status", AddStatusCommand(&app, &global)},
+      {"history", AddHistoryCommand(&app, &global)},
       {"list", AddListCommand(&app, &global)},       {"wait", AddWaitCommand(&app, &global)},
       {"logs", AddLogsCommand(&app, &global)},       {"cancel", AddCancelCommand(&app, &global)},
       {"restart", AddRestartCommand(&app, &global)}, {"members", AddMembersCommand(&app, &global)},

@@ -12,6 +12,7 @@ namespace magpie {
 
 CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddStatusCommand(CLI::App* app, const GlobalOptions* global);
+CommandRunner AddHistoryCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddListCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddWaitCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddLogsCommand(CLI::App* app, const GlobalOptions* global);

@@ -1,4 +1,4 @@
-// The read commands: `status`, `list`, `logs`, `members`. Each has --json.
+// The read commands: `status`, `history`, `list`, `logs`, `members`. Each has --json.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -32,6 +32,35 @@ int RunStatus(const StatusFlags& f, const GlobalOptions& global) {
   } else {
     std::cout << RenderTaskDetails(reply->task, NowUnixMs()) << std::flush;
   }
+  return kExitOk;
+}
+
+// `magpie history ID`: every committed entry that named the task, oldest first.
+int RunHistory(const StatusFlags& f, const GlobalOptions& global) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto reply = (*client)->GetStatus(f.id, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  const Task& t = reply->task;
+  if (f.json) {
+    std::cout << DumpJson(HistoryToJson(t)) << std::endl;
+    return kExitOk;
+  }
+  std::cout << t.id << (t.spec.name.empty() ? "" : " (" + t.spec.name + ")") << ": " << TaskStateName(t.state)
+            << "\n";
+  for (const TaskEvent& e : t.history) {
+    std::string line = FormatIsoUtc(e.at_ms) + "  #" + std::to_string(e.index) + " term " + std::to_string(e.term) +
+                       "  " + e.kind;
+    if (e.attempt != 0) line += " attempt " + std::to_string(e.attempt);
+    if (!e.node.empty()) line += " on " + e.node;
+    if (!e.detail.empty()) line += ": " + e.detail;
+    line += std::string(" -> ") + TaskStateName(e.state_after);
+    std::cout << line << "\n";
+  }
+  if (t.history.size() >= kMaxTaskEvents) {
+    std::cout << "(older events than the latest " << kMaxTaskEvents - 1 << " are not kept)\n";
+  }
+  std::cout << std::flush;
   return kExitOk;
 }
 
@@ -144,6 +173,16 @@ CommandRunner AddStatusCommand(CLI::App* app, const GlobalOptions* global) {
   sub->add_option("id", f->id, "Task id, or name (the most recent task of that name)")->required();
   sub->add_flag("--json", f->json, "Print the task as a JSON object");
   return [f, global] { return RunStatus(*f, *global); };
+}
+
+CommandRunner AddHistoryCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<StatusFlags>();
+  CLI::App* sub = app->add_subcommand(
+      "history", "Show a task's audit trail: every committed entry that named it (node, term, attempt, why)");
+  sub->fallthrough();
+  sub->add_option("id", f->id, "Task id, or name (the most recent task of that name)")->required();
+  sub->add_flag("--json", f->json, "Print the events as a JSON array");
+  return [f, global] { return RunHistory(*f, *global); };
 }
 
 CommandRunner AddListCommand(CLI::App* app, const GlobalOptions* global) {

@@ -120,4 +120,22 @@ std::string DumpJson(const json& value) {
   return value.dump(2, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
 }
 
+Json HistoryToJson(const Task& task) {
+  Json out = Json::array();
+  for (const TaskEvent& e : task.history) {
+    Json j;
+    j["index"] = e.index;
+    j["term"] = e.term;
+    j["at"] = TimeToJson(e.at_ms);
+    j["kind"] = e.kind;
+    j["attempt"] = e.attempt == 0 ? Json(nullptr) : Json(e.attempt);
+    j["node"] = StringOrNull(e.node);
+    j["detail"] = StringOrNull(e.detail);
+    j["accepted"] = e.accepted;
+    j["state_after"] = TaskStateName(e.state_after);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace magpie

@@ -25,6 +25,8 @@ using Json = nlohmann::ordered_json;
 std::string FormatIsoUtc(int64_t unix_ms);
 
 // The ISO string, or null for 0.
+// A task's audit trail (`magpie history --json`): one object per committed entry.
+Json HistoryToJson(const Task& task);
 Json TimeToJson(int64_t unix_ms);
 
 Json AttemptToJson(const Attempt& attempt);
