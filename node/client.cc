@@ -396,6 +396,11 @@ Result<MembersReply> Client::Members(std::chrono::milliseconds timeout) {
   return CallTyped<MembersReply>(RequestType::kMembers, PackBody(MembersRequest{}), timeout);
 }
 
+Result<WatchReply> Client::Watch(const WatchRequest& req, std::chrono::milliseconds timeout) {
+  auto total = timeout + std::chrono::milliseconds(std::max<int64_t>(req.timeout_ms, 0));
+  return CallTyped<WatchReply>(RequestType::kWatch, PackBody(req), total);
+}
+
 Status Client::Send(RequestType type, const std::string& body, uint64_t* request_id,
                     std::chrono::milliseconds timeout) {
   return SendUntil(type, body, request_id, Clock::now() + timeout, timeout);

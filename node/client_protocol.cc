@@ -25,6 +25,7 @@ const char* RequestTypeName(RequestType t) {
     case RequestType::kCancel: return "cancel";
     case RequestType::kRestart: return "restart";
     case RequestType::kMembers: return "members";
+    case RequestType::kWatch: return "watch";
   }
   return "unknown";
 }
@@ -81,8 +82,9 @@ Result<RequestFrame> DecodeRequest(std::string_view bytes) {
                                      " (upgrade the magpie CLI or the node)");
     }
     uint32_t type = f[2].as<uint32_t>();
-    if (type < static_cast<uint32_t>(RequestType::kSubmit) ||
-        type > static_cast<uint32_t>(RequestType::kMembers)) {
+    if (type != static_cast<uint32_t>(RequestType::kWatch) &&
+        (type < static_cast<uint32_t>(RequestType::kSubmit) ||
+        type > static_cast<uint32_t>(RequestType::kMembers))) {
       return Status::InvalidArgument("unknown request type " + std::to_string(type));
     }
     RequestFrame frame;

@@ -17,6 +17,7 @@
 
 #include "base/status.h"
 #include "node/task.h"
+#include "node/watch_protocol.h"
 
 namespace magpie {
 
@@ -34,6 +35,7 @@ enum class RequestType : uint8_t {
   kCancel = 6,
   kRestart = 7,
   kMembers = 8,
+  kWatch = 20,  // node/watch_protocol.h (9-19 are for requests being added alongside)
 };
 const char* RequestTypeName(RequestType t);
 

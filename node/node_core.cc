@@ -382,6 +382,7 @@ void NodeCore::FinishLocal(Instant now, const std::string& task_id, LocalAttempt
 
 void NodeCore::Stop(Instant now) {
   stopping_ = true;
+  ExpireWatchers(now);  // a held watch is answered now, not left to its timeout
   if (membership_) membership_->Leave(now);
   // Held work goes back to its leaders at once; running work is killed and reported lost.
   std::vector<std::string> held(held_order_.begin(), held_order_.end());
@@ -490,6 +491,7 @@ void NodeCore::Tick(Instant now) {
       ++it;
     }
   }
+  ExpireWatchers(now);
   Schedule(now);
   MaybeSteal(now);
 }
@@ -539,6 +541,7 @@ Instant NodeCore::NextDeadline() const {
   }
   if (!local_.empty()) next = std::min(next, next_renew_at_);
   for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
+  next = std::min(next, NextWatchDeadline());
   for (const auto& [ref, f] : finishes_) next = std::min(next, f.send_at);
   for (const auto& p : parked_) next = std::min(next, std::min(p.deadline, last_now_ + Duration::Millis(50)));
   for (const auto& [seq, f] : forwarded_) next = std::min(next, f.deadline);

@@ -32,6 +32,7 @@
 #include "gossip/peer_message.h"
 #include "node/client_protocol.h"
 #include "node/effects.h"
+#include "node/event_ring.h"
 #include "base/prng.h"
 #include "node/replica.h"
 #include "node/steal_messages.h"
@@ -87,6 +88,10 @@ struct CoreOptions {
   // memory before it runs out; 0 turns a limit off.
   uint64_t max_queued_tasks = 1000000;
   uint64_t max_queued_per_submitter = 250000;
+  // Events out (docs/events.md): the events kept for watchers once one has asked (about
+  // 200 bytes each), and the watches held at once.
+  size_t max_watch_events = 100000;
+  size_t max_watchers = 1024;
 };
 
 struct ClientReply {
@@ -255,6 +260,21 @@ class NodeCore {
   void HandleMembers(Instant now, const ReplyTo& from);
   MemberLoad LocalLoad() const;
 
+  // Events out (node_core_watch.cc).
+  struct Watcher {
+    ReplyTo to;
+    WatchFilter filter;
+    uint32_t max = 0;
+    uint64_t after = 0;  // the ring's cursor it has read up to
+    Instant deadline;
+  };
+  void RecordWatchEvent(const Replica& r, const Entry& e, const ApplyResult& res);
+  void HandleWatch(Instant now, const ReplyTo& from, const std::string& body);
+  void AnswerWatchers();
+  // Answers the watches whose timeout passed (all of them once the node is stopping).
+  void ExpireWatchers(Instant now);
+  Instant NextWatchDeadline() const;
+
   // Work stealing, leases and finishes (node_core_steal.cc).
   void StepSteal(Instant now, const PeerMessage& m);
   void MaybeSteal(Instant now);
@@ -331,6 +351,9 @@ class NodeCore {
   std::map<uint64_t, Waiter> waiters_;
   std::multimap<std::string, uint64_t> waiting_on_;  // task id -> waiter
   uint64_t next_waiter_ = 1;
+  EventRing events_{options_.max_watch_events};
+  std::map<uint64_t, Watcher> watchers_;
+  uint64_t next_watcher_ = 1;
   std::vector<Parked> parked_;
   std::map<uint64_t, Forwarded> forwarded_;
   uint64_t next_forward_seq_ = 1;

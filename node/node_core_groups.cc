@@ -313,6 +313,7 @@ void NodeCore::ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready
   for (const auto& e : entries) {
     if (e.type != EntryType::kNoop && e.type != kRaftConfigEntryType) {
       ApplyResult res = r.table.Apply(e);
+      RecordWatchEvent(r, e, res);
       OnApplied(last_now_, r, e, res);
       rd.applied.push_back(AppliedEntry{r.group, e});
     } else {
@@ -322,6 +323,7 @@ void NodeCore::ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready
     if (!r.serving && r.raft.is_leader() && e.term == r.raft.term()) BecameServing(r);
   }
   if (!entries.empty()) AnswerWaiters(r);
+  if (!entries.empty()) AnswerWatchers();
 }
 
 void NodeCore::BecameServing(Replica& r) {

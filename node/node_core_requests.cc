@@ -57,6 +57,7 @@ void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame
   switch (frame.type) {
     case RequestType::kList: return HandleList(from, frame.body);
     case RequestType::kMembers: return HandleMembers(now, from);
+    case RequestType::kWatch: return HandleWatch(now, from, frame.body);
     case RequestType::kLogs:
       // Output lives in files on the node that ran the attempt: the driver answers it.
       return ReplyError(from, frame.type, Status::InvalidArgument("logs are served by the driver"));
