@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "node/http_metrics.h"
-#include "tools/pipeline_file.h"
-#include "tools/task_json.h"
+#include "node/pipeline_file.h"
+#include "node/task_json.h"
 
 namespace magpie {
 

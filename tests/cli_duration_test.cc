@@ -1,7 +1,7 @@
 // Durations and times as users type them: every accepted form, and clear refusals.
 #include <gtest/gtest.h>
 
-#include "tools/duration.h"
+#include "node/duration.h"
 
 namespace magpie {
 namespace {

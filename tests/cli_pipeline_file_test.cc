@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tools/pipeline_file.h"
+#include "node/pipeline_file.h"
 
 namespace magpie {
 namespace {

@@ -2,7 +2,7 @@
 // null for what has not happened, attempts as an array of objects.
 #include <gtest/gtest.h>
 
-#include "tools/task_json.h"
+#include "node/task_json.h"
 #include "tools/task_text.h"
 
 namespace magpie {

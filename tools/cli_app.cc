@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "node/duration.h"
 #include "tools/commands.h"
-#include "tools/duration.h"
 
 namespace magpie {
 

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <memory>
 
+#include "node/task_json.h"
 #include "tools/commands.h"
-#include "tools/task_json.h"
 
 namespace magpie {
 

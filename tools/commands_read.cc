@@ -3,9 +3,9 @@
 #include <iostream>
 #include <memory>
 
+#include "node/duration.h"
+#include "node/task_json.h"
 #include "tools/commands.h"
-#include "tools/duration.h"
-#include "tools/task_json.h"
 #include "tools/task_text.h"
 
 namespace magpie {

@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "node/duration.h"
+#include "node/pipeline_file.h"
+#include "node/task_json.h"
 #include "tools/commands.h"
-#include "tools/duration.h"
-#include "tools/pipeline_file.h"
-#include "tools/task_json.h"
 #include "tools/task_text.h"
 
 namespace magpie {

@@ -19,10 +19,10 @@
 #include <set>
 #include <thread>
 
+#include "node/duration.h"
+#include "node/task_json.h"
 #include "tools/commands.h"
-#include "tools/duration.h"
 #include "tools/progress_bar.h"
-#include "tools/task_json.h"
 #include "tools/task_text.h"
 
 namespace magpie {

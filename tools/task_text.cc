@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "tools/duration.h"
-#include "tools/task_json.h"
+#include "node/duration.h"
+#include "node/task_json.h"
 
 namespace magpie {
 

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "node/pipeline_file.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "tools/pipeline_file.h"
 
 using namespace magpie;
 

@@ -1,4 +1,4 @@
-#include "tools/pipeline_file.h"
+#include "node/pipeline_file.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "tools/duration.h"
-#include "tools/pipeline_graph.h"
+#include "node/duration.h"
+#include "node/pipeline_graph.h"
 
 namespace magpie {
 

@@ -1,4 +1,4 @@
-#include "tools/duration.h"
+#include "node/duration.h"
 
 #include <algorithm>
 #include <cstdio>

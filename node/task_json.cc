@@ -1,4 +1,4 @@
-#include "tools/task_json.h"
+#include "node/task_json.h"
 
 #include <cstdio>
 #include <ctime>

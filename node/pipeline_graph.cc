@@ -1,4 +1,4 @@
-#include "tools/pipeline_graph.h"
+#include "node/pipeline_graph.h"
 
 #include <algorithm>
 #include <functional>

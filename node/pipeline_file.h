@@ -12,8 +12,8 @@
 
 #include "base/status.h"
 #include "node/client_protocol.h"
+#include "node/pipeline_graph.h"
 #include "node/task.h"
-#include "tools/pipeline_graph.h"
 
 namespace magpie {
 
