@@ -82,17 +82,18 @@ std::string KeyLocation::Describe() const {
   return path;
 }
 
+std::string MagpieHome(const KeyEnvironment& env) {
+  if (!env.magpie_home.empty()) return env.magpie_home;
+  if (!env.xdg_config_home.empty()) return env.xdg_config_home + "/magpie";
+  if (!env.home.empty()) return env.home + "/.config/magpie";
+  return "";
+}
+
 Result<KeyLocation> LocateClusterKey(const std::string& flag, const KeyEnvironment& env) {
   if (!flag.empty()) return KeyLocation{flag, KeyLocation::Source::kFlag};
   if (!env.key_file.empty()) return KeyLocation{env.key_file, KeyLocation::Source::kEnvironment};
-  std::string home;
-  if (!env.magpie_home.empty()) {
-    home = env.magpie_home;
-  } else if (!env.xdg_config_home.empty()) {
-    home = env.xdg_config_home + "/magpie";
-  } else if (!env.home.empty()) {
-    home = env.home + "/.config/magpie";
-  } else {
+  std::string home = MagpieHome(env);
+  if (home.empty()) {
     return Status::FailedPrecondition(
         "no cluster key given and no home directory to look in: pass --cluster-key FILE or set "
         "MAGPIE_CLUSTER_KEY_FILE or MAGPIE_HOME");

@@ -35,6 +35,11 @@ struct KeyLocation {
   std::string Describe() const;
 };
 
+// The magpie home: $MAGPIE_HOME, else $XDG_CONFIG_HOME/magpie, else ~/.config/magpie; empty
+// when there is no home directory at all. The default cluster key and the default config
+// file (docs/operations.md) live there.
+std::string MagpieHome(const KeyEnvironment& env);
+
 // Where the key is: `flag` (--cluster-key) if given, else the environment's file, else the
 // default path. Fails only when no default can be made (no home directory at all).
 Result<KeyLocation> LocateClusterKey(const std::string& flag, const KeyEnvironment& env);

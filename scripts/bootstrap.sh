@@ -12,7 +12,7 @@ packages=(
   librocksdb-dev libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev procps
-  libcpp-httplib-dev python3-prometheus-client libsodium-dev
+  libcpp-httplib-dev python3-prometheus-client libsodium-dev libtomlplusplus-dev
   chromium fonts-dejavu-core
 )
 bench_packages=(python3-distributed python3-dask gnuplot-nox parallel)
