@@ -4,6 +4,7 @@
 #define MAGPIE_NODE_NODE_CONFIG_FILE_H_
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "node/node_settings.h"

@@ -1,4 +1,4 @@
-// libFuzzer target: arbitrary text as a pipeline file, YAML or JSON (tools/pipeline_file.h);
+// libFuzzer target: arbitrary text as a pipeline file, YAML or JSON (node/pipeline_file.h);
 // the CLI reads these from files and the HTTP API from request bodies. Asserts: the parser
 // never crashes or throws; an error says what is wrong; a pipeline it accepts holds only
 // valid specs (ValidateSpec), at most kMaxTasksPerSubmit of them, with unique names, and
