@@ -26,6 +26,7 @@ const char* RequestTypeName(RequestType t) {
     case RequestType::kRestart: return "restart";
     case RequestType::kMembers: return "members";
     case RequestType::kWatch: return "watch";
+    case RequestType::kProgress: return "progress";
   }
   return "unknown";
 }

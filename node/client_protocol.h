@@ -36,6 +36,7 @@ enum class RequestType : uint8_t {
   kRestart = 7,
   kMembers = 8,
   kWatch = 20,  // node/watch_protocol.h (9-19 are for requests being added alongside)
+  kProgress = 9,
 };
 const char* RequestTypeName(RequestType t);
 
@@ -111,6 +112,17 @@ struct RestartRequest {
 // Cancel and Restart answer with the task as it is once the change is committed.
 using CancelReply = StatusReply;
 using RestartReply = StatusReply;
+
+// A running attempt's word on how far it has got (`magpie progress`, inside the task: the
+// CLI reads MAGPIE_TASK_ID and MAGPIE_ATTEMPT). Answered once committed, with the task.
+struct ProgressRequest {
+  std::string id;
+  uint32_t attempt = 0;
+  int32_t percent = 0;
+  std::string message;
+  MSGPACK_DEFINE_MAP(id, attempt, percent, message);
+};
+using ProgressReply = StatusReply;
 
 struct MembersRequest {
   bool unused = false;

@@ -23,6 +23,7 @@ Status CheckEntryPayload(const Entry& e) {
     case EntryType::kCancel: s = DecodePayload<CancelEntry>(e.payload).status(); break;
     case EntryType::kRestart: s = DecodePayload<RestartEntry>(e.payload).status(); break;
     case EntryType::kUpstream: s = DecodePayload<UpstreamEntry>(e.payload).status(); break;
+    case EntryType::kProgress: s = DecodePayload<ProgressEntry>(e.payload).status(); break;
     default: return Status::Ok();
   }
   if (s.ok()) return s;

@@ -22,6 +22,7 @@ enum class EntryType : uint8_t {
   kCancel = 4,
   kRestart = 5,
   kUpstream = 6,  // the outcome of an upstream in another group, as its leader reported it
+  kProgress = 7,  // what a running attempt said of itself (`magpie progress`)
 };
 
 // A task in another group that tasks here wait on has ended (or does not exist): the
@@ -78,6 +79,18 @@ struct RestartEntry {
   std::string task_id;
   int64_t at_ms = 0;
   MSGPACK_DEFINE(task_id, at_ms);
+};
+
+// Progress is committed like everything else a task's record shows, so every replica (and
+// so every node's status and dashboard) shows the same. It names the attempt: a report from
+// an attempt that is no longer current is refused, as a stale Finish is.
+struct ProgressEntry {
+  std::string task_id;
+  uint32_t attempt = 0;
+  int32_t percent = 0;  // 0..100
+  std::string message;
+  int64_t at_ms = 0;
+  MSGPACK_DEFINE(task_id, attempt, percent, message, at_ms);
 };
 
 struct Entry {

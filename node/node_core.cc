@@ -244,21 +244,22 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
     case EntryType::kUpstream:
       if (auto u = DecodePayload<UpstreamEntry>(entry.payload); u.ok()) r.upstream_proposed.erase(u->upstream_id);
       break;
-    case EntryType::kCancel:
-      // Every replica applies it; the one whose node runs the attempt kills it.
-      if (res.accepted && res.was_running && res.running_holder == options_.node_id) {
-        auto it = local_.find(res.task->id);
-        if (it != local_.end() && it->second.attempt == res.running_attempt && it->second.held) {
-          DropHeld(now, res.task->id, Outcome::kCancelled, "cancelled before it started");
-        } else if (it != local_.end() && it->second.attempt == res.running_attempt &&
-            it->second.killed_for == Outcome::kNone) {
-          it->second.killed_for = Outcome::kCancelled;
-          outbox_.kills.push_back(KillProcess{res.task->id, res.running_attempt, Outcome::kCancelled});
-        }
-      }
-      break;
     default:
       break;
+  }
+  // Tasks cancelled under a running attempt (by a Cancel, or with their parent): every
+  // replica applies it; the one whose node runs the attempt kills it. A holder that is not
+  // a replica hears it when it next renews the lease.
+  for (const RunningAttemptEnded& stop : r.table.TakeAttemptsToStop()) {
+    if (stop.holder != options_.node_id) continue;
+    auto it = local_.find(stop.task_id);
+    if (it == local_.end() || it->second.attempt != stop.attempt) continue;
+    if (it->second.held) {
+      DropHeld(now, stop.task_id, Outcome::kCancelled, "cancelled before it started");
+    } else if (it->second.killed_for == Outcome::kNone) {
+      it->second.killed_for = Outcome::kCancelled;
+      outbox_.kills.push_back(KillProcess{stop.task_id, stop.attempt, Outcome::kCancelled});
+    }
   }
 
   if (auto ps = r.pending_steals.find(entry.index); ps != r.pending_steals.end()) {
@@ -269,7 +270,7 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
       for (const auto& id : ps->second.what.task_ids) {
         const Task* t = r.table.Find(id);
         if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().node != ps->second.what.thief_id) continue;
-        reply.tasks.push_back(StolenTask{id, t->attempts.back().number, t->spec});
+        reply.tasks.push_back(StolenTask{id, t->attempts.back().number, r.table.RunSpec(*t)});
       }
     }
     SendPeer(ps->second.what.thief_address, kStealReplyType, reply);
@@ -312,7 +313,7 @@ void NodeCore::StartLocal(Instant now, Replica& r, const Task& t) {
   StartProcess sp;
   sp.task_id = t.id;
   sp.attempt = a.number;
-  sp.spec = t.spec;
+  sp.spec = r.table.RunSpec(t);
   sp.magpie_env["MAGPIE_TASK_ID"] = t.id;
   sp.magpie_env["MAGPIE_ATTEMPT"] = std::to_string(a.number);
   sp.magpie_env["MAGPIE_NODE_ID"] = options_.node_id;

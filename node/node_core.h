@@ -255,6 +255,7 @@ class NodeCore {
   void HandleStatus(Replica& r, const ReplyTo& from, const std::string& body);
   void HandleList(const ReplyTo& from, const std::string& body);
   void HandleWait(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  void HandleProgress(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleCancel(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleRestart(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleMembers(Instant now, const ReplyTo& from);

@@ -45,6 +45,24 @@ std::string NodeCore::GroupForRequest(const RequestFrame& frame) const {
       if (r.ok() && !r->ids.empty()) id = r->ids.front();
       break;
     }
+    case RequestType::kSubmit: {
+      // Children live in their parent's group (docs/children.md).
+      auto r = UnpackBody<SubmitRequest>(frame.body);
+      if (r.ok()) {
+        for (const auto& spec : r->tasks) {
+          if (!spec.parent.empty()) {
+            id = spec.parent;
+            break;
+          }
+        }
+      }
+      break;
+    }
+    case RequestType::kProgress: {
+      auto r = UnpackBody<ProgressRequest>(frame.body);
+      if (r.ok()) id = r->id;
+      break;
+    }
     default:
       break;
   }
@@ -66,6 +84,7 @@ void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame
     case RequestType::kWait:
     case RequestType::kCancel:
     case RequestType::kRestart:
+    case RequestType::kProgress:
       break;
     default:
       return ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
@@ -154,6 +173,7 @@ void NodeCore::Serve(Instant now, Replica& r, const ReplyTo& from, const Request
     case RequestType::kWait: return HandleWait(now, r, from, frame.body);
     case RequestType::kCancel: return HandleCancel(now, r, from, frame.body);
     case RequestType::kRestart: return HandleRestart(now, r, from, frame.body);
+    case RequestType::kProgress: return HandleProgress(now, r, from, frame.body);
     default: return ReplyError(from, frame.type, Status::InvalidArgument("not a group request"));
   }
 }
@@ -180,6 +200,18 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     if (!specs[i].name.empty() && !batch_names.emplace(specs[i].name, i).second) {
       return ReplyError(from, kType, Status::InvalidArgument("two tasks are named '" +
                                                              specs[i].name + "'"));
+    }
+    if (!specs[i].parent.empty()) {
+      const Task* parent = r.table.Find(specs[i].parent);
+      if (parent == nullptr) {
+        return ReplyError(from, kType,
+                          Status::NotFound(Describe(specs[i], i) + ": parent '" + specs[i].parent +
+                                           "' is not a task of group " + r.group +
+                                           " (children are submitted to their parent's group)"));
+      }
+      if (std::string why = r.table.ChildrenRefusedBy(*parent); !why.empty()) {
+        return ReplyError(from, kType, Status::FailedPrecondition(Describe(specs[i], i) + ": " + why));
+      }
     }
   }
 
@@ -465,6 +497,37 @@ void NodeCore::HandleWait(Instant now, Replica& r, const ReplyTo& from, const st
     if (!IsEnded(r.table.Find(id)->state)) waiting_on_.emplace(id, wid);
   }
   waiters_[wid] = std::move(w);
+}
+
+void NodeCore::HandleProgress(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {
+  constexpr RequestType kType = RequestType::kProgress;
+  auto req = UnpackBody<ProgressRequest>(body);
+  if (!req.ok()) return ReplyError(from, kType, req.status());
+  if (req->percent < 0 || req->percent > 100) {
+    return ReplyError(from, kType, Status::InvalidArgument("progress is a percentage from 0 to 100, not " +
+                                                           std::to_string(req->percent)));
+  }
+  if (req->message.size() > kMaxProgressMessageBytes) {
+    return ReplyError(from, kType, Status::InvalidArgument("a progress message may be at most " +
+                                                           std::to_string(kMaxProgressMessageBytes) +
+                                                           " bytes"));
+  }
+  const Task* t = r.table.Find(req->id);
+  if (t == nullptr) {
+    return ReplyError(from, kType, Status::NotFound("no task with id '" + req->id + "'"));
+  }
+  const Attempt* cur = t->current_attempt();
+  if (t->state != TaskState::kRunning || cur == nullptr || cur->number != req->attempt ||
+      cur->outcome != Outcome::kNone) {
+    return ReplyError(from, kType,
+                      Status::FailedPrecondition("attempt " + std::to_string(req->attempt) + " of " +
+                                                 t->id + " is not running (the task is " +
+                                                 TaskStateName(t->state) + ")"));
+  }
+  ProgressEntry e{t->id, req->attempt, req->percent, req->message, now.unix_millis()};
+  auto idx = Propose(r, EntryType::kProgress, EncodePayload(e));
+  if (!idx.ok()) return ReplyError(from, kType, idx.status());
+  r.pending[*idx] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, kType, {t->id}, {}}};
 }
 
 void NodeCore::HandleCancel(Instant now, Replica& r, const ReplyTo& from, const std::string& body) {

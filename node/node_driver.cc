@@ -36,6 +36,7 @@ const char* EntryTypeLabel(EntryType t) {
     case EntryType::kCancel: return "cancel";
     case EntryType::kRestart: return "restart";
     case EntryType::kUpstream: return "upstream";
+    case EntryType::kProgress: return "progress";
   }
   return "other";
 }

@@ -11,12 +11,13 @@ const char* TaskStateName(TaskState s) {
     case TaskState::kFailed: return "failed";
     case TaskState::kCancelled: return "cancelled";
     case TaskState::kBlocked: return "blocked";
+    case TaskState::kWaiting: return "waiting";
   }
   return "unknown";
 }
 
 std::optional<TaskState> ParseTaskState(std::string_view name) {
-  for (int i = 0; i <= static_cast<int>(TaskState::kBlocked); ++i) {
+  for (int i = 0; i <= static_cast<int>(TaskState::kWaiting); ++i) {
     auto s = static_cast<TaskState>(i);
     if (name == TaskStateName(s)) return s;
   }
@@ -98,8 +99,24 @@ std::string ValidateSpec(const TaskSpec& spec) {
   if (spec.submitted_by.size() > 256) return "submitted_by is longer than 256 bytes";
   if (spec.cache_key.size() > 256) return "cache key is longer than 256 bytes";
   if (spec.after.size() > 10000) return "a task may wait on at most 10000 others";
-  size_t bytes = spec.name.size() + spec.cwd.size() + spec.idempotency_key.size();
+  if (!spec.parent.empty() && GroupOfTaskId(spec.parent).empty()) {
+    return "parent must be a task id (<group>-<seq>, as $MAGPIE_TASK_ID holds), not '" +
+           spec.parent + "'";
+  }
+  if (!spec.on_children.empty()) {
+    if (spec.on_children[0].empty()) return "the merge step's program name is empty";
+    if (spec.on_children.size() > kMaxCommandArgs) return "the merge step has too many arguments";
+    for (const auto& a : spec.on_children) {
+      if (a.find('\0') != std::string::npos) return "merge step arguments may not contain NUL bytes";
+    }
+    if (IsBuiltin(spec.on_children[0])) {
+      std::string err = ValidateBuiltin(spec.on_children);
+      if (!err.empty()) return "merge step: " + err;
+    }
+  }
+  size_t bytes = spec.name.size() + spec.cwd.size() + spec.idempotency_key.size() + spec.parent.size();
   for (const auto& a : spec.command) bytes += a.size();
+  for (const auto& a : spec.on_children) bytes += a.size();
   for (const auto& [k, v] : spec.env) bytes += k.size() + v.size();
   for (const auto& [k, v] : spec.labels) bytes += k.size() + v.size();
   for (const auto& a : spec.after) bytes += a.size();

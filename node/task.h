@@ -23,6 +23,10 @@ enum class TaskState : uint8_t {
   kFailed = 4,
   kCancelled = 5,
   kBlocked = 6,    // an upstream task failed, was cancelled or is blocked
+  // Its process exited successfully with child tasks still going; when they have all
+  // ended it runs its merge step (spec.on_children) or ends by their outcomes
+  // (docs/children.md). Not an end state.
+  kWaiting = 7,
 };
 const char* TaskStateName(TaskState s);
 std::optional<TaskState> ParseTaskState(std::string_view name);
@@ -68,9 +72,17 @@ struct TaskSpec {
   // at once with that run's outcome and output. The CLI's `--cache-key auto` hashes the
   // command, environment, directory and declared input files.
   std::string cache_key;
+  // Child tasks (docs/children.md): the id of the running task that split itself into this
+  // one. A child lives in its parent's group, so the parent's outcome is one group's
+  // decision. Empty for a task that is nobody's child.
+  std::string parent;
+  // The merge step a parent runs once all its children have ended (argv, like command);
+  // empty: the parent ends succeeded if every child succeeded, failed otherwise.
+  std::vector<std::string> on_children;
 
   MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
-                     max_attempts, backoff_ms, idempotency_key, submitted_by, cache_key);
+                     max_attempts, backoff_ms, idempotency_key, submitted_by, cache_key, parent,
+                     on_children);
 };
 
 struct Attempt {
@@ -129,10 +141,23 @@ struct Task {
   std::vector<std::string> met_upstreams;
   std::string cached_from;  // a cache hit: the id of the run whose outcome it took
   std::vector<TaskEvent> history;
+  // A parent's children, in submission order, and how many of them have not ended. Only
+  // children with seq > children_after_seq count: a restart starts a new set.
+  std::vector<std::string> children;
+  int32_t children_open = 0;
+  uint64_t children_after_seq = 0;
+  bool merging = false;  // its children have ended and its attempts now run the merge step
+  // What the running attempt last said of itself (`magpie progress`); -1: nothing yet.
+  int32_t progress_percent = -1;
+  std::string progress_message;
+  int64_t progress_ms = 0;
+  uint32_t progress_attempt = 0;
 
   MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
-                     blocked_by, end_reason, restart_of, met_upstreams, cached_from, history);
+                     blocked_by, end_reason, restart_of, met_upstreams, cached_from, history,
+                     children, children_open, children_after_seq, merging, progress_percent,
+                     progress_message, progress_ms, progress_attempt);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };
@@ -148,6 +173,9 @@ inline constexpr size_t kMaxOutputTailBytes = 4096;
 inline constexpr int32_t kMaxLostAttempts = 10;
 // How long a successful run serves cache hits after it ended.
 inline constexpr int64_t kCacheTtlMs = 24LL * 3600 * 1000;
+// Children one parent may have (each run's set), and the longest progress message.
+inline constexpr size_t kMaxChildren = 100000;
+inline constexpr size_t kMaxProgressMessageBytes = 512;
 
 // The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id (a name).
 std::string GroupOfTaskId(const std::string& id);
@@ -194,7 +222,7 @@ std::string GroupOfTaskId(const std::string& id);
   }                                                                                          \
   }
 
-MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kBlocked)
+MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kWaiting)
 MAGPIE_MSGPACK_CHECKED_ENUM(magpie::Outcome, magpie::Outcome::kLost)
 
 #endif  // MAGPIE_NODE_TASK_H_

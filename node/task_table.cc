@@ -44,6 +44,8 @@ void TaskTable::Clear() {
   unfinished_by_submitter_.clear();
   for (auto& c : ready_by_band_) c = 0;
   stale_finishes_ = 0;
+  parents_to_check_.clear();
+  attempts_to_stop_.clear();
 }
 
 void TaskTable::FinishLoad() {
@@ -134,6 +136,43 @@ std::vector<std::string> TaskTable::TakeEnded() {
   return out;
 }
 
+std::vector<RunningAttemptEnded> TaskTable::TakeAttemptsToStop() {
+  std::vector<RunningAttemptEnded> out;
+  out.swap(attempts_to_stop_);
+  return out;
+}
+
+TaskSpec TaskTable::RunSpec(const Task& t) const {
+  if (!t.merging) return t.spec;
+  TaskSpec spec = t.spec;
+  spec.command = t.spec.on_children;
+  // The children's ids and outcomes, for the merge step to gather their results with
+  // `magpie logs ID` or `magpie status ID`. One environment string may not pass 128 KiB
+  // (MAX_ARG_STRLEN): past 64 KiB the lists are left out and the counts remain.
+  std::string ids, outcomes;
+  int total = 0, succeeded = 0;
+  for (const auto& id : t.children) {
+    const Task* c = Find(id);
+    const TaskState st = c != nullptr ? c->state : TaskState::kCancelled;
+    ++total;
+    if (st == TaskState::kSucceeded) ++succeeded;
+    ids += (ids.empty() ? "" : " ") + id;
+    outcomes += (outcomes.empty() ? "" : " ") + id + "=" + TaskStateName(st);
+  }
+  constexpr size_t kMaxListBytes = 64 * 1024;
+  if (outcomes.size() <= kMaxListBytes) {
+    spec.env["MAGPIE_CHILDREN"] = ids;
+    spec.env["MAGPIE_CHILDREN_OUTCOMES"] = outcomes;
+  } else {
+    spec.env["MAGPIE_CHILDREN_TRUNCATED"] = "1";
+  }
+  spec.env["MAGPIE_CHILDREN_TOTAL"] = std::to_string(total);
+  spec.env["MAGPIE_CHILDREN_SUCCEEDED"] = std::to_string(succeeded);
+  spec.env["MAGPIE_CHILDREN_FAILED"] = std::to_string(total - succeeded);
+  spec.env["MAGPIE_MERGE"] = "1";
+  return spec;
+}
+
 void TaskTable::Count(const Task& t, int delta) {
   state_counts_[static_cast<int>(t.state)] += delta;
   if (IsEnded(t.state)) return;
@@ -144,7 +183,7 @@ void TaskTable::Count(const Task& t, int delta) {
 
 size_t TaskTable::Unfinished() const {
   return CountInState(TaskState::kPending) + CountInState(TaskState::kReady) +
-         CountInState(TaskState::kRunning);
+         CountInState(TaskState::kRunning) + CountInState(TaskState::kWaiting);
 }
 
 void TaskTable::SetState(Task& t, TaskState s) {
@@ -154,9 +193,11 @@ void TaskTable::SetState(Task& t, TaskState s) {
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
   if (t.state == TaskState::kRunning) running_.erase(t.id);
+  const bool was_open = !IsEnded(t.state);
   Count(t, -1);
   t.state = s;
   Count(t, +1);
+  if (!t.spec.parent.empty() && was_open != !IsEnded(s)) OnChildOpenChanged(t, was_open ? -1 : +1);
   if (s == TaskState::kRunning) running_.insert(t.id);
   if (s == TaskState::kReady) {
     ready_.insert(KeyOf(t));
@@ -170,6 +211,8 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
   TaskEvent ev;
   ev.index = entry.index;
   ev.term = entry.term;
+  apply_index_ = entry.index;
+  apply_term_ = entry.term;
   std::string id;
   ApplyResult r;
   switch (entry.type) {
@@ -180,7 +223,9 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       MAGPIE_CHECK(e.ok(), "committed Submit undecodable: " + e.status().ToString());
       id = e->id;
       ev = {entry.index, entry.term, e->submitted_ms, "submit", 0, "", "by " + e->spec.submitted_by};
+      if (!e->spec.parent.empty()) ev.detail += ", child of " + e->spec.parent;
       const bool fresh = tasks_.count(id) == 0;
+      apply_at_ms_ = e->submitted_ms;
       r = ApplySubmit(*e);
       if (!fresh) return r;  // a duplicate id: the record is another task's
       break;
@@ -191,6 +236,7 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       id = e->task_id;
       ev = {entry.index, entry.term, e->granted_ms, "grant", e->attempt, e->holder,
             e->stolen_from.empty() ? "" : "stolen from " + e->stolen_from};
+      apply_at_ms_ = e->granted_ms;
       r = ApplyGrant(*e);
       break;
     }
@@ -206,6 +252,7 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       }
       ev = {entry.index, entry.term, e->ended_ms, "finish", e->attempt, node,
             std::string(OutcomeName(e->outcome)) + (e->reason.empty() ? "" : ": " + e->reason)};
+      apply_at_ms_ = e->ended_ms;
       r = ApplyFinish(*e);
       break;
     }
@@ -214,19 +261,30 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       MAGPIE_CHECK(e.ok(), "committed Cancel undecodable: " + e.status().ToString());
       id = e->task_id;
       ev = {entry.index, entry.term, e->at_ms, "cancel", 0, "", ""};
+      apply_at_ms_ = e->at_ms;
       r = ApplyCancel(*e);
       break;
     }
     case EntryType::kUpstream: {
       auto e = DecodePayload<UpstreamEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Upstream undecodable: " + e.status().ToString());
-      return ApplyUpstream(*e);  // names the upstream, not a task here
+      apply_at_ms_ = e->finished_ms;
+      r = ApplyUpstream(*e);  // names the upstream, not a task here
+      AdvanceParents();
+      return r;
+    }
+    case EntryType::kProgress: {
+      auto e = DecodePayload<ProgressEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Progress undecodable: " + e.status().ToString());
+      // Not in the audit trail: a task may report progress often, and its history keeps 64.
+      return ApplyProgress(*e);
     }
     case EntryType::kRestart: {
       auto e = DecodePayload<RestartEntry>(entry.payload);
       MAGPIE_CHECK(e.ok(), "committed Restart undecodable: " + e.status().ToString());
       id = e->task_id;
       ev = {entry.index, entry.term, e->at_ms, "restart", 0, "", ""};
+      apply_at_ms_ = e->at_ms;
       r = ApplyRestart(*e);
       break;
     }
@@ -234,7 +292,80 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       return {false, "unknown entry type"};
   }
   RecordEvent(id, std::move(ev), r);
+  AdvanceParents();
   return r;
+}
+
+void TaskTable::OnChildOpenChanged(const Task& child, int delta) {
+  auto it = tasks_.find(child.spec.parent);
+  if (it == tasks_.end()) return;
+  Task& parent = it->second;
+  if (!CountsAsChild(child, parent)) return;  // a child of an earlier run, before a restart
+  parent.children_open += delta;
+  Touch(parent);
+  if (parent.children_open == 0 && parent.state == TaskState::kWaiting) {
+    parents_to_check_.insert(parent.id);
+  }
+}
+
+void TaskTable::AdvanceParents() {
+  while (!parents_to_check_.empty()) {
+    const std::string id = *parents_to_check_.begin();
+    parents_to_check_.erase(parents_to_check_.begin());
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) continue;
+    Task& p = it->second;
+    if (p.state != TaskState::kWaiting || p.children_open != 0) continue;
+    std::string first_unsucceeded;
+    for (const auto& c : p.children) {
+      const Task* ct = Find(c);
+      if (ct == nullptr || ct->state != TaskState::kSucceeded) {
+        first_unsucceeded = c;
+        break;
+      }
+    }
+    const std::string n = std::to_string(p.children.size());
+    TaskEvent ev{apply_index_, apply_term_, apply_at_ms_, "children", 0, "", ""};
+    if (!p.spec.on_children.empty()) {
+      // The merge step runs with a fresh budget of attempts: the split's are spent.
+      p.merging = true;
+      p.failed_attempts = 0;
+      p.lost_attempts = 0;
+      p.not_before_ms = 0;
+      SetState(p, TaskState::kReady);
+      ev.detail = "all " + n + " children ended: merging";
+    } else if (first_unsucceeded.empty()) {
+      End(p, TaskState::kSucceeded, apply_at_ms_, "");
+      ev.detail = "all " + n + " children succeeded";
+    } else {
+      const Task* ct = Find(first_unsucceeded);
+      End(p, TaskState::kFailed, apply_at_ms_,
+          "child " + first_unsucceeded + " " + (ct ? TaskStateName(ct->state) : "is gone"));
+      ev.detail = "all " + n + " children ended; " + first_unsucceeded + " did not succeed";
+    }
+    RecordEvent(p.id, std::move(ev), ApplyResult{});
+  }
+}
+
+void TaskTable::CancelChildren(const Task& root, int64_t at_ms) {
+  // Iterative: a deep family cannot overflow the stack. End() does not recurse here
+  // because it is only called on children whose own open children are cancelled by this
+  // loop (End leaves children_open alone for a task reached from here).
+  std::vector<std::string> stack{root.id};
+  while (!stack.empty()) {
+    const std::string id = std::move(stack.back());
+    stack.pop_back();
+    const Task& p = tasks_.at(id);
+    const std::string why = "parent " + id + " " + TaskStateName(p.state);
+    for (const auto& c : p.children) {
+      auto it = tasks_.find(c);
+      if (it == tasks_.end() || IsEnded(it->second.state) || !CountsAsChild(it->second, p)) continue;
+      Task& ct = it->second;
+      EndOne(ct, TaskState::kCancelled, at_ms, why);
+      RecordEvent(c, TaskEvent{apply_index_, apply_term_, at_ms, "cancel", 0, "", why}, ApplyResult{});
+      stack.push_back(c);
+    }
+  }
 }
 
 void TaskTable::RecordEvent(const std::string& id, TaskEvent ev, const ApplyResult& r) {
@@ -296,6 +427,15 @@ ApplyResult TaskTable::ApplyUpstream(const UpstreamEntry& e) {
 
 ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   if (tasks_.count(e.id) != 0) return {false, "task " + e.id + " already exists"};
+  Task* parent = nullptr;
+  if (!e.spec.parent.empty()) {
+    // Checked again here, not only when the leader took the request: the parent may have
+    // ended while the submit was committing.
+    auto pit = tasks_.find(e.spec.parent);
+    if (pit == tasks_.end()) return {false, "parent " + e.spec.parent + " is not a task of this group"};
+    parent = &pit->second;
+    if (std::string why = ChildrenRefusedBy(*parent); !why.empty()) return {false, why};
+  }
   Task t;
   t.id = e.id;
   t.seq = e.seq;
@@ -307,6 +447,11 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   t.state = TaskState::kPending;
   Task& stored = tasks_[t.id] = std::move(t);
   Count(stored, +1);
+  if (parent != nullptr) {
+    parent->children.push_back(stored.id);
+    ++parent->children_open;
+    Touch(*parent);
+  }
   by_seq_[stored.seq] = stored.id;
   if (!stored.spec.name.empty()) by_name_[stored.spec.name] = stored.id;
   if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;
@@ -385,6 +530,10 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   a.life = e.holder_life;
   t.restart_of = 0;
   t.attempts.push_back(std::move(a));
+  t.progress_percent = -1;  // a new attempt has said nothing yet
+  t.progress_message.clear();
+  t.progress_ms = 0;
+  t.progress_attempt = 0;
   if (t.started_ms == 0) t.started_ms = e.granted_ms;
   SetState(t, TaskState::kRunning);
   ApplyResult r;
@@ -421,6 +570,12 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
 
   switch (e.outcome) {
     case Outcome::kSucceeded:
+      if (!t.merging && !t.children.empty()) {
+        // It split itself: its outcome waits for its children (AdvanceParents).
+        SetState(t, TaskState::kWaiting);
+        if (t.children_open == 0) parents_to_check_.insert(t.id);
+        break;
+      }
       End(t, TaskState::kSucceeded, e.ended_ms, "");
       break;
     case Outcome::kLost:
@@ -490,6 +645,12 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   t.end_reason.clear();
   t.blocked_by.clear();
   t.restart_of = t.attempts.empty() ? 0 : t.attempts.back().number;
+  // A new run splits afresh: the earlier run's children no longer count (they have all
+  // ended: a parent ends only after its children, or cancels them).
+  t.children.clear();
+  t.children_open = 0;
+  t.children_after_seq = max_seq();
+  t.merging = false;
   if (was_succeeded) {
     // Downstream that has not started must wait for the new run too. This comes before
     // resolving t's own upstream: if that blocks t, End() must find them pending to block
@@ -518,7 +679,54 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   return r;
 }
 
+std::string TaskTable::ChildrenRefusedBy(const Task& parent) const {
+  if (parent.merging) {
+    return "parent " + parent.id + " is merging its children's results; it takes no more children";
+  }
+  if (parent.state != TaskState::kRunning && parent.state != TaskState::kWaiting) {
+    return "parent " + parent.id + " is " + TaskStateName(parent.state) +
+           "; children may be added only while it runs or waits for its children";
+  }
+  if (parent.children.size() >= kMaxChildren) {
+    return "parent " + parent.id + " has " + std::to_string(parent.children.size()) +
+           " children, the limit";
+  }
+  return "";
+}
+
+ApplyResult TaskTable::ApplyProgress(const ProgressEntry& e) {
+  auto it = tasks_.find(e.task_id);
+  if (it == tasks_.end()) return {false, "progress for unknown task " + e.task_id};
+  Task& t = it->second;
+  const Attempt* cur = t.current_attempt();
+  if (t.state != TaskState::kRunning || cur == nullptr || cur->number != e.attempt ||
+      cur->outcome != Outcome::kNone) {
+    return {false, "attempt " + std::to_string(e.attempt) + " of " + t.id +
+                       " is not running; its progress is not recorded"};
+  }
+  t.progress_percent = std::clamp(e.percent, 0, 100);
+  t.progress_message = e.message.substr(0, kMaxProgressMessageBytes);
+  t.progress_ms = e.at_ms;
+  t.progress_attempt = e.attempt;
+  Touch(t);
+  ApplyResult r;
+  r.task = &t;
+  return r;
+}
+
 void TaskTable::End(Task& t, TaskState s, int64_t at_ms, std::string reason) {
+  EndOne(t, s, at_ms, std::move(reason));
+  // A parent that failed, was cancelled or blocked leaves no orphans behind.
+  if (s != TaskState::kSucceeded && t.children_open > 0) {
+    CancelChildren(t, at_ms);
+  }
+}
+
+void TaskTable::EndOne(Task& t, TaskState s, int64_t at_ms, std::string reason) {
+  if (t.state == TaskState::kRunning && !t.attempts.empty() &&
+      t.attempts.back().outcome == Outcome::kNone) {
+    attempts_to_stop_.push_back({t.id, t.attempts.back().node, t.attempts.back().number});
+  }
   SetState(t, s);
   t.finished_ms = at_ms;
   t.end_reason = std::move(reason);

@@ -16,6 +16,14 @@
 
 namespace magpie {
 
+// A running attempt whose task ended under it (cancelled, or with its parent): the node
+// that holds it must stop the process.
+struct RunningAttemptEnded {
+  std::string task_id;
+  std::string holder;
+  uint32_t attempt = 0;
+};
+
 // What applying one entry did, for the core to act on (start or kill processes, answer
 // clients). The table has already changed when this is returned.
 struct ApplyResult {
@@ -73,6 +81,16 @@ class TaskTable {
   std::vector<std::string> TakeDirty();
   // Ids that reached an end state since the last call (to answer waiters).
   std::vector<std::string> TakeEnded();
+  // Attempts that were running when their task was cancelled (itself or by its parent's
+  // cancel or failure) since the last call: their holders kill them.
+  std::vector<RunningAttemptEnded> TakeAttemptsToStop();
+
+  // What an attempt of t runs: its command, or, for a parent whose children have all
+  // ended, its merge step with the children's ids and outcomes in the environment
+  // (docs/children.md). Every node that starts an attempt asks the group's table for it.
+  TaskSpec RunSpec(const Task& t) const;
+  // Why parent may not take a child now, or "" when it may.
+  std::string ChildrenRefusedBy(const Task& parent) const;
 
   size_t size() const { return tasks_.size(); }
   size_t ready_count() const { return ready_.size(); }
@@ -107,6 +125,20 @@ class TaskTable {
   ApplyResult ApplyCancel(const CancelEntry& e);
   ApplyResult ApplyRestart(const RestartEntry& e);
   ApplyResult ApplyUpstream(const UpstreamEntry& e);
+  ApplyResult ApplyProgress(const ProgressEntry& e);
+  // Children (docs/children.md).
+  bool CountsAsChild(const Task& child, const Task& parent) const {
+    return child.seq > parent.children_after_seq;
+  }
+  // A child's end (or return from it by restart) changes its parent's open count.
+  void OnChildOpenChanged(const Task& child, int delta);
+  // Parents queued by OnChildOpenChanged: waiting ones whose children have all ended merge
+  // or end. Runs until no parent is left to move (a parent's end may finish its own parent).
+  void AdvanceParents();
+  // End without cancelling children (End does that too).
+  void EndOne(Task& t, TaskState s, int64_t at_ms, std::string reason);
+  // Cancels every child of root that has not ended, and theirs, at at_ms.
+  void CancelChildren(const Task& root, int64_t at_ms);
   bool IsForeign(const Task& t, const std::string& up) const;
   // Upstreams of t not yet succeeded here (foreign ones not yet reported met, which are
   // registered in foreign_waits_).
@@ -146,7 +178,14 @@ class TaskTable {
   std::set<std::string> running_;
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
-  size_t state_counts_[7] = {};
+  size_t state_counts_[8] = {};
+  // Parents whose open-children count reached zero during the entry being applied: they
+  // move on (merge or end) once the entry's own changes are done, at the entry's time.
+  std::set<std::string> parents_to_check_;
+  int64_t apply_at_ms_ = 0;
+  uint64_t apply_index_ = 0;  // the entry being applied, for events it causes elsewhere
+  uint64_t apply_term_ = 0;
+  std::vector<RunningAttemptEnded> attempts_to_stop_;
   std::map<std::string, size_t> unfinished_by_submitter_;  // no entry at zero
   int32_t ready_by_band_[3] = {};
   uint64_t stale_finishes_ = 0;
