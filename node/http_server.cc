@@ -75,11 +75,13 @@ HttpServer::HttpServer(HttpServerOptions options, std::shared_ptr<SnapshotBox> s
     : options_(std::move(options)),
       log_(std::move(logger)),
       api_(options_.node_address, options_.node_security, std::move(snapshots), log_),
+      events_(options_.node_address, options_.node_security, log_),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
+  events_.StopAll();  // open event streams end within a second, not when their clients go
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -92,7 +94,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   Status s = ParseHttpListen(options.listen, &host, &port);
   if (!s.ok()) return s;
   std::unique_ptr<HttpServer> h(new HttpServer(options, std::move(snapshots), std::move(logger)));
-  const int threads = std::max(1, options.threads);
+  // Each open event stream holds a thread: they get threads of their own.
+  const int threads = std::max(1, options.threads) + kMaxEventStreams;
   h->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   h->server_->set_payload_max_length(kMaxBodyBytes);
   h->server_->set_read_timeout(std::chrono::seconds(10));
@@ -148,6 +151,7 @@ void HttpServer::Route() {
   srv.Get("/api/v1/groups", [this](const httplib::Request&, httplib::Response& res) {
     Send(res, api_.Groups());
   });
+  events_.Route(srv);
   srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     Send(res, api_.Metrics());
   });

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "node/http_api.h"
+#include "node/http_events.h"
 #include "node/http_snapshot.h"
 
 namespace httplib {
@@ -67,6 +68,7 @@ class HttpServer {
   HttpServerOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   HttpApi api_;
+  HttpEvents events_;  // GET /api/v1/events (server-sent events)
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;

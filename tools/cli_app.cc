@@ -67,6 +67,7 @@ int Run(int argc, const char* const* argv) {
       {"logs", AddLogsCommand(&app, &global)},       {"cancel", AddCancelCommand(&app, &global)},
       {"restart", AddRestartCommand(&app, &global)}, {"members", AddMembersCommand(&app, &global)},
       {"keygen", AddKeygenCommand(&app, &global)},   {"token", AddTokenCommand(&app, &global)},
+      {"watch", AddWatchCommand(&app, &global)},
   };
 
   try {

@@ -99,6 +99,21 @@ def task_list(node):
     return json.loads(cli(node, "list", "--json").stdout)
 
 
+def members(node):
+    """`magpie members --json` at a node, or [] when it does not answer."""
+    r = cli(node, "members", "--json", check=False)
+    return json.loads(r.stdout) if r.returncode == 0 else []
+
+
+def wait_all_alive(nodes, timeout=30):
+    """Until every node sees every one of them alive."""
+    deadline = time.time() + timeout
+    while not all(sum(m["state"] == "alive" for m in members(n)) == len(nodes) for n in nodes):
+        if time.time() > deadline:
+            fail(f"{len(nodes)} nodes did not see each other alive within {timeout} s")
+        time.sleep(0.2)
+
+
 ENDED = {"succeeded", "failed", "cancelled", "blocked"}
 
 
