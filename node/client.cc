@@ -392,6 +392,10 @@ Result<StatusReply> Client::Restart(const std::string& id, std::chrono::millisec
   return CallTyped<StatusReply>(RequestType::kRestart, PackBody(req), timeout);
 }
 
+Result<StatusReply> Client::Progress(const ProgressRequest& req, std::chrono::milliseconds timeout) {
+  return CallTyped<StatusReply>(RequestType::kProgress, PackBody(req), timeout);
+}
+
 Result<MembersReply> Client::Members(std::chrono::milliseconds timeout) {
   return CallTyped<MembersReply>(RequestType::kMembers, PackBody(MembersRequest{}), timeout);
 }

@@ -95,6 +95,8 @@ class Client {
   Result<StatusReply> Restart(const std::string& id,
                               std::chrono::milliseconds timeout = kDefaultTimeout);
   Result<MembersReply> Members(std::chrono::milliseconds timeout = kDefaultTimeout);
+  Result<StatusReply> Progress(const ProgressRequest& req,
+                               std::chrono::milliseconds timeout = kDefaultTimeout);
   // The node holds a Watch for up to req.timeout_ms; `timeout` is the allowance on top of it.
   Result<WatchReply> Watch(const WatchRequest& req,
                            std::chrono::milliseconds timeout = kDefaultTimeout);

@@ -85,7 +85,7 @@ Result<RequestFrame> DecodeRequest(std::string_view bytes) {
     uint32_t type = f[2].as<uint32_t>();
     if (type != static_cast<uint32_t>(RequestType::kWatch) &&
         (type < static_cast<uint32_t>(RequestType::kSubmit) ||
-        type > static_cast<uint32_t>(RequestType::kMembers))) {
+        type > static_cast<uint32_t>(RequestType::kProgress))) {
       return Status::InvalidArgument("unknown request type " + std::to_string(type));
     }
     RequestFrame frame;

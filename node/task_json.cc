@@ -85,6 +85,19 @@ json TaskToJson(const Task& t) {
   j["end_reason"] = StringOrNull(t.end_reason);
   j["cached_from"] = StringOrNull(t.cached_from);
   j["cache_hit"] = !t.cached_from.empty();
+  j["parent"] = StringOrNull(s.parent);
+  j["on_children"] = s.on_children.empty() ? json(nullptr) : json(s.on_children);
+  j["children"] = t.children;
+  j["children_open"] = t.children_open;
+  j["merging"] = t.merging;
+  if (t.progress_percent >= 0) {
+    j["progress"] = {{"percent", t.progress_percent},
+                     {"message", t.progress_message},
+                     {"attempt", t.progress_attempt},
+                     {"at", TimeToJson(t.progress_ms)}};
+  } else {
+    j["progress"] = nullptr;
+  }
   return j;
 }
 

@@ -68,6 +68,7 @@ int Run(int argc, const char* const* argv) {
       {"restart", AddRestartCommand(&app, &global)}, {"members", AddMembersCommand(&app, &global)},
       {"keygen", AddKeygenCommand(&app, &global)},   {"token", AddTokenCommand(&app, &global)},
       {"watch", AddWatchCommand(&app, &global)},
+      {"progress", AddProgressCommand(&app, &global)},
   };
 
   try {

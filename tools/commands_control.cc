@@ -1,5 +1,6 @@
 // `magpie cancel` and `magpie restart`: change tasks, printing "ID STATE" for each once the
-// change is committed.
+// change is committed. `magpie progress`: a running task's word on how far it has got.
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -52,7 +53,42 @@ CommandRunner AddControl(CLI::App* app, const GlobalOptions* global, const std::
   return [f, global, call] { return RunControl(*f, *global, call); };
 }
 
+struct ProgressFlags {
+  int percent = 0;
+  std::vector<std::string> words;
+};
+
+// Inside a task: MAGPIE_TASK_ID and MAGPIE_ATTEMPT name the attempt, and MAGPIE_NODE (the
+// global --node's default) its node, which routes the report to the task's group.
+int RunProgress(const ProgressFlags& f, const GlobalOptions& global) {
+  const char* id = std::getenv("MAGPIE_TASK_ID");
+  const char* attempt = std::getenv("MAGPIE_ATTEMPT");
+  if (id == nullptr || *id == '\0' || attempt == nullptr) {
+    return ReportUsage("magpie progress runs inside a task: MAGPIE_TASK_ID and MAGPIE_ATTEMPT "
+                       "are not set");
+  }
+  ProgressRequest req;
+  req.id = id;
+  req.attempt = static_cast<uint32_t>(std::strtoul(attempt, nullptr, 10));
+  req.percent = f.percent;
+  for (const auto& w : f.words) req.message += (req.message.empty() ? "" : " ") + w;
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto reply = (*client)->Progress(req, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  return kExitOk;
+}
+
 }  // namespace
+
+CommandRunner AddProgressCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<ProgressFlags>();
+  CLI::App* sub = app->add_subcommand(
+      "progress", "From inside a task: record how far it has got (shown by status, wait, the dashboard)");
+  sub->add_option("percent", f->percent, "0 to 100")->required()->check(CLI::Range(0, 100));
+  sub->add_option("message", f->words, "What it is doing, e.g. \"parsing\"");
+  return [f, global] { return RunProgress(*f, *global); };
+}
 
 CommandRunner AddCancelCommand(CLI::App* app, const GlobalOptions* global) {
   return AddControl(app, global, "cancel",

@@ -47,6 +47,8 @@ struct SubmitFlags {
   std::string backoff;
   std::string cache_key;
   std::vector<std::string> inputs;
+  std::string parent;
+  std::string on_children;
   std::string file;
   bool dry_run = false;
   bool json = false;
@@ -166,6 +168,9 @@ Result<TaskSpec> SpecFromFlags(const SubmitFlags& f, std::vector<std::string> ar
   } else {
     spec.cache_key = f.cache_key;
   }
+  // Like the command's words after --, the merge step runs through the shell only if asked
+  // to; here it is one string, so the shell it is.
+  if (!f.on_children.empty()) spec.on_children = {"/bin/sh", "-c", f.on_children};
   std::string invalid = ValidateSpec(spec);
   if (!invalid.empty()) return Status::InvalidArgument("invalid task: " + invalid);
   return spec;
@@ -256,6 +261,7 @@ int RunSubmit(const SubmitFlags& f, const GlobalOptions& global) {
   const std::string submitter = Submitter();
   for (auto& t : req.tasks) {
     if (t.submitted_by.empty()) t.submitted_by = submitter;
+    if (!f.parent.empty()) t.parent = f.parent;
   }
   if (f.dry_run) return PrintPlan(req, f.json);
 
@@ -318,6 +324,13 @@ CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
   f->backoff_opt = sub->add_option("--backoff", f->backoff,
                                    "Delay before the first retry, doubling after (default 1s)");
   opts.push_back(f->backoff_opt);
+  opts.push_back(sub->add_option("--on-children", f->on_children,
+                                 "Merge step (a shell command) this task runs once the children "
+                                 "it submitted have all ended; MAGPIE_CHILDREN* describe them "
+                                 "(docs/children.md)"));
+  sub->add_option("--parent", f->parent,
+                  "Submit as a child of this running task (inside a task: $MAGPIE_TASK_ID); "
+                  "with -f, every task of the file");
   sub->add_option("-f,--file", f->file,
                   "Submit the tasks of a pipeline YAML file (docs/pipelines.md)");
   sub->add_flag("--dry-run", f->dry_run, "Check and print the plan; submit nothing");

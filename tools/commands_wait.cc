@@ -126,6 +126,7 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (known[i] && IsEnded(tasks[i].state)) ++p.done;
       if (known[i] && IsEnded(tasks[i].state) && !Succeeded(tasks[i])) ++p.failed;
+      if (known[i] && p.note.empty() && tasks[i].state == TaskState::kRunning) p.note = ProgressText(tasks[i], true);
     }
     bar.Update(p);
     // The next batch still going, after this one; none left: all ended.
@@ -151,12 +152,13 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
   if (f.json) {
     std::cout << DumpJson(TasksToJson(tasks)) << std::endl;
   } else {
-    std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "STATE", "REASON"}};
+    std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "STATE", "PROGRESS", "REASON"}};
     for (const Task& t : tasks) {
       std::string reason = t.end_reason;
       if (reason.empty() && !t.blocked_by.empty()) reason = "blocked by " + t.blocked_by;
+      std::string progress = ProgressText(t, false);
       rows.push_back({t.id, t.spec.name.empty() ? "-" : t.spec.name, TaskStateName(t.state),
-                      reason.empty() ? "-" : reason});
+                      progress.empty() ? "-" : progress, reason.empty() ? "-" : reason});
     }
     std::cout << RenderTable(rows) << std::flush;
   }

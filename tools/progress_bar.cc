@@ -13,6 +13,7 @@ std::string RenderProgress(const Progress& p, int width) {
   std::string line = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
   line += std::to_string(done) + "/" + std::to_string(total) + " done";
   if (p.failed > 0) line += ", " + std::to_string(p.failed) + " failed";
+  if (!p.note.empty()) line += "; " + p.note;
   return line;
 }
 

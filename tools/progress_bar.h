@@ -11,6 +11,7 @@ struct Progress {
   int total = 0;
   int done = 0;    // ended, in any end state
   int failed = 0;  // ended without succeeding: failed, cancelled or blocked
+  std::string note;  // what a running task last said of itself (`magpie progress`)
 };
 
 // The line itself, without control characters; `width` is the number of cells in the bar.

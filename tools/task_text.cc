@@ -124,6 +124,14 @@ std::string FormatAttempt(const Attempt& a) {
   return out;
 }
 
+std::string ProgressText(const Task& t, bool with_id) {
+  if (t.progress_percent < 0) return "";
+  std::string out = with_id ? t.id + " " : "";
+  out += std::to_string(t.progress_percent) + "%";
+  if (!t.progress_message.empty()) out += " " + t.progress_message;
+  return out;
+}
+
 std::string RenderTaskDetails(const Task& t, int64_t now_ms) {
   const TaskSpec& s = t.spec;
   std::vector<std::vector<std::string>> rows = {
@@ -151,6 +159,19 @@ std::string RenderTaskDetails(const Task& t, int64_t now_ms) {
     rows.push_back({"next attempt:", TimeWithAge(t.not_before_ms, now_ms)});
   }
   if (!t.blocked_by.empty()) rows.push_back({"blocked by:", t.blocked_by});
+  if (t.progress_percent >= 0) {
+    rows.push_back({"progress:", ProgressText(t, false) + " (attempt " +
+                                     std::to_string(t.progress_attempt) + ", " +
+                                     FormatAge(t.progress_ms, now_ms) + " ago)"});
+  }
+  if (!s.parent.empty()) rows.push_back({"parent:", s.parent});
+  if (!s.on_children.empty()) rows.push_back({"merge step:", FormatCommand(s.on_children)});
+  if (!t.children.empty()) {
+    std::string c = std::to_string(t.children.size()) + " (" + std::to_string(t.children_open) +
+                    " not ended)";
+    if (t.merging) c += ", merging";
+    rows.push_back({"children:", c});
+  }
   if (!t.end_reason.empty()) rows.push_back({"end reason:", t.end_reason});
   std::string out = RenderTable(rows);
   out += "attempts:";

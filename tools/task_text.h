@@ -22,6 +22,9 @@ std::string FormatCommand(const std::vector<std::string>& argv);
 // One line per attempt: "#2  node n1  started ...  ended ...  failed  exit 1".
 std::string FormatAttempt(const Attempt& attempt);
 
+// "40% parsing" (prefixed with the id if asked), or "" when the task has said nothing.
+std::string ProgressText(const Task& t, bool with_id);
+
 // `magpie status`: every field, one "key: value" line each, then the output tails.
 std::string RenderTaskDetails(const Task& task, int64_t now_ms);
 

@@ -107,7 +107,7 @@ async function refreshTasks() {
     row.onclick = () => { selected = t.id; refreshDetail(); };
     cell(row, t.id);
     cell(row, t.name || null);
-    cell(row, t.state, t.state);
+    cell(row, t.state + (t.progress && t.state === "running" ? " " + t.progress.percent + "%" : ""), t.state);
     cell(row, t.attempts.length);
     const last = t.attempts[t.attempts.length - 1];
     cell(row, last ? last.node : null);
@@ -125,7 +125,12 @@ async function refreshDetail() {
   document.getElementById("detail-id").textContent = h.id + (h.name ? " (" + h.name + ")" : "");
   document.getElementById("detail-summary").textContent =
     "state " + h.state + ", submitted " + time(h.submitted_at) +
-    (h.finished_at ? ", finished " + time(h.finished_at) : "");
+    (h.finished_at ? ", finished " + time(h.finished_at) : "") +
+    (h.progress ? "\nprogress " + h.progress.percent + "% " + h.progress.message +
+                  " (attempt " + h.progress.attempt + ")" : "") +
+    (h.parent ? "\nchild of " + h.parent : "") +
+    (h.children && h.children.length ? "\nchildren " + h.children.length + " (" +
+        h.children_open + " not ended" + (h.merging ? ", merging" : "") + ")" : "");
   fill("attempts", h.attempts, (row, a) => {
     cell(row, a.number);
     cell(row, a.node);
@@ -145,7 +150,7 @@ async function refreshDetail() {
 const SVG = "http://www.w3.org/2000/svg";
 const STATE_FILL = { succeeded: "#c8e6c9", running: "#ffe0b2", ready: "#fff3e0",
                      pending: "#f5f5f5", failed: "#ffcdd2", blocked: "#ffcdd2",
-                     cancelled: "#e0e0e0" };
+                     cancelled: "#e0e0e0", waiting: "#e1f5fe" };
 
 function svgEl(parent, tag, attrs) {
   const e = document.createElementNS(SVG, tag);
