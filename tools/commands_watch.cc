@@ -66,8 +66,13 @@ int RunWatch(const WatchFlags& f, const GlobalOptions& global) {
     auto client = Client::Connect(global.node, *security);
     if (!client.ok()) return ReportError(client.status());
     auto status = (*client)->GetStatus(f.task, global.call_timeout);
-    if (!status.ok()) return ReportError(status.status());
-    o.task_id = status->task.id;
+    if (status.ok()) {
+      o.task_id = status->task.id;
+    } else if (status.status().code() == Status::Code::kNotFound && !GroupOfTaskId(f.task).empty()) {
+      o.task_id = f.task;  // an id not submitted yet (ids are <group>-<seq>): watch for it
+    } else {
+      return ReportError(status.status());
+    }
   }
   auto stream = EventStream::Start(std::move(o));
   if (!stream.ok()) return ReportError(stream.status());
@@ -115,7 +120,9 @@ CommandRunner AddWatchCommand(CLI::App* app, const GlobalOptions* global) {
   sub->add_option("--state", f->state,
                   "Only events after which the task is in this state (pending, ready, running, "
                   "succeeded, failed, cancelled, blocked)");
-  sub->add_option("--task", f->task, "Only the events of this task (an id, or a name: its most recent task)");
+  sub->add_option("--task", f->task,
+                  "Only the events of this task: an id (submitted yet or not), or the name of "
+                  "an existing task (its most recent)");
   sub->add_flag("--json", f->json, "One JSON object per line");
   sub->add_option("--count", f->count, "Exit after this many events (0: no bound)");
   sub->add_option("--for", f->duration, "Exit after this long (5s, 2m, ...)");

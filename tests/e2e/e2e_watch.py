@@ -7,7 +7,8 @@ the cluster's token. Then three tasks: one that succeeds and one that fails, sub
 a, and one that succeeds, submitted to c. Every replica of a group reports each committed
 entry, yet each task's events must arrive exactly once, in log order, and be exactly the
 task's `magpie history`: submit (ready), grant (running), finish (succeeded or failed).
-The filtered watch prints only the two successes; the SSE stream carries the same nine
+The filtered watch prints only the two successes; a watch of one task id, started before
+that task was submitted, prints its three events; the SSE stream carries the same nine
 events; a stream resumed with its Last-Event-ID carries only what came after; without the
 token the endpoint answers 401."""
 import http.client
@@ -127,9 +128,13 @@ conn.close()
 
 everything = Watch(a, "--json", "--count", "9")
 succeeded = Watch(b, "--state", "succeeded", "--count", "2")
+# b's first task, not submitted yet (ids are <group>-<seq>; b's group is its id's first 8).
+b_first = {m["address"]: m["id"] for m in members(a)}[b.addr][:8] + "-1"
+one_task = Watch(c, "--task", b_first, "--json", "--count", "3")
 sse = Sse()
 everything.wait_watching(3)
 succeeded.wait_watching(3)
+one_task.wait_watching(3)
 sse.wait_watching()
 
 ok_a = submit(a, "sh", "-c", f"true {TOKEN}")
@@ -184,6 +189,10 @@ again = [d for k, d in resumed.events if k == "message"]
 check({e["task"] for e in again} == {later} and len(again) == 3,
       f"the resumed stream carried {[(e['task'], e['kind']) for e in again]}, not only {later}'s three events")
 resumed.close()
+check(later == b_first, f"b's first task is {later}, not {b_first}")
+only_later = [json.loads(l) for l in one_task.finish(30)]
+check([(e["task"], e["kind"]) for e in only_later] == [(later, "submit"), (later, "grant"), (later, "finish")],
+      f"watch --task {b_first} printed {only_later}")
 
 # A bad filter is refused before any stream starts.
 conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
