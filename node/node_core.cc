@@ -498,7 +498,7 @@ void NodeCore::Tick(Instant now) {
 }
 
 void NodeCore::AnswerWaiters(Replica& r) {
-  for (const auto& id : r.table.TakeEnded()) {
+  for (const auto& id : TakeEndedTasks(r)) {
     auto [lo, hi] = waiting_on_.equal_range(id);
     for (auto it = lo; it != hi;) {
       auto w = waiters_.find(it->second);

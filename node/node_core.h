@@ -269,7 +269,10 @@ class NodeCore {
     uint64_t after = 0;  // the ring's cursor it has read up to
     Instant deadline;
   };
-  void RecordWatchEvent(const Replica& r, const Entry& e, const ApplyResult& res);
+  void RecordWatchEvent(Replica& r, const Entry& e, const ApplyResult& res);
+  // The tasks of r that ended since the last call (RecordWatchEvent takes them from the
+  // table as each entry applies, to report ends no entry names).
+  std::vector<std::string> TakeEndedTasks(Replica& r);
   void HandleWatch(Instant now, const ReplyTo& from, const std::string& body);
   void AnswerWatchers();
   // Answers the watches whose timeout passed (all of them once the node is stopping).
@@ -355,6 +358,7 @@ class NodeCore {
   EventRing events_{options_.max_watch_events};
   std::map<uint64_t, Watcher> watchers_;
   uint64_t next_watcher_ = 1;
+  std::vector<std::string> ended_by_apply_;  // see TakeEndedTasks
   std::vector<Parked> parked_;
   std::map<uint64_t, Forwarded> forwarded_;
   uint64_t next_forward_seq_ = 1;

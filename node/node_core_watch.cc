@@ -37,16 +37,48 @@ std::string TaskIdOfEntry(const Entry& e) {
 
 }  // namespace
 
-void NodeCore::RecordWatchEvent(const Replica& r, const Entry& e, const ApplyResult& res) {
+void NodeCore::RecordWatchEvent(Replica& r, const Entry& e, const ApplyResult& res) {
   if (!events_.active()) return;  // nobody has watched this node yet
+  // Tasks this entry ended: kept for AnswerWaiters (TakeEndedTasks), and those it ended
+  // without naming them reported below.
+  std::vector<std::string> ended = r.table.TakeEnded();
+  ended_by_apply_.insert(ended_by_apply_.end(), ended.begin(), ended.end());
   // The replay of the log at recovery re-applies what an earlier life of this node applied
   // (and reported): those are not news, and the ring of that life is gone anyway.
   if (auto it = replay_to_.find(r.group); it != replay_to_.end() && e.index <= it->second) return;
   const Task* t = res.task;
-  if (t == nullptr) t = r.table.Find(TaskIdOfEntry(e));
+  const std::string named = t != nullptr ? t->id : TaskIdOfEntry(e);
+  if (t == nullptr) t = r.table.Find(named);
   // Only an entry the task's history recorded (a duplicate submit names another's id).
-  if (t == nullptr || t->history.empty() || t->history.back().index != e.index) return;
-  events_.Append(WatchEvent{0, r.group, t->id, t->spec.name, t->history.back()});
+  if (t != nullptr && !t->history.empty() && t->history.back().index == e.index) {
+    events_.Append(WatchEvent{0, r.group, t->id, t->spec.name, t->history.back()});
+  }
+  // Ends no entry names: downstream tasks blocked by a failure (or by an Upstream entry's
+  // news of one in another group), and whatever else the table ends along with the named
+  // task. They carry the index of the entry that ended them.
+  for (const auto& id : ended) {
+    const Task* d = r.table.Find(id);
+    if (id == named || d == nullptr) continue;
+    if (!d->history.empty() && d->history.back().index == e.index) {
+      events_.Append(WatchEvent{0, r.group, d->id, d->spec.name, d->history.back()});
+      continue;
+    }
+    TaskEvent ev;
+    ev.index = e.index;
+    ev.term = e.term;
+    ev.at_ms = d->finished_ms;
+    ev.kind = TaskStateName(d->state);
+    ev.detail = d->state == TaskState::kBlocked ? "blocked by " + d->blocked_by : d->end_reason;
+    ev.state_after = d->state;
+    events_.Append(WatchEvent{0, r.group, d->id, d->spec.name, std::move(ev)});
+  }
+}
+
+std::vector<std::string> NodeCore::TakeEndedTasks(Replica& r) {
+  std::vector<std::string> ended = std::move(ended_by_apply_);
+  ended_by_apply_.clear();
+  for (auto& id : r.table.TakeEnded()) ended.push_back(std::move(id));
+  return ended;
 }
 
 void NodeCore::HandleWatch(Instant now, const ReplyTo& from, const std::string& body) {

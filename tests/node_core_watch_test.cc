@@ -226,6 +226,58 @@ TEST(NodeCoreWatch, EachTasksEventsArriveOnceInLogOrderAndTheStateFilterKeepsOnl
   EXPECT_TRUE(refused) << "an unknown state is refused with InvalidArgument";
 }
 
+TEST(NodeCoreWatch, ADownstreamBlockedByAFailureIsReportedWithTheIndexOfTheFinishThatBlockedIt) {
+  CoreHarness h;
+  Watch start(h, After(0), 1);
+  uint64_t cursor = start.Take()->next_cursor;
+  uint64_t request_id = 100;
+  TaskSpec up = Spec({"false"}, "up");
+  up.max_attempts = 1;
+  auto ids = h.Submit({up, Spec({"true"}, "down", {"up"}), Spec({"true"}, "further", {"down"})});
+  ASSERT_EQ(ids.size(), 3u);
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf("further"), TaskState::kBlocked);
+
+  Watch blocked(h, After(cursor, 0, "blocked"), ++request_id);
+  auto r = blocked.Take();
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->events.size(), 2u) << "both downstream tasks, though no entry names them";
+  const uint64_t finish_index = h.Get("up").history.back().index;
+  for (const WatchEvent& e : r->events) {
+    EXPECT_EQ(e.event.kind, "blocked");
+    EXPECT_EQ(e.event.index, finish_index) << "the entry that blocked " << e.task_id;
+    EXPECT_EQ(e.event.detail, "blocked by " + h.Get(e.task_id).blocked_by);
+  }
+  EXPECT_EQ(r->events[0].task_id, ids[1]);
+  EXPECT_EQ(r->events[1].task_id, ids[2]);
+
+  // Waits still hear of those ends: a Wait on the blocked task is answered.
+  ReplyFrame w = h.Call(RequestType::kWait, PackBody(WaitRequest{{ids[2]}, 1000}));
+  ASSERT_TRUE(w.status.ok());
+  EXPECT_TRUE(UnpackBody<WaitReply>(w.body)->all_ended);
+}
+
+TEST(NodeCoreWatch, AWaitOnADownstreamIsAnsweredWhenItIsBlockedWhileTheNodeIsWatched) {
+  CoreHarness h;
+  Watch start(h, After(0), 1001);  // the ring is on: ends pass through it to the waiters
+  ASSERT_TRUE(start.Take());
+  TaskSpec up = Spec({"sleep", "9"}, "up");
+  up.max_attempts = 1;
+  auto ids = h.Submit({up, Spec({"true"}, "down", {"up"})});
+  ASSERT_EQ(ids.size(), 2u);
+  h.core().Request(h.now(), ReplyTo{"waiter", 50},
+                   RequestFrame{RequestType::kWait, 50, PackBody(WaitRequest{{ids[1]}, 30000})});
+  h.Drain();
+  h.Exit(ids[0], 1);
+  bool answered = false;
+  for (const auto& rep : h.replies()) {
+    if (rep.to.request_id != 50) continue;
+    auto w = UnpackBody<WaitReply>(rep.frame.body);
+    answered = rep.frame.status.ok() && w.ok() && w->all_ended;
+  }
+  EXPECT_TRUE(answered) << "the held wait must hear that its task was blocked";
+}
+
 TEST(NodeCoreWatch, AStoppingNodeAnswersHeldWatchesAtOnce) {
   CoreHarness h;
   Watch start(h, After(0), 1);
