@@ -113,20 +113,25 @@ void HttpEvents::Route(httplib::Server& server) {
       o.resume = std::move(*cursors);
     }
     {
+      // The slot is taken here, under the lock, so requests arriving together cannot all
+      // pass the check; it is given back if the stream does not start.
       std::lock_guard<std::mutex> lock(mu_);
-      if (open_.size() >= static_cast<size_t>(kMaxEventStreams)) {
+      if (open_.size() + starting_ >= static_cast<size_t>(kMaxEventStreams)) {
         return SendError(res, ErrorResponse(Status::Busy(
                                   std::to_string(kMaxEventStreams) +
                                   " event streams are open on this node, its limit: use another node")));
       }
+      ++starting_;
     }
     auto started = EventStream::Start(std::move(o));
-    if (!started.ok()) return SendError(res, ErrorResponse(started.status()));
-    std::shared_ptr<EventStream> stream = std::move(*started);
+    std::shared_ptr<EventStream> stream;
+    if (started.ok()) stream = std::move(*started);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      open_.insert(stream);
+      --starting_;
+      if (stream) open_.insert(stream);
     }
+    if (!started.ok()) return SendError(res, ErrorResponse(started.status()));
     struct State {
       bool announced = false;
       std::string last_id;  // the id the client holds now

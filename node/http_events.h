@@ -56,6 +56,7 @@ class HttpEvents {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::set<std::shared_ptr<EventStream>> open_;
+  size_t starting_ = 0;  // streams between the limit's check and open_
 };
 
 }  // namespace magpie
