@@ -15,6 +15,9 @@ struct BuggifySwitches {
   bool regrant_without_lease_wait = false;  // a new leader re-grants at once
   bool ack_before_quorum = false;  // answer a submit once durable here, not on a quorum
   bool accept_stale_finish = false;  // a finish of an older attempt closes the current one
+  // Schedules: a leader fires a slot again while its Fire is in flight, and the table does
+  // not refuse a slot already decided.
+  bool fire_twice = false;
 };
 
 #ifdef MAGPIE_BUGGIFY

@@ -27,6 +27,7 @@ const char* RequestTypeName(RequestType t) {
     case RequestType::kMembers: return "members";
     case RequestType::kWatch: return "watch";
     case RequestType::kProgress: return "progress";
+    case RequestType::kSchedule: return "schedule";
   }
   return "unknown";
 }
@@ -85,7 +86,7 @@ Result<RequestFrame> DecodeRequest(std::string_view bytes) {
     uint32_t type = f[2].as<uint32_t>();
     if (type != static_cast<uint32_t>(RequestType::kWatch) &&
         (type < static_cast<uint32_t>(RequestType::kSubmit) ||
-        type > static_cast<uint32_t>(RequestType::kProgress))) {
+        type > static_cast<uint32_t>(RequestType::kSchedule))) {
       return Status::InvalidArgument("unknown request type " + std::to_string(type));
     }
     RequestFrame frame;

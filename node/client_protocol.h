@@ -37,6 +37,7 @@ enum class RequestType : uint8_t {
   kMembers = 8,
   kWatch = 20,  // node/watch_protocol.h (9-19 are for requests being added alongside)
   kProgress = 9,
+  kSchedule = 10,
 };
 const char* RequestTypeName(RequestType t);
 
@@ -123,6 +124,15 @@ struct ProgressRequest {
   MSGPACK_DEFINE_MAP(id, attempt, percent, message);
 };
 using ProgressReply = StatusReply;
+
+// Changes a schedule (docs/schedules.md): action is "pause", "resume" or "rm". Answered once
+// committed, with the schedule's record. (`schedule add` is a submit of a spec with a
+// schedule; `schedule list` lists state scheduled.)
+struct ScheduleRequest {
+  std::string id;
+  std::string action;
+  MSGPACK_DEFINE_MAP(id, action);
+};
 
 struct MembersRequest {
   bool unused = false;

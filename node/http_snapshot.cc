@@ -84,7 +84,7 @@ std::shared_ptr<const NodeSnapshot> TakeSnapshot(const NodeCore& core, Instant n
     }
     for (TaskState s : {TaskState::kPending, TaskState::kReady, TaskState::kRunning,
                         TaskState::kSucceeded, TaskState::kFailed, TaskState::kCancelled,
-                        TaskState::kBlocked, TaskState::kWaiting}) {
+                        TaskState::kBlocked, TaskState::kWaiting, TaskState::kScheduled}) {
       info.tasks_by_state[TaskStateName(s)] = r->table.CountInState(s);
     }
     info.stale_finishes = r->table.stale_finishes();

@@ -24,6 +24,8 @@ Status CheckEntryPayload(const Entry& e) {
     case EntryType::kRestart: s = DecodePayload<RestartEntry>(e.payload).status(); break;
     case EntryType::kUpstream: s = DecodePayload<UpstreamEntry>(e.payload).status(); break;
     case EntryType::kProgress: s = DecodePayload<ProgressEntry>(e.payload).status(); break;
+    case EntryType::kFire: s = DecodePayload<FireEntry>(e.payload).status(); break;
+    case EntryType::kSchedulePause: s = DecodePayload<SchedulePauseEntry>(e.payload).status(); break;
     default: return Status::Ok();
   }
   if (s.ok()) return s;

@@ -23,6 +23,8 @@ enum class EntryType : uint8_t {
   kRestart = 5,
   kUpstream = 6,  // the outcome of an upstream in another group, as its leader reported it
   kProgress = 7,  // what a running attempt said of itself (`magpie progress`)
+  kFire = 8,      // a schedule's slot: fired (a new task) or skipped
+  kSchedulePause = 9,
 };
 
 // A task in another group that tasks here wait on has ended (or does not exist): the
@@ -91,6 +93,27 @@ struct ProgressEntry {
   std::string message;
   int64_t at_ms = 0;
   MSGPACK_DEFINE(task_id, attempt, percent, message, at_ms);
+};
+
+// One slot of a schedule, decided once: the entry carries the slot, and applying it moves
+// the schedule's last_slot_ms past it, so a second Fire for the same slot (a new leader's,
+// a stale leader's) is refused wherever and whenever it commits.
+struct FireEntry {
+  std::string schedule_id;
+  int64_t slot_ms = 0;
+  uint64_t skipped_before = 0;  // earlier slots the leader skipped by the missed-firing policy
+  bool run = true;              // false: this slot is skipped too (missed)
+  std::string task_id;          // the task it creates when it runs; its spec is the template
+  uint64_t seq = 0;
+  int64_t at_ms = 0;            // when the leader fired it
+  MSGPACK_DEFINE(schedule_id, slot_ms, skipped_before, run, task_id, seq, at_ms);
+};
+
+struct SchedulePauseEntry {
+  std::string schedule_id;
+  bool paused = true;
+  int64_t at_ms = 0;
+  MSGPACK_DEFINE(schedule_id, paused, at_ms);
 };
 
 struct Entry {

@@ -244,6 +244,13 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
     case EntryType::kUpstream:
       if (auto u = DecodePayload<UpstreamEntry>(entry.payload); u.ok()) r.upstream_proposed.erase(u->upstream_id);
       break;
+    case EntryType::kFire:
+      // Decided (fired, skipped or refused): the schedule may plan its next slot.
+      if (auto f = DecodePayload<FireEntry>(entry.payload); f.ok()) {
+        auto p = r.fires_proposed.find(f->schedule_id);
+        if (p != r.fires_proposed.end() && f->slot_ms >= p->second.second) r.fires_proposed.erase(p);
+      }
+      break;
     default:
       break;
   }
@@ -408,6 +415,7 @@ void NodeCore::Stop(Instant now) {
 
 void NodeCore::Schedule(Instant now) {
   if (stopping_) return;
+  for (auto& [g, rp] : replicas_) FireSchedules(now, *rp);
   StartHeld(now);  // already granted to us, under a running lease: before our own
   for (auto& [g, rp] : replicas_) {
     Replica& r = *rp;
@@ -526,6 +534,7 @@ Instant NodeCore::NextDeadline() const {
     // message bring the core back.
     if (CanGrant(*r, last_now_)) {
       if (!r->table.ForeignWaits().empty()) next = std::min(next, r->next_upstream_poll);
+      next = std::min(next, NextScheduleDeadline(*r));
       for (const auto& [id, l] : r->leases) {
         if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), r->leases_valid_from));
       }

@@ -258,6 +258,10 @@ class NodeCore {
   void HandleProgress(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleCancel(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
   void HandleRestart(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  void HandleSchedule(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
+  // Schedules (node_core_schedules.cc): as a group's leader, propose the Fire entries due.
+  void FireSchedules(Instant now, Replica& r);
+  Instant NextScheduleDeadline(const Replica& r) const;
   void HandleMembers(Instant now, const ReplyTo& from);
   MemberLoad LocalLoad() const;
 

@@ -386,6 +386,7 @@ void NodeCore::LostLeadership(Replica& r) {
   r.inflight_names.clear();
   r.inflight_ids.clear();
   r.upstream_proposed.clear();
+  r.fires_proposed.clear();
 }
 
 void NodeCore::MaybeCompact(Replica& r, Ready& rd) {

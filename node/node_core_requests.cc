@@ -4,6 +4,7 @@
 
 #include "base/buggify.h"
 #include "node/node_core.h"
+#include "node/schedule_plan.h"
 
 namespace magpie {
 
@@ -63,6 +64,11 @@ std::string NodeCore::GroupForRequest(const RequestFrame& frame) const {
       if (r.ok()) id = r->id;
       break;
     }
+    case RequestType::kSchedule: {
+      auto r = UnpackBody<ScheduleRequest>(frame.body);
+      if (r.ok()) id = r->id;
+      break;
+    }
     default:
       break;
   }
@@ -85,6 +91,7 @@ void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame
     case RequestType::kCancel:
     case RequestType::kRestart:
     case RequestType::kProgress:
+    case RequestType::kSchedule:
       break;
     default:
       return ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
@@ -174,6 +181,7 @@ void NodeCore::Serve(Instant now, Replica& r, const ReplyTo& from, const Request
     case RequestType::kCancel: return HandleCancel(now, r, from, frame.body);
     case RequestType::kRestart: return HandleRestart(now, r, from, frame.body);
     case RequestType::kProgress: return HandleProgress(now, r, from, frame.body);
+    case RequestType::kSchedule: return HandleSchedule(now, r, from, frame.body);
     default: return ReplyError(from, frame.type, Status::InvalidArgument("not a group request"));
   }
 }
@@ -200,6 +208,11 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     if (!specs[i].name.empty() && !batch_names.emplace(specs[i].name, i).second) {
       return ReplyError(from, kType, Status::InvalidArgument("two tasks are named '" +
                                                              specs[i].name + "'"));
+    }
+    if (specs[i].is_schedule()) {
+      if (Status s = CheckScheduleSpec(specs[i].schedule); !s.ok()) {
+        return ReplyError(from, kType, Status::InvalidArgument(Describe(specs[i], i) + ": " + s.message()));
+      }
     }
     if (!specs[i].parent.empty()) {
       const Task* parent = r.table.Find(specs[i].parent);
@@ -258,6 +271,11 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
         }
         after[i].push_back(ids[it->second]);
         if (!existing[it->second]) batch_deps[i].push_back(it->second);
+      } else if (const Task* up = r.table.Find(a); up != nullptr && up->spec.is_schedule()) {
+        return ReplyError(from, kType,
+                          Status::InvalidArgument(Describe(specs[i], i) + " waits on '" + a +
+                                                  "', a schedule: it never ends; wait on one of "
+                                                  "its runs instead"));
       } else if (r.table.Find(a) != nullptr || r.inflight_ids.count(a) != 0) {
         after[i].push_back(a);
       } else if (const Task* t = r.table.FindByName(a)) {

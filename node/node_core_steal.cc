@@ -656,7 +656,8 @@ std::vector<UpstreamEntry> NodeCore::UpstreamOutcomes(const Replica& r,
   std::vector<UpstreamEntry> out;
   for (const auto& id : ids) {
     const Task* t = r.table.Find(id);
-    if (t == nullptr) {
+    if (t == nullptr || t->spec.is_schedule()) {
+      // A schedule never succeeds: waiting on one is waiting on nothing that will come.
       out.push_back(UpstreamEntry{id, false, TaskState::kBlocked, 0});
     } else if (IsEnded(t->state)) {
       out.push_back(UpstreamEntry{id, true, t->state, t->finished_ms});

@@ -37,6 +37,8 @@ const char* EntryTypeLabel(EntryType t) {
     case EntryType::kRestart: return "restart";
     case EntryType::kUpstream: return "upstream";
     case EntryType::kProgress: return "progress";
+    case EntryType::kFire: return "fire";
+    case EntryType::kSchedulePause: return "schedule_pause";
   }
   return "other";
 }

@@ -92,6 +92,9 @@ struct Replica {
   std::set<AttemptRef> lost_reported;  // own attempts of earlier lives, already ended
   std::set<std::string> upstream_proposed;  // Upstream entries proposed, not yet applied
   Instant next_upstream_poll;
+  // Fire entries proposed in a term, by schedule id: the latest slot. The schedule waits
+  // for it to apply before the next is planned (docs/schedules.md).
+  std::map<std::string, std::pair<uint64_t, int64_t>> fires_proposed;  // id -> (term, slot)
 };
 
 }  // namespace magpie

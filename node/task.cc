@@ -12,12 +12,13 @@ const char* TaskStateName(TaskState s) {
     case TaskState::kCancelled: return "cancelled";
     case TaskState::kBlocked: return "blocked";
     case TaskState::kWaiting: return "waiting";
+    case TaskState::kScheduled: return "scheduled";
   }
   return "unknown";
 }
 
 std::optional<TaskState> ParseTaskState(std::string_view name) {
-  for (int i = 0; i <= static_cast<int>(TaskState::kWaiting); ++i) {
+  for (int i = 0; i <= static_cast<int>(TaskState::kScheduled); ++i) {
     auto s = static_cast<TaskState>(i);
     if (name == TaskStateName(s)) return s;
   }
@@ -114,7 +115,19 @@ std::string ValidateSpec(const TaskSpec& spec) {
       if (!err.empty()) return "merge step: " + err;
     }
   }
-  size_t bytes = spec.name.size() + spec.cwd.size() + spec.idempotency_key.size() + spec.parent.size();
+  if (spec.is_schedule()) {
+    const ScheduleSpec& sc = spec.schedule;
+    if (!sc.cron.empty() && sc.every_ms > 0) return "a schedule has --cron or --every, not both";
+    if (sc.every_ms != 0 && sc.every_ms < 1000) return "--every must be at least 1s";
+    if (sc.cron.size() > 256) return "cron expression is longer than 256 bytes";
+    if (sc.catch_up < 0 || sc.catch_up > 1000) return "catch-up must be between 0 and 1000";
+    if (!spec.after.empty()) return "a schedule's tasks cannot wait on others (--after)";
+    if (!spec.parent.empty()) return "a schedule cannot be a child task";
+  } else if (spec.schedule.catch_up != 0 || spec.schedule.no_overlap || spec.schedule.every_ms < 0) {
+    return "catch-up and no-overlap belong to a schedule (--cron or --every)";
+  }
+  size_t bytes = spec.name.size() + spec.cwd.size() + spec.idempotency_key.size() + spec.parent.size() +
+                 spec.schedule.cron.size();
   for (const auto& a : spec.command) bytes += a.size();
   for (const auto& a : spec.on_children) bytes += a.size();
   for (const auto& [k, v] : spec.env) bytes += k.size() + v.size();

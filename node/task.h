@@ -27,6 +27,9 @@ enum class TaskState : uint8_t {
   // ended it runs its merge step (spec.on_children) or ends by their outcomes
   // (docs/children.md). Not an end state.
   kWaiting = 7,
+  // Not a task but a schedule (docs/schedules.md): its spec is the template of the tasks
+  // its group's leader fires, one committed Fire entry per slot. Ends only by cancel (rm).
+  kScheduled = 8,
 };
 const char* TaskStateName(TaskState s);
 std::optional<TaskState> ParseTaskState(std::string_view name);
@@ -45,6 +48,17 @@ enum class Outcome : uint8_t {
   kLost = 5,       // its node died or lost the lease; the process is gone
 };
 const char* OutcomeName(Outcome o);
+
+// When a schedule fires (docs/schedules.md). Exactly one of cron and every_ms is set.
+struct ScheduleSpec {
+  std::string cron;      // five fields, UTC (node/cron.h)
+  int64_t every_ms = 0;  // slots at creation + k * every_ms
+  // Slots missed while no leader could fire (no quorum, every replica down) beyond the one
+  // still on time: run at most this many of the latest of them late; 0 skips them all.
+  int32_t catch_up = 0;
+  bool no_overlap = false;  // skip a slot while the previous firing's task has not ended
+  MSGPACK_DEFINE(cron, every_ms, catch_up, no_overlap);
+};
 
 // Records are msgpack arrays, not maps: a third of the bytes and far faster to decode, on
 // the hottest path there is (every log entry, every stored record). They stay readable
@@ -79,10 +93,14 @@ struct TaskSpec {
   // The merge step a parent runs once all its children have ended (argv, like command);
   // empty: the parent ends succeeded if every child succeeded, failed otherwise.
   std::vector<std::string> on_children;
+  // Set: this is a schedule, and the rest of the spec is its tasks' template.
+  ScheduleSpec schedule;
+
+  bool is_schedule() const { return !schedule.cron.empty() || schedule.every_ms > 0; }
 
   MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
                      max_attempts, backoff_ms, idempotency_key, submitted_by, cache_key, parent,
-                     on_children);
+                     on_children, schedule);
 };
 
 struct Attempt {
@@ -152,12 +170,23 @@ struct Task {
   std::string progress_message;
   int64_t progress_ms = 0;
   uint32_t progress_attempt = 0;
+  // A schedule's record: the latest slot decided (fired or skipped; nothing at or before it
+  // fires again), what it did, and whether it is paused.
+  int64_t last_slot_ms = 0;
+  uint64_t fired = 0;
+  uint64_t skipped = 0;
+  std::string last_fired;  // id of the latest task it fired
+  bool paused = false;
+  // A task a schedule fired: which, and for which slot.
+  std::string fired_by;
+  int64_t slot_ms = 0;
 
   MSGPACK_DEFINE(id, seq, spec, state, attempts, submitted_ms, started_ms, finished_ms,
                      not_before_ms, failed_attempts, lost_attempts, stdout_tail, stderr_tail,
                      blocked_by, end_reason, restart_of, met_upstreams, cached_from, history,
                      children, children_open, children_after_seq, merging, progress_percent,
-                     progress_message, progress_ms, progress_attempt);
+                     progress_message, progress_ms, progress_attempt, last_slot_ms, fired,
+                     skipped, last_fired, paused, fired_by, slot_ms);
 
   const Attempt* current_attempt() const { return attempts.empty() ? nullptr : &attempts.back(); }
 };
@@ -222,7 +251,7 @@ std::string GroupOfTaskId(const std::string& id);
   }                                                                                          \
   }
 
-MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kWaiting)
+MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kScheduled)
 MAGPIE_MSGPACK_CHECKED_ENUM(magpie::Outcome, magpie::Outcome::kLost)
 
 #endif  // MAGPIE_NODE_TASK_H_

@@ -46,6 +46,7 @@ void TaskTable::Clear() {
   stale_finishes_ = 0;
   parents_to_check_.clear();
   attempts_to_stop_.clear();
+  schedules_.clear();
 }
 
 void TaskTable::FinishLoad() {
@@ -59,6 +60,7 @@ void TaskTable::FinishLoad() {
     }
     if (t.state == TaskState::kPending) unmet_[id] = CountUnmet(t);
     if (t.state == TaskState::kSucceeded) AddCacheSource(t);
+    if (t.state == TaskState::kScheduled) schedules_.insert(id);
   }
 }
 
@@ -175,7 +177,7 @@ TaskSpec TaskTable::RunSpec(const Task& t) const {
 
 void TaskTable::Count(const Task& t, int delta) {
   state_counts_[static_cast<int>(t.state)] += delta;
-  if (IsEnded(t.state)) return;
+  if (IsEnded(t.state) || t.state == TaskState::kScheduled) return;
   size_t& n = unfinished_by_submitter_[t.spec.submitted_by];
   n += delta;
   if (n == 0) unfinished_by_submitter_.erase(t.spec.submitted_by);
@@ -193,6 +195,7 @@ void TaskTable::SetState(Task& t, TaskState s) {
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
   if (t.state == TaskState::kRunning) running_.erase(t.id);
+  if (t.state == TaskState::kScheduled) schedules_.erase(t.id);
   const bool was_open = !IsEnded(t.state);
   Count(t, -1);
   t.state = s;
@@ -272,6 +275,23 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       r = ApplyUpstream(*e);  // names the upstream, not a task here
       AdvanceParents();
       return r;
+    }
+    case EntryType::kFire: {
+      auto e = DecodePayload<FireEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Fire undecodable: " + e.status().ToString());
+      apply_at_ms_ = e->at_ms;
+      r = ApplyFire(*e);  // records its events on the schedule and the task it fires
+      AdvanceParents();
+      return r;
+    }
+    case EntryType::kSchedulePause: {
+      auto e = DecodePayload<SchedulePauseEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed SchedulePause undecodable: " + e.status().ToString());
+      id = e->schedule_id;
+      apply_at_ms_ = e->at_ms;
+      ev = {entry.index, entry.term, e->at_ms, e->paused ? "pause" : "resume", 0, "", ""};
+      r = ApplySchedulePause(*e);
+      break;
     }
     case EntryType::kProgress: {
       auto e = DecodePayload<ProgressEntry>(entry.payload);
@@ -444,7 +464,9 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   std::sort(t.spec.after.begin(), t.spec.after.end());
   t.spec.after.erase(std::unique(t.spec.after.begin(), t.spec.after.end()), t.spec.after.end());
   t.submitted_ms = e.submitted_ms;
-  t.state = TaskState::kPending;
+  t.state = t.spec.is_schedule() ? TaskState::kScheduled : TaskState::kPending;
+  // The first slot comes after the schedule's creation, not at it.
+  if (t.spec.is_schedule()) t.last_slot_ms = e.submitted_ms;
   Task& stored = tasks_[t.id] = std::move(t);
   Count(stored, +1);
   if (parent != nullptr) {
@@ -457,6 +479,12 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   if (!stored.spec.idempotency_key.empty()) by_key_[stored.spec.idempotency_key] = stored.id;
   for (const auto& up : stored.spec.after) dependents_[up].insert(stored.id);
   Touch(stored);
+  if (stored.state == TaskState::kScheduled) {
+    schedules_.insert(stored.id);
+    ApplyResult r;
+    r.task = &stored;
+    return r;
+  }
   if (const Task* source = CacheHitFor(stored)) {
     // A cache hit ends at once with the source run's outcome and output; it has no attempts.
     stored.cached_from = source->id;
@@ -484,9 +512,11 @@ void TaskTable::ResolveDependencies(Task& t) {
       continue;
     }
     const Task* u = Find(up);
-    if (u == nullptr) {
+    if (u == nullptr || u->spec.is_schedule()) {
+      // A schedule never succeeds: its runs are tasks of their own (wait on one of those).
       t.blocked_by = up;
-      End(t, TaskState::kBlocked, t.submitted_ms, "upstream " + up + " does not exist");
+      End(t, TaskState::kBlocked, t.submitted_ms,
+          "upstream " + up + (u == nullptr ? " does not exist" : " is a schedule, not a task"));
       return;
     }
     if (u->state == TaskState::kSucceeded) continue;
@@ -631,6 +661,9 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
     return {false, "task " + t.id + " is " + TaskStateName(t.state) + "; only a succeeded, "
                    "failed or cancelled task can be restarted"};
   }
+  if (t.spec.is_schedule()) {
+    return {false, t.id + " is a removed schedule; add it again with magpie schedule add"};
+  }
   if (!t.attempts.empty() && t.attempts.back().outcome == Outcome::kNone) {
     // A new attempt now would run beside the old one, which is still being stopped.
     return {false, "attempt " + std::to_string(t.attempts.back().number) + " of " + t.id +
@@ -676,6 +709,85 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   if (t.state != TaskState::kBlocked) UnblockDownstream(t);
   ApplyResult r;
   r.task = &t;
+  return r;
+}
+
+TaskSpec TaskTable::FiredSpec(const Task& schedule) {
+  TaskSpec spec = schedule.spec;
+  spec.schedule = ScheduleSpec{};
+  spec.idempotency_key.clear();  // it made `schedule add` safe to retry; it is not the runs'
+  return spec;
+}
+
+ApplyResult TaskTable::ApplyFire(const FireEntry& e) {
+  auto it = tasks_.find(e.schedule_id);
+  if (it == tasks_.end()) return {false, "fire of unknown schedule " + e.schedule_id};
+  Task& s = it->second;
+  const std::string slot = "slot " + std::to_string(e.slot_ms);
+  if (s.state != TaskState::kScheduled) {
+    return {false, "fire of " + e.schedule_id + " which is " + TaskStateName(s.state)};
+  }
+  if (s.paused) return {false, "fire of " + e.schedule_id + " which is paused"};
+  // The exactly-once rule: a slot is decided once, by the first Fire for it to commit.
+  if (e.slot_ms <= s.last_slot_ms && !MAGPIE_BUGGIFY_ON(fire_twice)) {
+    return {false, slot + " of " + s.id + " was decided already (latest " +
+                       std::to_string(s.last_slot_ms) + ")"};
+  }
+  if (e.run && (e.task_id.empty() || tasks_.count(e.task_id) != 0)) {
+    return {false, "fire of " + s.id + " names task id '" + e.task_id + "', which is taken"};
+  }
+  s.last_slot_ms = e.slot_ms;
+  s.skipped += e.skipped_before;
+  Touch(s);
+  TaskEvent ev{apply_index_, apply_term_, e.at_ms, "fire", 0, "", ""};
+  const std::string before =
+      e.skipped_before > 0 ? " (" + std::to_string(e.skipped_before) + " missed slots before it skipped)" : "";
+  ApplyResult done;
+  done.task = &s;
+  if (!e.run) {
+    ++s.skipped;
+    ev.detail = slot + " skipped: missed" + before;
+    RecordEvent(s.id, std::move(ev), done);
+    return done;
+  }
+  if (s.spec.schedule.no_overlap && !s.last_fired.empty()) {
+    const Task* prev = Find(s.last_fired);
+    if (prev != nullptr && !IsEnded(prev->state)) {
+      ++s.skipped;
+      ev.detail = slot + " skipped: " + prev->id + " is still " + TaskStateName(prev->state) + before;
+      RecordEvent(s.id, std::move(ev), done);
+      return done;
+    }
+  }
+  ApplyResult r = ApplySubmit(SubmitEntry{e.task_id, e.seq, FiredSpec(s), e.at_ms});
+  if (!r.accepted || r.task == nullptr) return r;
+  Task& t = tasks_.at(e.task_id);
+  t.fired_by = s.id;
+  t.slot_ms = e.slot_ms;
+  ++s.fired;
+  s.last_fired = t.id;
+  RecordEvent(t.id, TaskEvent{apply_index_, apply_term_, e.at_ms, "submit", 0, "",
+                              "fired by schedule " + s.id + " for " + slot},
+              r);
+  ev.detail = slot + " fired " + t.id + before;
+  RecordEvent(s.id, std::move(ev), done);
+  return r;
+}
+
+ApplyResult TaskTable::ApplySchedulePause(const SchedulePauseEntry& e) {
+  auto it = tasks_.find(e.schedule_id);
+  if (it == tasks_.end()) return {false, "no schedule " + e.schedule_id};
+  Task& s = it->second;
+  if (s.state != TaskState::kScheduled) {
+    return {false, s.id + " is not a schedule that fires (it is " + TaskStateName(s.state) + ")"};
+  }
+  if (s.paused == e.paused) return {false, s.id + " is already " + (e.paused ? "paused" : "running")};
+  s.paused = e.paused;
+  // Slots that passed while paused are not missed firings: nothing is caught up for them.
+  if (!e.paused) s.last_slot_ms = std::max(s.last_slot_ms, e.at_ms);
+  Touch(s);
+  ApplyResult r;
+  r.task = &s;
   return r;
 }
 

@@ -89,6 +89,9 @@ class TaskTable {
   // ended, its merge step with the children's ids and outcomes in the environment
   // (docs/children.md). Every node that starts an attempt asks the group's table for it.
   TaskSpec RunSpec(const Task& t) const;
+  // Schedules that fire (docs/schedules.md), in id order; and the spec of the tasks one fires.
+  const std::set<std::string>& schedule_ids() const { return schedules_; }
+  static TaskSpec FiredSpec(const Task& schedule);
   // Why parent may not take a child now, or "" when it may.
   std::string ChildrenRefusedBy(const Task& parent) const;
 
@@ -126,6 +129,8 @@ class TaskTable {
   ApplyResult ApplyRestart(const RestartEntry& e);
   ApplyResult ApplyUpstream(const UpstreamEntry& e);
   ApplyResult ApplyProgress(const ProgressEntry& e);
+  ApplyResult ApplyFire(const FireEntry& e);
+  ApplyResult ApplySchedulePause(const SchedulePauseEntry& e);
   // Children (docs/children.md).
   bool CountsAsChild(const Task& child, const Task& parent) const {
     return child.seq > parent.children_after_seq;
@@ -178,7 +183,8 @@ class TaskTable {
   std::set<std::string> running_;
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
-  size_t state_counts_[8] = {};
+  size_t state_counts_[9] = {};
+  std::set<std::string> schedules_;  // ids of schedules that fire (state scheduled)
   // Parents whose open-children count reached zero during the entry being applied: they
   // move on (merge or end) once the entry's own changes are done, at the entry's time.
   std::set<std::string> parents_to_check_;

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     if (listed.count(seed) != 0) continue;
     SimOptions o = cl->explicit_options ? cl->run : DrawSwarmOptions(seed, cl->run.buggify);
     if (!cl->explicit_options && cl->swarm_replication > 0) o.replication = cl->swarm_replication;
+    if (!cl->explicit_options) o.schedules = cl->run.schedules;
     o.seed = seed;
     runs.push_back(PlannedRun{o, ""});
   }

@@ -100,7 +100,7 @@ Status ValidateOptions(const SimOptions& o) {
       return Status::InvalidArgument("unknown --buggify '" + o.buggify +
                                      "' (ack_before_durable, grant_running_task, "
                                      "forget_lost_on_recover, regrant_without_lease_wait, "
-                                     "ack_before_quorum, accept_stale_finish, hidden_partition)");
+                                     "ack_before_quorum, accept_stale_finish, fire_twice, hidden_partition)");
     }
   }
   return Status::Ok();
@@ -112,6 +112,7 @@ std::string ReplayCommand(const SimOptions& o) {
                     " --faults " + FaultsName(o.faults) + " --workload " + o.workload +
                     " --replication " + std::to_string(o.replication);
   if (!o.buggify.empty() && o.buggify != "none") cmd += " --buggify " + o.buggify;
+  if (o.schedules > 0) cmd += " --schedules " + std::to_string(o.schedules);
   return cmd;
 }
 
@@ -139,6 +140,8 @@ SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify) {
   if (p.Chance(1, 8)) o.faults = (o.faults & ~kFaultDrift) | kFaultDriftBeyond;
   o.workload = WorkloadName(AllWorkloads()[p.Below(AllWorkloads().size())]);
   o.buggify = buggify == "none" ? "" : buggify;
+  // The schedule switch breaks only what schedules do: give its runs some.
+  if (o.buggify == "fire_twice") o.schedules = 3;
   // Replica groups of three (the core's default) in three seeds of four; one voter in the
   // rest, so the single-replica path (a wipe loses the group) stays covered.
   o.replication = p.Chance(1, 4) ? 1 : 3;
@@ -158,8 +161,10 @@ std::string Usage() {
          "  --workload   mixed, random, dag, failing, long, one-node, cancel-restart\n"
          "  --replication  voters per replica group, 1..7 (default 3; the swarm draws 1 or 3)\n"
          "  --swarm-replication R  the swarm uses R for every seed instead of drawing it\n"
+         "  --schedules N  the clients add N schedules (--every 5s..20s) checked to fire once per slot\n"
          "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
-         "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish\n"
+         "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish,\n"
+         "               fire_twice (with --schedules)\n"
          "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
          "               at t=100..130 s and hides it from the membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"
@@ -239,6 +244,11 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       if (!v.ok()) return v.status();
       if (*v < 1 || *v > 7) return Status::InvalidArgument("--swarm-replication must be between 1 and 7");
       cl.swarm_replication = static_cast<int>(*v);
+    } else if (flag == "--schedules") {
+      auto v = ParseUnsigned(flag, value);
+      if (!v.ok()) return v.status();
+      if (*v > 20) return Status::InvalidArgument("--schedules must be between 0 and 20");
+      cl.run.schedules = static_cast<int>(*v);
     } else if (flag == "--replication") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();

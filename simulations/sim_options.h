@@ -38,7 +38,7 @@ std::string FaultsName(uint32_t faults);
 // declares a node dead that the record says is healthy (the no-false-death checker fires).
 inline constexpr const char* kBuggifyNames[] = {
     "ack_before_durable",         "grant_running_task", "forget_lost_on_recover",
-    "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish",
+    "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish", "fire_twice",
     "hidden_partition"};
 
 struct SimOptions {
@@ -51,6 +51,9 @@ struct SimOptions {
   // Voters per replica group (CoreOptions::replication, the core's default 3); the swarm
   // draws 1 or 3 per seed. Always in the replay command.
   int replication = 3;
+  // Schedules the clients add (--schedules N, docs/schedules.md): 0 leaves every run as it
+  // was before schedules existed, so the regression seeds replay unchanged.
+  int schedules = 0;
 };
 
 Status ValidateOptions(const SimOptions& options);

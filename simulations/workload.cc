@@ -219,8 +219,26 @@ PlannedRequest Workload::Garbage(int node) {
   return r;
 }
 
+PlannedRequest Workload::AddSchedule(int node, ClientMemory& memory) {
+  // Quick built-in work and periods of seconds: the cluster is idle between firings, so the
+  // liveness phase still finds moments where everything has converged.
+  TaskSpec s = BaseSpec(node, memory, {"@sleep", "0." + std::to_string(prng_->Between(1, 5))});
+  s.name = memory.name + "-schedule-" + std::to_string(schedules_left_);
+  static constexpr int64_t kPeriods[] = {5'000, 7'000, 10'000, 20'000};
+  s.schedule.every_ms = kPeriods[prng_->Below(4)];
+  s.schedule.catch_up = prng_->Chance(1, 2) ? 0 : static_cast<int32_t>(prng_->Between(1, 3));
+  s.schedule.no_overlap = prng_->Chance(1, 2);
+  s.timeout_ms = 0;
+  return Submit(node, {std::move(s)});
+}
+
 PlannedRequest Workload::Next(ClientMemory& memory) {
   const int node = mix_.one_node ? 0 : static_cast<int>(prng_->Below(nodes_.size()));
+  if (schedules_left_ > 0) {
+    PlannedRequest r = AddSchedule(node, memory);
+    --schedules_left_;
+    return r;
+  }
   const uint32_t weights[] = {mix_.single, mix_.pipeline, mix_.failing, mix_.long_task,
                               mix_.cancel, mix_.restart, mix_.read, mix_.garbage};
   uint64_t total = 0;

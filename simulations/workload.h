@@ -81,6 +81,8 @@ class Workload {
   Workload(WorkloadKind kind, std::vector<NodeShape> nodes, Prng* prng);
 
   PlannedRequest Next(ClientMemory& memory);
+  // The first n requests (over all clients) add a schedule each.
+  void AddSchedules(int n) { schedules_left_ = n; }
 
   WorkloadKind kind() const { return kind_; }
   const WorkloadMix& mix() const { return mix_; }
@@ -97,12 +99,14 @@ class Workload {
   PlannedRequest Control(int node, ClientMemory& memory, RequestType type);
   PlannedRequest Read(int node, ClientMemory& memory);
   PlannedRequest Garbage(int node);
+  PlannedRequest AddSchedule(int node, ClientMemory& memory);
   const std::string* PickKnown(int node, const ClientMemory& memory);
 
   WorkloadKind kind_;
   std::vector<NodeShape> nodes_;
   Prng* prng_;
   WorkloadMix mix_;
+  int schedules_left_ = 0;
 };
 
 }  // namespace magpie

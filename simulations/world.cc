@@ -3,6 +3,7 @@
 #include "base/buggify.h"
 #include "simulations/entry_words.h"
 #include "simulations/sim_log.h"
+#include "simulations/schedule_checker.h"
 
 namespace magpie {
 
@@ -26,6 +27,7 @@ void SetBuggify(const std::string& name) {
   b.regrant_without_lease_wait = name == "regrant_without_lease_wait";
   b.ack_before_quorum = name == "ack_before_quorum";
   b.accept_stale_finish = name == "accept_stale_finish";
+  b.fire_twice = name == "fire_twice";
 }
 
 }  // namespace
@@ -59,6 +61,7 @@ World::World(const SimOptions& options, spdlog::level::level_enum log_level, boo
     shapes.push_back(NodeShape{d.node.slots, d.node.labels});
   }
   workload_ = std::make_unique<Workload>(*ParseWorkload(options_.workload), shapes, &prng_);
+  workload_->AddSchedules(options_.schedules);
   for (const auto& c : drawn_.clients) {
     clients_.push_back(std::make_unique<SimClient>(c, workload_.get(), &prng_, &events_,
                                                    network_.get(), &trace_, this,
@@ -362,8 +365,28 @@ bool World::MembershipAgrees(SimTime now) {
   return false;
 }
 
+void World::CheckAndPauseSchedules(SimTime now) {
+  schedules_paused_ = true;
+  for (auto& v : CheckSchedules(now, healed_at_, *liveness_, nodes_, nullptr)) late_violations_.push_back(std::move(v));
+  uint64_t request_id = 1;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i]->up()) continue;
+    for (const auto& g : nodes_[i]->core().groups()) {
+      if (liveness_->LeaderOf(g) != static_cast<int>(i)) continue;
+      for (const auto& id : nodes_[i]->core().replica(g)->table.schedule_ids()) {
+        InjectRequest(static_cast<int>(i),
+                      EncodeRequest(RequestFrame{RequestType::kSchedule, request_id++,
+                                                 PackBody(ScheduleRequest{id, "pause"})}));
+      }
+    }
+  }
+}
+
 void World::Probe(SimTime now) {
   NoteGroupLosses(now);
+  if (options_.schedules > 0 && !schedules_paused_ && now - healed_at_ >= kScheduleWatch) {
+    CheckAndPauseSchedules(now);
+  }
   const bool agreed = MembershipAgrees(now);
   if (Failed()) return;
   if (agreed && liveness_->Converged(Outstanding())) {
@@ -454,6 +477,9 @@ RunReport World::Run() {
   }
   if (ok) {
     for (auto& v : liveness_->CheckConverged(now_, Outstanding())) late_violations_.push_back(std::move(v));
+    for (auto& v : CheckSchedules(now_, healed_at_, *liveness_, nodes_, &schedules_checked_)) {
+      late_violations_.push_back(std::move(v));
+    }
     // Agreed at some probe but not now: gossip changed its mind with nothing wrong.
     const std::string disagreement = membership_->Disagreement(now_, nodes_);
     if (!disagreement.empty() && members_agreed_at_ < SimTime::Never()) {
@@ -537,6 +563,11 @@ std::string World::Summary() const {
            ? "every live node listed every live node alive " +
                  std::to_string((members_agreed_at_ - healed_at_).millis()) + " ms after the heal"
            : std::string("no agreement checked (the run stopped before)")) + "\n";
+  if (options_.schedules > 0) {
+    s += "schedules: " + std::to_string(schedules_checked_.schedules) + " checked at their leaders, " +
+         std::to_string(schedules_checked_.fired) + " slots fired, " +
+         std::to_string(schedules_checked_.skipped) + " skipped\n";
+  }
   s += "checks: " + std::to_string(safety_->checks()) + " safety checks over " +
        std::to_string(steps_) + " steps\n";
   return s;

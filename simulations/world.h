@@ -27,6 +27,7 @@
 
 #include "base/prng.h"
 #include "simulations/drawn_options.h"
+#include "simulations/schedule_checker.h"
 #include "simulations/event_queue.h"
 #include "simulations/fault_injector.h"
 #include "simulations/fault_record.h"
@@ -184,6 +185,12 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   Phase phase_ = Phase::kSafety;
   uint64_t steps_ = 0;
   SimTime healed_at_ = SimTime::Never();
+  ScheduleTotals schedules_checked_;
+  // Schedules fire for ever, so the cluster would never be quiet: kScheduleWatch after the
+  // heal they are held to having kept firing, then paused (docs/simulation.md).
+  static constexpr Duration kScheduleWatch = Duration::Seconds(90);
+  bool schedules_paused_ = false;
+  void CheckAndPauseSchedules(SimTime now);
   SimTime converged_since_ = SimTime::Never();
   SimTime last_progress_ = SimTime::Zero();
   bool converged_ = false;

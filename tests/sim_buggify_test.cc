@@ -36,6 +36,10 @@ const Variant kVariants[] = {
 {"accept_stale_finish", kOneOutcome, 8,
      "a finish of an older attempt closes the current one: the current attempt's process "
      "outlives its attempt"},
+    // Schedules (issue 10): runs with --schedules 3.
+    {"fire_twice", kScheduleOnce, 3,
+     "a leader fires a slot again while its Fire is in flight, and the table takes it: two "
+     "tasks run for one slot"},
 };
 
 RunReport RunQuietly(const SimOptions& o) {
