@@ -396,6 +396,10 @@ Result<StatusReply> Client::Progress(const ProgressRequest& req, std::chrono::mi
   return CallTyped<StatusReply>(RequestType::kProgress, PackBody(req), timeout);
 }
 
+Result<StatusReply> Client::ChangeSchedule(const ScheduleRequest& req, std::chrono::milliseconds timeout) {
+  return CallTyped<StatusReply>(RequestType::kSchedule, PackBody(req), timeout);
+}
+
 Result<MembersReply> Client::Members(std::chrono::milliseconds timeout) {
   return CallTyped<MembersReply>(RequestType::kMembers, PackBody(MembersRequest{}), timeout);
 }

@@ -97,6 +97,9 @@ class Client {
   Result<MembersReply> Members(std::chrono::milliseconds timeout = kDefaultTimeout);
   Result<StatusReply> Progress(const ProgressRequest& req,
                                std::chrono::milliseconds timeout = kDefaultTimeout);
+  // Pauses, resumes or removes a schedule; the reply holds its record once committed.
+  Result<StatusReply> ChangeSchedule(const ScheduleRequest& req,
+                                     std::chrono::milliseconds timeout = kDefaultTimeout);
   // The node holds a Watch for up to req.timeout_ms; `timeout` is the allowance on top of it.
   Result<WatchReply> Watch(const WatchRequest& req,
                            std::chrono::milliseconds timeout = kDefaultTimeout);

@@ -85,6 +85,21 @@ json TaskToJson(const Task& t) {
   j["end_reason"] = StringOrNull(t.end_reason);
   j["cached_from"] = StringOrNull(t.cached_from);
   j["cache_hit"] = !t.cached_from.empty();
+  if (s.is_schedule()) {
+    j["schedule"] = {{"cron", StringOrNull(s.schedule.cron)},
+                     {"every_ms", s.schedule.every_ms == 0 ? json(nullptr) : json(s.schedule.every_ms)},
+                     {"catch_up", s.schedule.catch_up},
+                     {"no_overlap", s.schedule.no_overlap},
+                     {"paused", t.paused},
+                     {"last_slot", TimeToJson(t.last_slot_ms)},
+                     {"fired", t.fired},
+                     {"skipped", t.skipped},
+                     {"last_run", StringOrNull(t.last_fired)}};
+  } else {
+    j["schedule"] = nullptr;
+  }
+  j["fired_by"] = StringOrNull(t.fired_by);
+  j["slot"] = t.fired_by.empty() ? json(nullptr) : TimeToJson(t.slot_ms);
   j["parent"] = StringOrNull(s.parent);
   j["on_children"] = s.on_children.empty() ? json(nullptr) : json(s.on_children);
   j["children"] = t.children;

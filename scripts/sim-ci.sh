@@ -30,6 +30,14 @@ for ((i = 0; i < shards; i++)); do
          --shard "$i/$shards" > "$out/shard$i.txt" 2>&1 &
   pids+=($!)
 done
+# Schedules (docs/schedules.md): seeds whose clients add three schedules each, R=3, so that
+# leaders change under them; checked to fire every slot once and to keep firing after the heal.
+sched_seeds=${SIM_CI_SCHEDULE_SEEDS:-40}
+for ((i = 0; i < shards; i++)); do
+  "$sim" --swarm "$sched_seeds" --seed 5001 --swarm-replication 3 --schedules 3 \
+         --known-bugs simulations/known_bugs.txt --shard "$i/$shards" > "$out/shard-schedules$i.txt" 2>&1 &
+  pids+=($!)
+done
 rc=0
 for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
 elapsed=$(( $(date +%s) - start ))
@@ -52,7 +60,7 @@ done
 # "K1 x3, K3 x21" from each shard -> "K1 x10, K3 x40".
 known_ids=$(tr ',' '\n' <<<"$known_ids" | awk 'NF == 2 { n[$1] += substr($2, 2) }
   END { for (k in n) printf "%s%s x%d", (c++ ? ", " : ""), k, n[k] }')
-echo "sim-ci: $runs runs ($seeds seeds + simulations/regressions.txt), $failed failed," \
+echo "sim-ci: $runs runs ($seeds seeds + simulations/regressions.txt + $sched_seeds seeds with schedules), $failed failed," \
      "$known stopped by known open bugs [${known_ids}];" \
      "${sim_s} simulated s in ${elapsed} s on $shards processes (${cpu_s} CPU s)"
 if [ "$cpu_s" -gt "$budget_s" ]; then

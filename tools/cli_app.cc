@@ -69,6 +69,7 @@ int Run(int argc, const char* const* argv) {
       {"keygen", AddKeygenCommand(&app, &global)},   {"token", AddTokenCommand(&app, &global)},
       {"watch", AddWatchCommand(&app, &global)},
       {"progress", AddProgressCommand(&app, &global)},
+      {"schedule", AddScheduleCommand(&app, &global)},
   };
 
   try {

@@ -19,6 +19,7 @@ CommandRunner AddLogsCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddCancelCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddRestartCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddProgressCommand(CLI::App* app, const GlobalOptions* global);
+CommandRunner AddScheduleCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddMembersCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddWatchCommand(CLI::App* app, const GlobalOptions* global);
 CommandRunner AddKeygenCommand(CLI::App* app, const GlobalOptions* global);

@@ -277,17 +277,7 @@ int RunSubmit(const SubmitFlags& f, const GlobalOptions& global) {
   return PrintSubmitted(req, *reply, pipeline, f.json);
 }
 
-}  // namespace
-
-CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
-  auto f = std::make_shared<SubmitFlags>();
-  CLI::App* sub = app->add_subcommand(
-      "submit", "Submit a task (prints its id) or a pipeline file (prints 'name id' lines)");
-  sub->footer(
-      "Forms: magpie submit [OPTIONS] -- CMD [ARGS...]\n"
-      "       magpie submit -f PIPELINE.yaml [--dry-run]\n"
-      "The task runs in the current directory unless --cwd says otherwise.");
-  sub->fallthrough();
+void AddTaskFlags(CLI::App* sub, SubmitFlags* f) {
   auto& opts = f->task_options;
   opts.push_back(sub->add_option("--name", f->name, "Name, for --after and status by name"));
   opts.push_back(sub->add_option("--priority", f->priority, "0-100, higher runs first (default 50)")
@@ -328,6 +318,20 @@ CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
                                  "Merge step (a shell command) this task runs once the children "
                                  "it submitted have all ended; MAGPIE_CHILDREN* describe them "
                                  "(docs/children.md)"));
+}
+
+}  // namespace
+
+CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<SubmitFlags>();
+  CLI::App* sub = app->add_subcommand(
+      "submit", "Submit a task (prints its id) or a pipeline file (prints 'name id' lines)");
+  sub->footer(
+      "Forms: magpie submit [OPTIONS] -- CMD [ARGS...]\n"
+      "       magpie submit -f PIPELINE.yaml [--dry-run]\n"
+      "The task runs in the current directory unless --cwd says otherwise.");
+  sub->fallthrough();
+  AddTaskFlags(sub, f.get());
   sub->add_option("--parent", f->parent,
                   "Submit as a child of this running task (inside a task: $MAGPIE_TASK_ID); "
                   "with -f, every task of the file");
@@ -337,6 +341,150 @@ CommandRunner AddSubmitCommand(CLI::App* app, const GlobalOptions* global) {
   sub->add_flag("--json", f->json, "Print [{name, id, existing}] as JSON");
   sub->add_option("command", f->command, "The command and its arguments (put them after --)");
   return [f, global] { return RunSubmit(*f, *global); };
+}
+
+namespace {
+
+struct ScheduleFlags {
+  SubmitFlags task;
+  std::string cron;
+  std::string every;
+  int catch_up = 0;
+  bool no_overlap = false;
+  std::string target;  // pause, resume, rm: a schedule's id or name
+  bool json = false;
+};
+
+int RunScheduleAdd(const ScheduleFlags& f, const GlobalOptions& global) {
+  std::vector<std::string> argv = f.task.command;
+  argv.insert(argv.end(), global.command_after_separator.begin(),
+              global.command_after_separator.end());
+  if (argv.empty()) return ReportUsage("schedule add needs a command: magpie schedule add --name N --every 30s -- CMD");
+  if (f.cron.empty() == f.every.empty()) return ReportUsage("schedule add needs --cron EXPR or --every DURATION (one of them)");
+  if (f.task.name.empty()) return ReportUsage("schedule add needs --name: schedules are paused, resumed and removed by name");
+  auto spec = SpecFromFlags(f.task, std::move(argv));
+  if (!spec.ok()) return ReportError(spec.status());
+  spec->schedule.cron = f.cron;
+  if (!f.every.empty()) {
+    auto ms = ParseDurationMs(f.every);
+    if (!ms.ok()) return ReportUsage("--every: " + ms.status().message());
+    spec->schedule.every_ms = *ms;
+  }
+  spec->schedule.catch_up = f.catch_up;
+  spec->schedule.no_overlap = f.no_overlap;
+  spec->submitted_by = Submitter();
+  if (std::string invalid = ValidateSpec(*spec); !invalid.empty()) return ReportUsage("invalid schedule: " + invalid);
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  SubmitRequest req;
+  req.tasks.push_back(std::move(*spec));
+  auto reply = (*client)->Submit(req, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  std::cout << reply->ids.at(0) << std::endl;
+  return kExitOk;
+}
+
+// Every schedule the node's groups hold (with up to R nodes, the whole cluster's).
+Result<std::vector<Task>> ListSchedules(Client& client, const GlobalOptions& global, bool removed_too) {
+  std::vector<Task> out;
+  for (const char* state : {"scheduled", "cancelled"}) {
+    if (std::string(state) == "cancelled" && !removed_too) break;
+    ListRequest req;
+    req.state = state;
+    req.limit = 10000;
+    auto reply = client.List(req, global.call_timeout);
+    if (!reply.ok()) return reply.status();
+    for (auto& t : reply->tasks) {
+      if (t.spec.is_schedule()) out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+int RunScheduleList(const ScheduleFlags& f, const GlobalOptions& global) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  auto schedules = ListSchedules(**client, global, false);
+  if (!schedules.ok()) return ReportError(schedules.status());
+  if (f.json) {
+    std::cout << DumpJson(TasksToJson(*schedules)) << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "NAME", "WHEN", "STATE", "FIRED", "SKIPPED", "LAST RUN", "COMMAND"}};
+  for (const Task& s : *schedules) {
+    const ScheduleSpec& sc = s.spec.schedule;
+    std::string when = sc.cron.empty() ? "every " + FormatDurationMs(sc.every_ms) : "cron " + sc.cron;
+    if (sc.catch_up > 0) when += ", catch-up " + std::to_string(sc.catch_up);
+    if (sc.no_overlap) when += ", no-overlap";
+    rows.push_back({s.id, s.spec.name, when, s.paused ? "paused" : "active", std::to_string(s.fired),
+                    std::to_string(s.skipped), s.last_fired.empty() ? "-" : s.last_fired,
+                    FormatCommand(s.spec.command)});
+  }
+  std::cout << RenderTable(rows) << std::flush;
+  return kExitOk;
+}
+
+int RunScheduleChange(const ScheduleFlags& f, const GlobalOptions& global, const std::string& action) {
+  auto client = ConnectToNode(global);
+  if (!client.ok()) return ReportError(client.status());
+  // A name is looked up among the schedules; an id goes straight to its group.
+  std::string id = f.target;
+  if (GroupOfTaskId(id).empty()) {
+    auto schedules = ListSchedules(**client, global, false);
+    if (!schedules.ok()) return ReportError(schedules.status());
+    id.clear();
+    for (const Task& s : *schedules) {
+      if (s.spec.name == f.target) id = s.id;
+    }
+    if (id.empty()) return ReportUsage("no schedule named '" + f.target + "' (magpie schedule list)");
+  }
+  auto reply = (*client)->ChangeSchedule(ScheduleRequest{id, action}, global.call_timeout);
+  if (!reply.ok()) return ReportError(reply.status());
+  const Task& s = reply->task;
+  std::cout << s.id << " " << (s.state == TaskState::kCancelled ? "removed" : s.paused ? "paused" : "active")
+            << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRunner AddScheduleCommand(CLI::App* app, const GlobalOptions* global) {
+  auto f = std::make_shared<ScheduleFlags>();
+  CLI::App* sched = app->add_subcommand(
+      "schedule", "Recurring tasks: add, list, pause, resume, rm (docs/schedules.md)");
+  sched->require_subcommand(1);
+  CLI::App* add = sched->add_subcommand("add", "Add a schedule (prints its id)");
+  add->fallthrough();
+  add->footer("Form: magpie schedule add --name N (--cron \"*/5 * * * *\" | --every 30s) [task flags] -- CMD...\n"
+              "Cron is five fields in UTC. A slot fires once, by the leader of the schedule's group.");
+  AddTaskFlags(add, &f->task);
+  add->add_option("--cron", f->cron, "Five-field cron expression, UTC (minute hour day month weekday)");
+  add->add_option("--every", f->every, "A fixed period from now: 30s, 5m, 1h (at least 1s)");
+  add->add_option("--catch-up", f->catch_up,
+                  "Slots missed while no quorum could fire them: run up to N of the latest late "
+                  "(default 0: skip them)")
+      ->check(CLI::Range(0, 1000));
+  add->add_flag("--no-overlap", f->no_overlap, "Skip a slot while the previous run has not ended");
+  add->add_option("command", f->task.command, "The command and its arguments (put them after --)");
+  CLI::App* list = sched->add_subcommand("list", "The schedules, with what they fired and skipped");
+  list->add_flag("--json", f->json, "Print the schedules' records as JSON");
+  std::map<std::string, CLI::App*> changes;
+  for (const char* action : {"pause", "resume", "rm"}) {
+    CLI::App* c = sched->add_subcommand(action, std::string(action) == "rm" ? "Remove a schedule (its runs are kept)"
+                                                : std::string(action) == "pause" ? "Stop firing until resumed"
+                                                : "Fire again from the next slot (paused slots are not caught up)");
+    c->add_option("schedule", f->target, "Its name or id")->required();
+    changes[action] = c;
+  }
+  return [f, global, add, list, changes] {
+    if (add->parsed()) return RunScheduleAdd(*f, *global);
+    if (list->parsed()) return RunScheduleList(*f, *global);
+    for (const auto& [action, c] : changes) {
+      if (c->parsed()) return RunScheduleChange(*f, *global, action);
+    }
+    return ReportUsage("schedule needs add, list, pause, resume or rm");
+  };
 }
 
 }  // namespace magpie

@@ -165,6 +165,15 @@ std::string RenderTaskDetails(const Task& t, int64_t now_ms) {
                                      FormatAge(t.progress_ms, now_ms) + " ago)"});
   }
   if (!s.parent.empty()) rows.push_back({"parent:", s.parent});
+  if (s.is_schedule()) {
+    rows.push_back({"schedule:", (s.schedule.cron.empty() ? "every " + FormatDurationMs(s.schedule.every_ms)
+                                                          : "cron " + s.schedule.cron + " (UTC)") +
+                                     (s.schedule.catch_up > 0 ? ", catch-up " + std::to_string(s.schedule.catch_up) : "") +
+                                     (s.schedule.no_overlap ? ", no-overlap" : "") + (t.paused ? ", paused" : "")});
+    rows.push_back({"fired:", std::to_string(t.fired) + " (skipped " + std::to_string(t.skipped) +
+                                  "), last run " + (t.last_fired.empty() ? "-" : t.last_fired)});
+  }
+  if (!t.fired_by.empty()) rows.push_back({"fired by:", t.fired_by + " for " + TimeWithAge(t.slot_ms, now_ms)});
   if (!s.on_children.empty()) rows.push_back({"merge step:", FormatCommand(s.on_children)});
   if (!t.children.empty()) {
     std::string c = std::to_string(t.children.size()) + " (" + std::to_string(t.children_open) +
