@@ -166,6 +166,8 @@ void NodeCore::Advance(Instant now) {
     if (r.in_ready) {
       r.raft.Advance(now);
       r.in_ready = false;
+      // The Ready's writes are in storage now, the records it persisted among them.
+      r.table.EvictEnded();
     }
     if (MAGPIE_BUGGIFY_ON(ack_before_quorum)) {
       // The deliberate bug: a submit is answered once its entries are durable here, before

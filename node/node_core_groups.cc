@@ -6,6 +6,7 @@
 #include "base/buggify.h"
 #include "gossip/gossip_codec.h"
 #include "node/node_core.h"
+#include "node/stored_task_records.h"
 
 namespace magpie {
 
@@ -30,9 +31,6 @@ uint64_t RendezvousWeight(const std::string& group, const std::string& node) {
   return h;
 }
 
-// Task records of a group sort between these keys (ids are <group>-<seq>).
-std::string GroupTasksBegin(const std::string& group) { return group + "-"; }
-std::string GroupTasksEnd(const std::string& group) { return group + "."; }
 
 }  // namespace
 
@@ -70,6 +68,8 @@ Replica* NodeCore::AddReplica(const std::string& group) {
   uint64_t seed = options_.seed ^ RendezvousWeight(group, options_.node_id);
   auto r = std::make_unique<Replica>(RaftConfigFor(group), seed, log_);
   Replica* p = r.get();
+  p->records = std::make_unique<StoredTaskRecords>(storage_, group);
+  p->table.SetRecordStore(p->records.get());
   replicas_[group] = std::move(r);
   return p;
 }
@@ -93,7 +93,7 @@ Status NodeCore::LoadReplica(Replica& r) {
                                                                   ": " + t.status().message());
                                 return false;
                               }
-                              r.table.Load(std::move(*t));
+                              r.table.Load(std::move(*t), /*in_store=*/true);
                               ++loaded;
                               return true;
                             });
@@ -268,12 +268,21 @@ void NodeCore::TakeRaftReady(Replica& r, Ready& rd) {
   // ahead of, and a replay from it re-applied entries to records that already held them
   // (seed 859 of the fourth R=3 swarm: a restarted task stayed ready after recovery).
   if (rr.snapshot_requested) {
-    std::vector<Task> all;
+    // Encoded one record at a time (the table's ended records are read back from disk one
+    // at a time), as the msgpack array of Task that InstallSnapshot decodes.
+    msgpack::sbuffer body;
+    msgpack::packer<msgpack::sbuffer> pack(body);
+    uint32_t count = 0;
     r.table.ForEachBySeq(0, [&](const Task& t) {
-      all.push_back(t);
+      pack.pack(t);
+      ++count;
       return true;
     });
-    Status s = r.raft.ProvideSnapshot(r.raft.applied_index(), EncodePayload(all));
+    msgpack::sbuffer head;
+    msgpack::packer<msgpack::sbuffer>(head).pack_array(count);
+    std::string data(head.data(), head.size());
+    data.append(body.data(), body.size());
+    Status s = r.raft.ProvideSnapshot(r.raft.applied_index(), std::move(data));
     if (!s.ok()) log_->warn("group {}: snapshot not provided: {}", r.group, s.ToString());
   }
   MaybeCompact(r, rd);
@@ -337,7 +346,8 @@ void NodeCore::BecameServing(Replica& r) {
   const bool no_wait = MAGPIE_BUGGIFY_ON(regrant_without_lease_wait);
   if (no_wait) r.leases_valid_from = last_now_;
   r.leases.clear();
-  r.table.ForEachBySeq(0, [&](const Task& t) {
+  // Running tasks are never out of memory.
+  r.table.ForEachResidentBySeq(0, [&](const Task& t) {
     if (t.state != TaskState::kRunning || t.attempts.empty()) return true;
     const Attempt& a = t.attempts.back();
     if (a.node == options_.node_id && a.life == life_) return true;  // swept if idle

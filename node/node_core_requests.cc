@@ -469,7 +469,7 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
   for (const auto& [g, r] : replicas_) {
     if (!after_group.empty() && g < after_group) continue;
     bool more = true;
-    r->table.ForEachBySeq(g == after_group ? after_seq : 0, [&](const Task& t) {
+    auto visit = [&](const Task& t) {
       if (state && t.state != *state) return more = ++scanned < 1000000;
       if (t.submitted_ms < req->since_ms) return more = ++scanned < 1000000;
       if (reply.tasks.size() == limit) {
@@ -478,7 +478,14 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
       }
       reply.tasks.push_back(t);
       return true;
-    });
+    };
+    const uint64_t from_seq = g == after_group ? after_seq : 0;
+    // Tasks not ended are always in memory; ended ones are read back from disk.
+    if (state && !IsEnded(*state)) {
+      r->table.ForEachResidentBySeq(from_seq, visit);
+    } else {
+      r->table.ForEachBySeq(from_seq, visit);
+    }
     if (!more) break;
   }
   Reply(from, RequestType::kList, reply);

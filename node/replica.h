@@ -69,6 +69,7 @@ struct Replica {
   std::string group;
   RaftGroup raft;
   TaskTable table;
+  std::unique_ptr<TaskRecordStore> records;  // where table reads back ended records
   bool in_ready = false;        // a Raft Ready was taken and awaits Advance
   bool removed = false;         // the group removed us: drop the replica after Advance
   uint64_t last_compacted = 0;  // applied index of the last persisted snapshot of the table

@@ -14,21 +14,108 @@ int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts) {
   return std::min(d, kMaxBackoffMs);
 }
 
-void TaskTable::Load(Task task) {
+void TaskTable::Load(Task task, bool in_store) {
   std::string id = task.id;
-  by_seq_[task.seq] = id;
+  max_seq_ = std::max(max_seq_, task.seq);
   if (!task.spec.name.empty()) {
     auto it = by_name_.find(task.spec.name);
-    if (it == by_name_.end() || tasks_.at(it->second).seq < task.seq) by_name_[task.spec.name] = id;
+    const Task* holder = it == by_name_.end() ? nullptr : Get(it->second);
+    if (holder == nullptr || holder->seq < task.seq) by_name_[task.spec.name] = id;
   }
   if (!task.spec.idempotency_key.empty()) by_key_[task.spec.idempotency_key] = id;
   Count(task, +1);
+  if (in_store && store_ != nullptr && IsEnded(task.state)) {
+    // What FinishLoad indexes for an ended record, without keeping the record.
+    for (const auto& up : task.spec.after) dependents_[up].insert(id);
+    if (task.state == TaskState::kSucceeded) AddCacheSource(task);
+    ++evicted_;
+    if (id == not_stored_) not_stored_.clear();
+    return;
+  }
+  by_seq_[task.seq] = id;
+  if (IsEnded(task.state)) evict_candidates_.push_back(id);
   tasks_[id] = std::move(task);
+}
+
+Task* TaskTable::Get(const std::string& id) const {
+  auto it = tasks_.find(id);
+  if (it != tasks_.end()) return &it->second;
+  if (store_ == nullptr || evicted_ == 0 || id == not_stored_) return nullptr;
+  std::optional<Task> t = store_->Read(id);
+  if (!t.has_value()) {
+    not_stored_ = id;  // a Submit asks twice (Apply, ApplySubmit) for the new id
+    return nullptr;
+  }
+  MAGPIE_CHECK(t->id == id && IsEnded(t->state),
+               "task record " + id + " read back from the store is " + TaskStateName(t->state) +
+                   " under id " + t->id + ": only ended records leave memory");
+  --evicted_;
+  by_seq_[t->seq] = id;
+  evict_candidates_.push_back(id);
+  return &(tasks_[id] = std::move(*t));
+}
+
+Task& TaskTable::At(const std::string& id) const {
+  Task* t = Get(id);
+  MAGPIE_CHECK(t != nullptr, "task " + id + " is indexed but has no record");
+  return *t;
+}
+
+size_t TaskTable::EvictEnded() {
+  std::vector<std::string> ids;
+  ids.swap(evict_candidates_);
+  if (store_ == nullptr) return 0;
+  not_stored_.clear();
+  size_t n = 0;
+  for (const auto& id : ids) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || !IsEnded(it->second.state)) continue;
+    // Changed since it was written: TakeDirty makes it a candidate again when it is.
+    if (dirty_.count(id) != 0) continue;
+    by_seq_.erase(it->second.seq);
+    tasks_.erase(it);
+    ++evicted_;
+    ++n;
+  }
+  return n;
+}
+
+void TaskTable::ForEachBySeq(uint64_t after_seq, const std::function<bool(const Task&)>& visit) const {
+  if (store_ == nullptr || evicted_ == 0) {
+    for (auto it = by_seq_.upper_bound(after_seq); it != by_seq_.end(); ++it) {
+      if (!visit(tasks_.at(it->second))) return;
+    }
+    return;
+  }
+  // The records not in memory, by seq; each is read back as it is visited, so a listing
+  // holds one at a time. Both lists are taken first: a visit may read records back.
+  std::vector<std::pair<uint64_t, std::string>> stored;
+  store_->ForEach([&](Task&& t) {
+    if (t.seq > after_seq && tasks_.count(t.id) == 0) stored.emplace_back(t.seq, t.id);
+    return true;
+  });
+  std::sort(stored.begin(), stored.end());
+  std::vector<std::pair<uint64_t, std::string>> resident(by_seq_.upper_bound(after_seq), by_seq_.end());
+  size_t i = 0, j = 0;
+  while (i < resident.size() || j < stored.size()) {
+    const bool take_resident = j == stored.size() || (i < resident.size() && resident[i].first < stored[j].first);
+    const std::string& id = take_resident ? resident[i++].second : stored[j++].second;
+    auto it = tasks_.find(id);
+    if (it != tasks_.end()) {
+      if (!visit(it->second)) return;
+    } else if (std::optional<Task> t = store_->Read(id)) {
+      if (!visit(*t)) return;
+    }
+  }
 }
 
 void TaskTable::Clear() {
   tasks_.clear();
   by_seq_.clear();
+  evicted_ = 0;
+  max_seq_ = 0;
+  evict_candidates_.clear();
+  not_stored_.clear();
   by_name_.clear();
   by_key_.clear();
   cache_sources_.clear();
@@ -50,7 +137,12 @@ void TaskTable::Clear() {
 }
 
 void TaskTable::FinishLoad() {
-  for (auto& [id, t] : tasks_) {
+  // The records loaded, taken first: indexing may read ended ones back into tasks_.
+  std::vector<Task*> loaded;
+  for (auto& [id, t] : tasks_) loaded.push_back(&t);
+  for (Task* tp : loaded) {
+    Task& t = *tp;
+    const std::string& id = t.id;
     if (t.state == TaskState::kRunning) running_.insert(id);
     for (const auto& up : t.spec.after) dependents_[up].insert(id);
     if (t.state == TaskState::kReady) {
@@ -101,10 +193,7 @@ int TaskTable::CountUnmet(const Task& t) {
   return unmet;
 }
 
-const Task* TaskTable::Find(const std::string& id) const {
-  auto it = tasks_.find(id);
-  return it == tasks_.end() ? nullptr : &it->second;
-}
+const Task* TaskTable::Find(const std::string& id) const { return Get(id); }
 
 const Task* TaskTable::FindByName(const std::string& name) const {
   auto it = by_name_.find(name);
@@ -128,6 +217,10 @@ int64_t TaskTable::NextNotBefore(int64_t now_ms) const {
 
 std::vector<std::string> TaskTable::TakeDirty() {
   std::vector<std::string> out(dirty_.begin(), dirty_.end());
+  for (const auto& id : out) {
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && IsEnded(it->second.state)) evict_candidates_.push_back(id);
+  }
   dirty_.clear();
   return out;
 }
@@ -227,7 +320,7 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       id = e->id;
       ev = {entry.index, entry.term, e->submitted_ms, "submit", 0, "", "by " + e->spec.submitted_by};
       if (!e->spec.parent.empty()) ev.detail += ", child of " + e->spec.parent;
-      const bool fresh = tasks_.count(id) == 0;
+      const bool fresh = !Exists(id);
       apply_at_ms_ = e->submitted_ms;
       r = ApplySubmit(*e);
       if (!fresh) return r;  // a duplicate id: the record is another task's
@@ -248,8 +341,8 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       MAGPIE_CHECK(e.ok(), "committed Finish undecodable: " + e.status().ToString());
       id = e->task_id;
       std::string node;
-      if (auto it = tasks_.find(id); it != tasks_.end()) {
-        for (const auto& a : it->second.attempts) {
+      if (const Task* t = Get(id)) {
+        for (const auto& a : t->attempts) {
           if (a.number == e->attempt) node = a.node;
         }
       }
@@ -317,9 +410,9 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
 }
 
 void TaskTable::OnChildOpenChanged(const Task& child, int delta) {
-  auto it = tasks_.find(child.spec.parent);
-  if (it == tasks_.end()) return;
-  Task& parent = it->second;
+  Task* found = Get(child.spec.parent);
+  if (found == nullptr) return;
+  Task& parent = *found;
   if (!CountsAsChild(child, parent)) return;  // a child of an earlier run, before a restart
   parent.children_open += delta;
   Touch(parent);
@@ -332,9 +425,9 @@ void TaskTable::AdvanceParents() {
   while (!parents_to_check_.empty()) {
     const std::string id = *parents_to_check_.begin();
     parents_to_check_.erase(parents_to_check_.begin());
-    auto it = tasks_.find(id);
-    if (it == tasks_.end()) continue;
-    Task& p = it->second;
+    Task* found = Get(id);
+    if (found == nullptr) continue;
+    Task& p = *found;
     if (p.state != TaskState::kWaiting || p.children_open != 0) continue;
     std::string first_unsucceeded;
     for (const auto& c : p.children) {
@@ -375,12 +468,12 @@ void TaskTable::CancelChildren(const Task& root, int64_t at_ms) {
   while (!stack.empty()) {
     const std::string id = std::move(stack.back());
     stack.pop_back();
-    const Task& p = tasks_.at(id);
+    const Task& p = At(id);
     const std::string why = "parent " + id + " " + TaskStateName(p.state);
     for (const auto& c : p.children) {
-      auto it = tasks_.find(c);
-      if (it == tasks_.end() || IsEnded(it->second.state) || !CountsAsChild(it->second, p)) continue;
-      Task& ct = it->second;
+      Task* ctp = Get(c);
+      if (ctp == nullptr || IsEnded(ctp->state) || !CountsAsChild(*ctp, p)) continue;
+      Task& ct = *ctp;
       EndOne(ct, TaskState::kCancelled, at_ms, why);
       RecordEvent(c, TaskEvent{apply_index_, apply_term_, at_ms, "cancel", 0, "", why}, ApplyResult{});
       stack.push_back(c);
@@ -389,9 +482,9 @@ void TaskTable::CancelChildren(const Task& root, int64_t at_ms) {
 }
 
 void TaskTable::RecordEvent(const std::string& id, TaskEvent ev, const ApplyResult& r) {
-  auto it = tasks_.find(id);
-  if (it == tasks_.end()) return;
-  Task& t = it->second;
+  Task* found = Get(id);
+  if (found == nullptr) return;
+  Task& t = *found;
   ev.accepted = r.accepted;
   if (!r.accepted) ev.detail = "refused: " + r.reason + (ev.detail.empty() ? "" : " (" + ev.detail + ")");
   ev.state_after = t.state;
@@ -425,9 +518,9 @@ ApplyResult TaskTable::ApplyUpstream(const UpstreamEntry& e) {
   std::set<std::string> deps = std::move(it->second);
   foreign_waits_.erase(it);
   for (const auto& d : deps) {
-    auto dt_it = tasks_.find(d);
-    if (dt_it == tasks_.end()) continue;
-    Task& dt = dt_it->second;
+    Task* found = Get(d);
+    if (found == nullptr) continue;
+    Task& dt = *found;
     if (dt.state != TaskState::kPending) continue;
     if (!e.exists) {
       dt.blocked_by = e.upstream_id;
@@ -446,14 +539,13 @@ ApplyResult TaskTable::ApplyUpstream(const UpstreamEntry& e) {
 }
 
 ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
-  if (tasks_.count(e.id) != 0) return {false, "task " + e.id + " already exists"};
+  if (Exists(e.id)) return {false, "task " + e.id + " already exists"};
   Task* parent = nullptr;
   if (!e.spec.parent.empty()) {
     // Checked again here, not only when the leader took the request: the parent may have
     // ended while the submit was committing.
-    auto pit = tasks_.find(e.spec.parent);
-    if (pit == tasks_.end()) return {false, "parent " + e.spec.parent + " is not a task of this group"};
-    parent = &pit->second;
+    parent = Get(e.spec.parent);
+    if (parent == nullptr) return {false, "parent " + e.spec.parent + " is not a task of this group"};
     if (std::string why = ChildrenRefusedBy(*parent); !why.empty()) return {false, why};
   }
   Task t;
@@ -467,6 +559,7 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   t.state = t.spec.is_schedule() ? TaskState::kScheduled : TaskState::kPending;
   // The first slot comes after the schedule's creation, not at it.
   if (t.spec.is_schedule()) t.last_slot_ms = e.submitted_ms;
+  max_seq_ = std::max(max_seq_, t.seq);
   Task& stored = tasks_[t.id] = std::move(t);
   Count(stored, +1);
   if (parent != nullptr) {
@@ -539,9 +632,9 @@ void TaskTable::ResolveDependencies(Task& t) {
 }
 
 ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
-  auto it = tasks_.find(e.task_id);
-  if (it == tasks_.end()) return {false, "grant for unknown task " + e.task_id};
-  Task& t = it->second;
+  Task* found = Get(e.task_id);
+  if (found == nullptr) return {false, "grant for unknown task " + e.task_id};
+  Task& t = *found;
   if (t.state != TaskState::kReady &&
       !(MAGPIE_BUGGIFY_ON(grant_running_task) && t.state == TaskState::kRunning)) {
     return {false, "grant for " + t.id + " which is " + TaskStateName(t.state)};
@@ -572,9 +665,9 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
 }
 
 ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
-  auto it = tasks_.find(e.task_id);
-  if (it == tasks_.end()) return {false, "finish for unknown task " + e.task_id};
-  Task& t = it->second;
+  Task* found = Get(e.task_id);
+  if (found == nullptr) return {false, "finish for unknown task " + e.task_id};
+  Task& t = *found;
   Attempt* cur = t.attempts.empty() ? nullptr : &t.attempts.back();
   // The deliberate bug: a finish of an older attempt closes the current one.
   const bool accept_stale = MAGPIE_BUGGIFY_ON(accept_stale_finish) && cur != nullptr &&
@@ -638,9 +731,9 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
 }
 
 ApplyResult TaskTable::ApplyCancel(const CancelEntry& e) {
-  auto it = tasks_.find(e.task_id);
-  if (it == tasks_.end()) return {false, "cancel of unknown task " + e.task_id};
-  Task& t = it->second;
+  Task* found = Get(e.task_id);
+  if (found == nullptr) return {false, "cancel of unknown task " + e.task_id};
+  Task& t = *found;
   if (IsEnded(t.state)) return {false, "task " + t.id + " already " + TaskStateName(t.state)};
   ApplyResult r;
   r.task = &t;
@@ -654,9 +747,9 @@ ApplyResult TaskTable::ApplyCancel(const CancelEntry& e) {
 }
 
 ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
-  auto it = tasks_.find(e.task_id);
-  if (it == tasks_.end()) return {false, "restart of unknown task " + e.task_id};
-  Task& t = it->second;
+  Task* found = Get(e.task_id);
+  if (found == nullptr) return {false, "restart of unknown task " + e.task_id};
+  Task& t = *found;
   if (!IsEnded(t.state) || t.state == TaskState::kBlocked) {
     return {false, "task " + t.id + " is " + TaskStateName(t.state) + "; only a succeeded, "
                    "failed or cancelled task can be restarted"};
@@ -690,7 +783,7 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
     // them with it (found by the simulator, seed 256: they were left waiting forever).
     if (auto it = dependents_.find(t.id); it != dependents_.end()) {
       for (const auto& d : it->second) {
-        Task& dt = tasks_.at(d);
+        Task& dt = At(d);
         if (dt.state == TaskState::kPending) {
           ++unmet_[d];
         } else if (dt.state == TaskState::kReady) {
@@ -720,9 +813,9 @@ TaskSpec TaskTable::FiredSpec(const Task& schedule) {
 }
 
 ApplyResult TaskTable::ApplyFire(const FireEntry& e) {
-  auto it = tasks_.find(e.schedule_id);
-  if (it == tasks_.end()) return {false, "fire of unknown schedule " + e.schedule_id};
-  Task& s = it->second;
+  Task* found = Get(e.schedule_id);
+  if (found == nullptr) return {false, "fire of unknown schedule " + e.schedule_id};
+  Task& s = *found;
   const std::string slot = "slot " + std::to_string(e.slot_ms);
   if (s.state != TaskState::kScheduled) {
     return {false, "fire of " + e.schedule_id + " which is " + TaskStateName(s.state)};
@@ -733,7 +826,7 @@ ApplyResult TaskTable::ApplyFire(const FireEntry& e) {
     return {false, slot + " of " + s.id + " was decided already (latest " +
                        std::to_string(s.last_slot_ms) + ")"};
   }
-  if (e.run && (e.task_id.empty() || tasks_.count(e.task_id) != 0)) {
+  if (e.run && (e.task_id.empty() || Exists(e.task_id))) {
     return {false, "fire of " + s.id + " names task id '" + e.task_id + "', which is taken"};
   }
   s.last_slot_ms = e.slot_ms;
@@ -761,7 +854,7 @@ ApplyResult TaskTable::ApplyFire(const FireEntry& e) {
   }
   ApplyResult r = ApplySubmit(SubmitEntry{e.task_id, e.seq, FiredSpec(s), e.at_ms});
   if (!r.accepted || r.task == nullptr) return r;
-  Task& t = tasks_.at(e.task_id);
+  Task& t = At(e.task_id);
   t.fired_by = s.id;
   t.slot_ms = e.slot_ms;
   ++s.fired;
@@ -775,9 +868,9 @@ ApplyResult TaskTable::ApplyFire(const FireEntry& e) {
 }
 
 ApplyResult TaskTable::ApplySchedulePause(const SchedulePauseEntry& e) {
-  auto it = tasks_.find(e.schedule_id);
-  if (it == tasks_.end()) return {false, "no schedule " + e.schedule_id};
-  Task& s = it->second;
+  Task* found = Get(e.schedule_id);
+  if (found == nullptr) return {false, "no schedule " + e.schedule_id};
+  Task& s = *found;
   if (s.state != TaskState::kScheduled) {
     return {false, s.id + " is not a schedule that fires (it is " + TaskStateName(s.state) + ")"};
   }
@@ -807,9 +900,9 @@ std::string TaskTable::ChildrenRefusedBy(const Task& parent) const {
 }
 
 ApplyResult TaskTable::ApplyProgress(const ProgressEntry& e) {
-  auto it = tasks_.find(e.task_id);
-  if (it == tasks_.end()) return {false, "progress for unknown task " + e.task_id};
-  Task& t = it->second;
+  Task* found = Get(e.task_id);
+  if (found == nullptr) return {false, "progress for unknown task " + e.task_id};
+  Task& t = *found;
   const Attempt* cur = t.current_attempt();
   if (t.state != TaskState::kRunning || cur == nullptr || cur->number != e.attempt ||
       cur->outcome != Outcome::kNone) {
@@ -860,7 +953,7 @@ void TaskTable::OnSucceeded(const Task& t) {
     if (u == unmet_.end()) continue;
     if (--u->second == 0) {
       unmet_.erase(u);
-      SetState(tasks_.at(d), TaskState::kReady);
+      SetState(At(d), TaskState::kReady);
     }
   }
 }
@@ -873,9 +966,9 @@ void TaskTable::BlockDownstream(const Task& root, int64_t at_ms) {
     stack.pop_back();
     auto it = dependents_.find(up);
     if (it == dependents_.end()) continue;
-    const std::string up_state = TaskStateName(tasks_.at(up).state);
+    const std::string up_state = TaskStateName(At(up).state);
     for (const auto& d : it->second) {
-      Task& dt = tasks_.at(d);
+      Task& dt = At(d);
       if (dt.state != TaskState::kPending) continue;
       dt.blocked_by = up;
       SetState(dt, TaskState::kBlocked);
@@ -896,7 +989,7 @@ void TaskTable::UnblockDownstream(const Task& root) {
     auto it = dependents_.find(up);
     if (it == dependents_.end()) continue;
     for (const auto& d : it->second) {
-      Task& dt = tasks_.at(d);
+      Task& dt = At(d);
       if (dt.state != TaskState::kBlocked || dt.blocked_by != up) continue;
       dt.blocked_by.clear();
       dt.end_reason.clear();

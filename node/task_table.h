@@ -5,7 +5,9 @@
 #define MAGPIE_NODE_TASK_TABLE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -35,17 +37,42 @@ struct ApplyResult {
   uint32_t running_attempt = 0;
 };
 
+// Where the records of ended tasks are read back from once they have left memory: the
+// group's records in storage (NodeCore), or a test's map. It must hold every record the
+// table has handed out through TakeDirty, as it was then.
+class TaskRecordStore {
+ public:
+  virtual ~TaskRecordStore() = default;
+  virtual std::optional<Task> Read(const std::string& id) const = 0;
+  // Every record of the group, in any order, until visit returns false.
+  virtual void ForEach(const std::function<bool(Task&& t)>& visit) const = 0;
+};
+
+// Ended tasks leave memory (docs/DESIGN.md, "Ended tasks live on disk"): once a record is
+// ended and written (handed out by TakeDirty, then EvictEnded after the write), only the
+// indexes that name it stay (name, idempotency key, cache key, dependents), and any lookup
+// reads it back from the store. What Apply decides is the same either way: a record read
+// back is the record that was written, so replicas that evicted at different times agree.
 class TaskTable {
  public:
   TaskTable() = default;
   TaskTable(const TaskTable&) = delete;
   TaskTable& operator=(const TaskTable&) = delete;
 
-  // Puts back a record read from storage (recovery). Indexes are rebuilt by FinishLoad.
-  void Load(Task task);
+  // Without a store (the default) every record stays in memory.
+  void SetRecordStore(const TaskRecordStore* store) { store_ = store; }
+
+  // Puts back a record (recovery, or a snapshot). Indexes are rebuilt by FinishLoad. With
+  // in_store, the record is the store's own copy, so an ended one need not be kept.
+  void Load(Task task, bool in_store = false);
   void FinishLoad();
   // Forgets everything (a snapshot replaces the table, or the group removed us).
   void Clear();
+
+  // Drops from memory the ended records that are clean: handed out by TakeDirty (or read
+  // from the store) and not changed since. Call only once what TakeDirty returned is in
+  // the store. Returns how many left.
+  size_t EvictEnded();
 
   ApplyResult Apply(const Entry& entry);
 
@@ -69,9 +96,13 @@ class TaskTable {
   // The earliest backoff end after now_ms among ready tasks, or INT64_MAX.
   int64_t NextNotBefore(int64_t now_ms) const;
 
-  // Visits tasks in submission order starting after the given sequence number.
+  // Visits tasks in submission order starting after the given sequence number. With
+  // records in the store this reads them all back: for listings and snapshots, not for
+  // every loop turn.
+  void ForEachBySeq(uint64_t after_seq, const std::function<bool(const Task&)>& visit) const;
+  // The same over the records in memory only: every task not ended, and some ended ones.
   template <typename F>
-  void ForEachBySeq(uint64_t after_seq, F&& visit) const {
+  void ForEachResidentBySeq(uint64_t after_seq, F&& visit) const {
     for (auto it = by_seq_.upper_bound(after_seq); it != by_seq_.end(); ++it) {
       if (!visit(tasks_.at(it->second))) return;
     }
@@ -95,7 +126,9 @@ class TaskTable {
   // Why parent may not take a child now, or "" when it may.
   std::string ChildrenRefusedBy(const Task& parent) const;
 
-  size_t size() const { return tasks_.size(); }
+  // Every task of the group, in memory or not; and those in memory.
+  size_t size() const { return tasks_.size() + evicted_; }
+  size_t resident() const { return tasks_.size(); }
   size_t ready_count() const { return ready_.size(); }
   // Ready tasks by priority band, most urgent first: [67, 100], [34, 66], [0, 33].
   std::vector<int32_t> ReadyByBand() const {
@@ -109,7 +142,7 @@ class TaskTable {
     auto it = unfinished_by_submitter_.find(submitted_by);
     return it == unfinished_by_submitter_.end() ? 0 : it->second;
   }
-  uint64_t max_seq() const { return by_seq_.empty() ? 0 : by_seq_.rbegin()->first; }
+  uint64_t max_seq() const { return max_seq_; }
   uint64_t stale_finishes() const { return stale_finishes_; }
   // Upstreams in other groups that pending tasks here still wait on.
   std::vector<std::string> ForeignWaits() const;
@@ -118,6 +151,12 @@ class TaskTable {
 
  private:
   using ReadyKey = std::tuple<int32_t, uint64_t, std::string>;  // -priority, seq, id
+
+  // The record of id, in memory or read back into it from the store; nullptr if none.
+  Task* Get(const std::string& id) const;
+  bool Exists(const std::string& id) const { return Get(id) != nullptr; }
+  // Get for an id an index holds: the record must exist.
+  Task& At(const std::string& id) const;
   static ReadyKey KeyOf(const Task& t) { return {-t.spec.priority, t.seq, t.id}; }
 
   // Appends the entry's event to the task's history (the audit trail), refused or not.
@@ -166,8 +205,16 @@ class TaskTable {
   void UnblockDownstream(const Task& t);
   void End(Task& t, TaskState s, int64_t at_ms, std::string reason);
 
-  std::map<std::string, Task> tasks_;
-  std::map<uint64_t, std::string> by_seq_;
+  // Records in memory (mutable: a const lookup may read one back from the store).
+  mutable std::map<std::string, Task> tasks_;
+  mutable std::map<uint64_t, std::string> by_seq_;  // of the records in memory
+  const TaskRecordStore* store_ = nullptr;
+  mutable size_t evicted_ = 0;  // records in the store only
+  uint64_t max_seq_ = 0;
+  // Ended records that may leave memory at the next EvictEnded if still clean.
+  mutable std::vector<std::string> evict_candidates_;
+  // The last id the store was asked for and did not have; valid until the next eviction.
+  mutable std::string not_stored_;
   std::map<std::string, std::string> by_name_;  // name -> id of the most recent
   std::map<std::string, std::string> by_key_;   // idempotency key -> id
   // cache key -> successful runs (not hits) by (finished_ms, seq, id)

@@ -27,9 +27,10 @@ std::vector<Violation> CheckSchedules(SimTime now, SimTime healed_at, const Live
     const int64_t leader_now_ms = node.clock().LocalAt(now).unix_millis();
     const int64_t healed_ms = node.clock().LocalAt(healed_at).unix_millis();
     // Every task a schedule fired, by schedule.
-    std::map<std::string, std::vector<const Task*>> runs;
+    // Copies: a record read back from disk lives only for its visit.
+    std::map<std::string, std::vector<Task>> runs;
     table.ForEachBySeq(0, [&](const Task& t) {
-      if (!t.fired_by.empty()) runs[t.fired_by].push_back(&t);
+      if (!t.fired_by.empty()) runs[t.fired_by].push_back(t);
       return true;
     });
     table.ForEachBySeq(0, [&](const Task& s) {
@@ -45,7 +46,8 @@ std::vector<Violation> CheckSchedules(SimTime now, SimTime healed_at, const Live
                                 (spec.no_overlap ? ", no-overlap" : "") + ") at node " +
                                 std::to_string(leader);
       std::set<int64_t> slots;
-      for (const Task* t : runs[s.id]) {
+      for (const Task& run : runs[s.id]) {
+        const Task* t = &run;
         const int64_t slot = t->slot_ms;
         if (!slots.insert(slot).second) {
           report(kScheduleOnce, where + ": slot " + std::to_string(slot) + " fired twice (" + t->id + ")");
