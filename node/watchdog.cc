@@ -35,6 +35,15 @@ constexpr int64_t kConfirmDeadNs = 200'000'000;
 
 // How long Spawn waits for the watchdog to say it is set up (it takes microseconds).
 constexpr std::chrono::milliseconds kReadyTimeout(5000);
+// After reading a batch, the watchdog sleeps this long (never past its next deadline)
+// before it reads again, instead of waiting in ppoll for the next message. A busy node
+// sends a Watch per process started and a Forget per process reaped; each send that finds
+// the watchdog waiting in ppoll wakes it, and on a 2-core machine that wakeup preempted the
+// node for every task (about a tenth of the node's CPU in W2, docs/BENCHMARKS.md "W2
+// profile"). A send that finds nobody waiting just queues in the socket, which the kernel
+// holds even if the node then freezes or dies, so this delays reading by at most the window
+// and loses nothing. Deadlines are still met on time: the sleep ends at the next one.
+constexpr int64_t kBatchWindowNs = 2'000'000;
 
 #ifndef SYS_close_range
 #define SYS_close_range 436  // the same number on every Linux architecture
@@ -239,27 +248,10 @@ void CloseAllExcept(int keep_a, int keep_b, long max_fd) {
 
   alignas(8) char buf[kRecordsPerDatagram * 16];
   for (;;) {
-    int64_t now = MonotonicNs();
-    table->KillDue(now);
-
-    struct timespec wait;
-    struct timespec* timeout = nullptr;
-    if (table->size > 0 && table->heap[0].deadline_ns != kNeverNs) {
-      int64_t delta = table->heap[0].deadline_ns - now;
-      wait.tv_sec = static_cast<time_t>(delta / 1'000'000'000);
-      wait.tv_nsec = static_cast<long>(delta % 1'000'000'000);
-      timeout = &wait;
-    }
-    struct pollfd pfd = {sock, POLLIN, 0};
-    int polled = ppoll(&pfd, 1, timeout, nullptr);
-    if (polled < 0) {
-      if (errno != EINTR) SleepNs(1'000'000);  // ENOMEM and the like: try again shortly
-      continue;
-    }
-    if (polled == 0) continue;
-
-    // Drain a bounded batch, then go back to check deadlines.
+    // Read what is queued before checking deadlines, so an Extend sent before a deadline
+    // is honoured even if the watchdog was asleep when it arrived.
     bool eof = false;
+    bool got = false;
     for (int batch = 0; batch < 64; ++batch) {
       ssize_t n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
       if (n == 0) {
@@ -271,6 +263,7 @@ void CloseAllExcept(int keep_a, int keep_b, long max_fd) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;  // the node's end is broken
         break;
       }
+      got = true;
       for (ssize_t off = 0; off + 16 <= n; off += 16) {
         uint32_t op;
         int32_t pgid;
@@ -285,6 +278,32 @@ void CloseAllExcept(int keep_a, int keep_b, long max_fd) {
       }
     }
     if (eof) break;
+
+    int64_t now = MonotonicNs();
+    table->KillDue(now);
+    int64_t until_deadline = -1;  // -1: no deadline
+    if (table->size > 0 && table->heap[0].deadline_ns != kNeverNs) {
+      until_deadline = table->heap[0].deadline_ns - now;
+    }
+
+    if (got) {
+      // Busy: let messages pile up in the socket for a moment, unwoken (kBatchWindowNs).
+      int64_t nap = kBatchWindowNs;
+      if (until_deadline >= 0 && until_deadline < nap) nap = until_deadline;
+      if (nap > 0) SleepNs(nap);
+      continue;
+    }
+
+    struct timespec wait;
+    struct timespec* timeout = nullptr;
+    if (until_deadline >= 0) {
+      wait.tv_sec = static_cast<time_t>(until_deadline / 1'000'000'000);
+      wait.tv_nsec = static_cast<long>(until_deadline % 1'000'000'000);
+      timeout = &wait;
+    }
+    struct pollfd pfd = {sock, POLLIN, 0};
+    int polled = ppoll(&pfd, 1, timeout, nullptr);
+    if (polled < 0 && errno != EINTR) SleepNs(1'000'000);  // ENOMEM and the like: try again shortly
   }
 
   // The node is gone. Kill everything it ran, then make sure (within a bound) it is dead
