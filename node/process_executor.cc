@@ -130,9 +130,10 @@ bool MakeDirs(const std::string& path) {
   return mkdir(path.c_str(), 0755) == 0 || errno == EEXIST;
 }
 
-// The last `max_bytes` of a file: what a user reads first when a task fails.
-std::string ReadTail(const std::string& path, size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// The last `max_bytes` of a file (`path` relative to `dir_fd`): what a user reads first
+// when a task fails.
+std::string ReadTail(int dir_fd, const std::string& path, size_t max_bytes) {
+  int fd = openat(dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   std::string tail;
   struct stat st;
@@ -147,47 +148,61 @@ std::string ReadTail(const std::string& path, size_t max_bytes) {
   return tail;
 }
 
+int OpenOutputDir(const std::string& path) {
+  return AboveStdio(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
+
 bool ValidTaskIdForPath(const std::string& id) {
   return !id.empty() && id != "." && id != ".." && id.find('/') == std::string::npos &&
          id.find('\0') == std::string::npos;
 }
 
 // The task's environment: the node's, then the spec's, then magpie's own variables, later
-// ones winning. Sets *path to the PATH it holds, if any.
-std::vector<std::string> TaskEnvironment(const StartProcess& start, const std::string& node_address,
-                                         std::optional<std::string>* path) {
-  std::map<std::string, std::string> overrides(start.spec.env.begin(), start.spec.env.end());
+// ones winning. The node's entries are not copied: envp points into environ, which nothing
+// changes while the node runs, and only the overriding entries are built (in *owned, in
+// name order, after the node's). Sets *path to the PATH it holds, if any.
+std::vector<char*> TaskEnvironment(const StartProcess& start, const std::string& node_address,
+                                   std::vector<std::string>* owned,
+                                   std::optional<std::string_view>* path) {
+  std::map<std::string_view, std::string_view> overrides;
+  for (const auto& [k, v] : start.spec.env) overrides[k] = v;
   if (!node_address.empty()) overrides["MAGPIE_NODE"] = node_address;
   for (const auto& [k, v] : start.magpie_env) overrides[k] = v;
-  std::vector<std::string> env;
+  std::vector<char*> envp;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     size_t eq = entry.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string name(entry.substr(0, eq));
+    std::string_view name = entry.substr(0, eq);
     if (overrides.count(name) != 0) continue;
-    if (name == "PATH") *path = std::string(entry.substr(eq + 1));
-    env.emplace_back(entry);
+    if (name == "PATH") *path = entry.substr(eq + 1);
+    envp.push_back(*e);
   }
+  owned->reserve(overrides.size());
   for (const auto& [k, v] : overrides) {
-    env.push_back(k + "=" + v);
+    std::string& entry = owned->emplace_back();
+    entry.reserve(k.size() + 1 + v.size());
+    entry.append(k).append(1, '=').append(v);
     if (k == "PATH") *path = v;
   }
-  return env;
+  for (auto& entry : *owned) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  return envp;
 }
 
 // Paths execvp would try for `program`, searching the task's own PATH.
 std::vector<std::string> ExecCandidates(const std::string& program,
-                                        const std::optional<std::string>& path_var) {
+                                        const std::optional<std::string_view>& path_var) {
   if (program.find('/') != std::string::npos) return {program};
   // glibc's default when PATH is unset.
-  std::string path = path_var.value_or("/bin:/usr/bin");
+  std::string_view path = path_var.value_or("/bin:/usr/bin");
   std::vector<std::string> out;
   size_t start = 0;
   for (size_t i = 0; i <= path.size() && out.size() < 1024; ++i) {
     if (i < path.size() && path[i] != ':') continue;
-    std::string dir = path.substr(start, i - start);
-    out.push_back((dir.empty() ? std::string(".") : dir) + "/" + program);
+    std::string_view dir = path.substr(start, i - start);
+    std::string& candidate = out.emplace_back(dir.empty() ? std::string_view(".") : dir);
+    candidate.append(1, '/').append(program);
     start = i + 1;
   }
   return out;
@@ -216,6 +231,8 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options,
   MAGPIE_CHECK(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) == 0, strerror(errno));
   if (!MakeDirs(options_.output_dir)) {
     logger_->error("cannot create output directory {}: {}", options_.output_dir, strerror(errno));
+  } else {
+    output_dir_fd_ = OpenOutputDir(options_.output_dir);
   }
   // A pidfd per running process counts against the descriptor limit, and the soft limit is
   // often a historical 1024: take what the hard limit allows.
@@ -243,6 +260,7 @@ ProcessExecutor::~ProcessExecutor() {
   for (auto& [key, child] : children_) {
     if (child.pidfd >= 0) close(child.pidfd);
   }
+  if (output_dir_fd_ >= 0) close(output_dir_fd_);
   close(devnull_fd_);
   close(event_fd_);
   close(epoll_fd_);
@@ -307,31 +325,35 @@ void ProcessExecutor::StartChild(const StartProcess& start) {
     FailStart(start, "task id '" + start.task_id + "' cannot name an output directory");
     return;
   }
-  std::string dir = options_.output_dir + "/" + start.task_id;
-  if (!MakeDirs(dir)) {
-    FailStart(start, "cannot create output directory " + dir + ": " + strerror(errno));
+  // Paths below output_dir_fd_: the kernel walks two components per file, not the whole
+  // data-dir path.
+  if (!MakeTaskDir(start.task_id)) {
+    FailStart(start, "cannot create output directory " + options_.output_dir + "/" +
+                         start.task_id + ": " + strerror(errno));
     return;
   }
-  std::string out_path = dir + "/" + std::to_string(start.attempt) + ".out";
-  std::string err_path = dir + "/" + std::to_string(start.attempt) + ".err";
-  int out_fd = AboveStdio(open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  std::string attempt_path = start.task_id + "/" + std::to_string(start.attempt);
+  std::string out_path = attempt_path + ".out";
+  std::string err_path = attempt_path + ".err";
+  int out_fd = AboveStdio(
+      openat(output_dir_fd_, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (out_fd < 0) {
-    FailStart(start, "cannot create output file " + out_path + ": " + strerror(errno));
+    FailStart(start, "cannot create output file " + options_.output_dir + "/" + out_path + ": " +
+                         strerror(errno));
     return;
   }
-  int err_fd = AboveStdio(open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  int err_fd = AboveStdio(
+      openat(output_dir_fd_, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (err_fd < 0) {
-    FailStart(start, "cannot create output file " + err_path + ": " + strerror(errno));
+    FailStart(start, "cannot create output file " + options_.output_dir + "/" + err_path + ": " +
+                         strerror(errno));
     close(out_fd);
     return;
   }
 
-  std::optional<std::string> path_var;
-  std::vector<std::string> env = TaskEnvironment(start, options_.node_address, &path_var);
-  std::vector<char*> envp;
-  envp.reserve(env.size() + 1);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  std::optional<std::string_view> path_var;
+  std::vector<std::string> owned_env;
+  std::vector<char*> envp = TaskEnvironment(start, options_.node_address, &owned_env, &path_var);
   std::vector<char*> argv;
   argv.reserve(spec.command.size() + 1);
   for (const auto& a : spec.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -427,6 +449,20 @@ void ProcessExecutor::StartChild(const StartProcess& start) {
   if (options_.watchdog != nullptr) options_.watchdog->Watch(pid, ToSteady(start.kill_deadline));
   logger_->debug("started task {} attempt {}: pid {} ({})", start.task_id, start.attempt, pid,
                  program);
+}
+
+bool ProcessExecutor::MakeTaskDir(const std::string& task_id) {
+  if (output_dir_fd_ >= 0) {
+    if (mkdirat(output_dir_fd_, task_id.c_str(), 0755) == 0 || errno == EEXIST) return true;
+    if (errno != ENOENT) return false;
+  }
+  // The output directory was never made, or was removed under the node: make it again.
+  if (!MakeDirs(options_.output_dir)) return false;
+  int fd = OpenOutputDir(options_.output_dir);
+  if (fd < 0) return false;
+  if (output_dir_fd_ >= 0) close(output_dir_fd_);
+  output_dir_fd_ = fd;
+  return mkdirat(output_dir_fd_, task_id.c_str(), 0755) == 0 || errno == EEXIST;
 }
 
 void ProcessExecutor::FailStart(const StartProcess& start, std::string error) {
@@ -567,8 +603,8 @@ bool ProcessExecutor::TryReap(pid_t pid) {
       event.signal = info.si_status;  // CLD_KILLED or CLD_DUMPED
     }
   }
-  event.stdout_tail = ReadTail(child.out_path, kMaxOutputTailBytes);
-  event.stderr_tail = ReadTail(child.err_path, kMaxOutputTailBytes);
+  event.stdout_tail = ReadTail(output_dir_fd_, child.out_path, kMaxOutputTailBytes);
+  event.stderr_tail = ReadTail(output_dir_fd_, child.err_path, kMaxOutputTailBytes);
   logger_->debug("task {} attempt {} (pid {}) ended: exit {} signal {}", key.first, key.second, pid,
                  event.exit_code, event.signal);
   if (child.pidfd >= 0) {

@@ -92,7 +92,7 @@ class ProcessExecutor {
   struct Child {
     pid_t pid = -1;  // also the process group id
     int pidfd = -1;
-    std::string out_path;
+    std::string out_path;  // relative to output_dir_fd_
     std::string err_path;
     bool killed = false;
   };
@@ -103,6 +103,8 @@ class ProcessExecutor {
 
   void StartBuiltin(const StartProcess& start, Instant now);
   void StartChild(const StartProcess& start);
+  // Makes <output_dir>/<task_id>, and the output directory again if it was removed.
+  bool MakeTaskDir(const std::string& task_id);
   void FailStart(const StartProcess& start, std::string error);
   void Report(ExecutorEvent event);
   // Reaps `pid` if it exited, turning it into an event. Returns false if it still runs.
@@ -116,6 +118,7 @@ class ProcessExecutor {
   int event_fd_ = -1;  // in epoll_fd_: signalled while ready_ is not empty
   bool event_signalled_ = false;
   int devnull_fd_ = -1;
+  int output_dir_fd_ = -1;  // options_.output_dir (O_PATH); output files are opened below it
   bool use_pidfd_;
   bool raised_nofile_ = false;
   struct rlimit original_nofile_ = {};  // RLIMIT_NOFILE as the node was started
