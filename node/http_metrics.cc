@@ -114,6 +114,12 @@ std::string RenderPrometheus(const NodeSnapshot& s) {
   for (const GroupInfo& g : s.groups) {
     for (const auto& [state, n] : g.tasks_by_state) w.Sample("magpie_tasks", {{"group", g.id}, {"state", state}}, n);
   }
+  w.Family("magpie_task_records_in_memory", "gauge",
+           "Task records this node holds in memory for the group: every task not ended and "
+           "ended ones not yet written or lately read; the rest are read from disk on demand.");
+  for (const GroupInfo& g : s.groups) {
+    w.Sample("magpie_task_records_in_memory", {{"group", g.id}}, g.task_records_in_memory);
+  }
   w.Family("magpie_tasks_submitted_total", "counter",
            "Submit entries this node's replica of the group applied since the process started.");
   for (const GroupInfo& g : s.groups) {

@@ -87,6 +87,7 @@ std::shared_ptr<const NodeSnapshot> TakeSnapshot(const NodeCore& core, Instant n
                         TaskState::kBlocked, TaskState::kWaiting, TaskState::kScheduled}) {
       info.tasks_by_state[TaskStateName(s)] = r->table.CountInState(s);
     }
+    info.task_records_in_memory = r->table.resident();
     info.stale_finishes = r->table.stale_finishes();
     info.leases = r->leases.size();
     snap->groups.push_back(std::move(info));

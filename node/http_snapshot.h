@@ -66,6 +66,7 @@ struct GroupInfo {
   uint64_t snapshot_index = 0;
   std::vector<GroupMemberInfo> members;
   std::map<std::string, uint64_t> tasks_by_state;  // every state, zeros included
+  uint64_t task_records_in_memory = 0;  // the rest are on disk only (ended tasks)
   uint64_t stale_finishes = 0;
   uint64_t leases = 0;  // leases of remote holders this node tracks as leader
 };

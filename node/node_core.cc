@@ -167,7 +167,10 @@ void NodeCore::Advance(Instant now) {
       r.raft.Advance(now);
       r.in_ready = false;
       // The Ready's writes are in storage now, the records it persisted among them.
-      r.table.EvictEnded();
+      if (size_t n = r.table.EvictEnded(); n > 0) {
+        log_->debug("group {}: {} ended task records left memory ({} of {} in memory)", r.group, n,
+                    r.table.resident(), r.table.size());
+      }
     }
     if (MAGPIE_BUGGIFY_ON(ack_before_quorum)) {
       // The deliberate bug: a submit is answered once its entries are durable here, before
@@ -460,7 +463,11 @@ void NodeCore::EnforceTimeouts(Instant now) {
 
 void NodeCore::Tick(Instant now) {
   last_now_ = std::max(last_now_, now);
-  for (auto& [g, r] : replicas_) r->raft.Tick(now);
+  for (auto& [g, r] : replicas_) {
+    r->raft.Tick(now);
+    // Records read back for requests since the last tick (wait, status, list) leave again.
+    r->table.EvictReadBack();
+  }
   if (membership_) {
     membership_->SetLocalLoad(LocalLoad());
     membership_->Tick(now);

@@ -51,7 +51,7 @@ Task* TaskTable::Get(const std::string& id) const {
                    " under id " + t->id + ": only ended records leave memory");
   --evicted_;
   by_seq_[t->seq] = id;
-  evict_candidates_.push_back(id);
+  read_back_.push_back(id);
   return &(tasks_[id] = std::move(*t));
 }
 
@@ -61,9 +61,16 @@ Task& TaskTable::At(const std::string& id) const {
   return *t;
 }
 
+size_t TaskTable::EvictReadBack() {
+  if (!evict_candidates_.empty()) return 0;  // one of them may be read back, changed, unwritten
+  return EvictEnded();
+}
+
 size_t TaskTable::EvictEnded() {
   std::vector<std::string> ids;
   ids.swap(evict_candidates_);
+  ids.insert(ids.end(), read_back_.begin(), read_back_.end());
+  read_back_.clear();
   if (store_ == nullptr) return 0;
   not_stored_.clear();
   size_t n = 0;
@@ -115,6 +122,7 @@ void TaskTable::Clear() {
   evicted_ = 0;
   max_seq_ = 0;
   evict_candidates_.clear();
+  read_back_.clear();
   not_stored_.clear();
   by_name_.clear();
   by_key_.clear();

@@ -73,6 +73,11 @@ class TaskTable {
   // from the store) and not changed since. Call only once what TakeDirty returned is in
   // the store. Returns how many left.
   size_t EvictEnded();
+  // Drops the ended records read back from the store and not changed since; callable
+  // between any two calls into the table (a reader's pointer must not outlive its call),
+  // so reads (status, wait, list) do not pile records up between writes. Does nothing
+  // while records handed out by TakeDirty may not be written yet.
+  size_t EvictReadBack();
 
   ApplyResult Apply(const Entry& entry);
 
@@ -211,8 +216,11 @@ class TaskTable {
   const TaskRecordStore* store_ = nullptr;
   mutable size_t evicted_ = 0;  // records in the store only
   uint64_t max_seq_ = 0;
-  // Ended records that may leave memory at the next EvictEnded if still clean.
-  mutable std::vector<std::string> evict_candidates_;
+  // Ended records that may leave memory at the next EvictEnded if still clean: written by
+  // the caller since TakeDirty, or loaded from a snapshot.
+  std::vector<std::string> evict_candidates_;
+  // Ended records read back from the store: clean copies, free to leave at any time.
+  mutable std::vector<std::string> read_back_;
   // The last id the store was asked for and did not have; valid until the next eviction.
   mutable std::string not_stored_;
   std::map<std::string, std::string> by_name_;  // name -> id of the most recent

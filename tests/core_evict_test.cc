@@ -34,11 +34,22 @@ class MapRecordStore : public TaskRecordStore {
     }
   }
   void Persist(TaskTable& table) {
+    TakeDirty(table);
+    Write();
+  }
+  // A compaction puts the dirty records in the Ready's batch at once; the batch is written
+  // later (after an fsync, in a simulated node), with other calls in between.
+  void TakeDirty(TaskTable& table) {
     for (const auto& id : table.TakeDirty()) {
-      if (const Task* t = table.Find(id)) records[id] = EncodePayload(*t);
+      if (const Task* t = table.Find(id)) batch[id] = EncodePayload(*t);
     }
   }
+  void Write() {
+    for (auto& [id, bytes] : batch) records[id] = std::move(bytes);
+    batch.clear();
+  }
 
+  std::map<std::string, std::string> batch;
   std::map<std::string, std::string> records;
   mutable size_t reads = 0;
 };
@@ -119,6 +130,11 @@ class EvictionDifferential : public ::testing::TestWithParam<uint32_t> {
 
   // What a node does after a compaction's batch is written.
   void PersistAndEvict() {
+    if (writing_) {
+      store_.Write();
+      evicting_->EvictEnded();
+      writing_ = false;
+    }
     plain_.TakeDirty();
     store_.Persist(*evicting_);
     evicting_->EvictEnded();
@@ -164,6 +180,7 @@ class EvictionDifferential : public ::testing::TestWithParam<uint32_t> {
   uint64_t index_ = 0;
   uint64_t seq_ = 0;
   int64_t now_ = 1000;
+  bool writing_ = false;  // a batch from TakeDirty is not yet in the store
 };
 
 TEST_P(EvictionDifferential, EvictingTableDecidesEveryEntryAsTheTableThatKeepsAll) {
@@ -171,8 +188,21 @@ TEST_P(EvictionDifferential, EvictingTableDecidesEveryEntryAsTheTableThatKeepsAl
   for (int i = 0; i < 4000; ++i) {
     ASSERT_NO_FATAL_FAILURE(Step());
     if (rng_() % 7 == 0) PersistAndEvict();
-    // An Advance after a Ready without a compaction: nothing new was written.
-    if (rng_() % 3 == 0) evicting_->EvictEnded();
+    if (rng_() % 11 == 0 && !writing_) {
+      // A compaction whose batch is written a few steps later (an fsync in flight).
+      plain_.TakeDirty();
+      store_.TakeDirty(*evicting_);
+      writing_ = true;
+    } else if (writing_ && rng_() % 4 == 0) {
+      store_.Write();
+      evicting_->EvictEnded();
+      writing_ = false;
+    } else if (!writing_ && rng_() % 3 == 0) {
+      // An Advance after a Ready without a compaction: nothing new was written.
+      evicting_->EvictEnded();
+    }
+    // A tick, at any time, fsync in flight or not.
+    if (rng_() % 2 == 0) evicting_->EvictReadBack();
     if (i == 2000) ASSERT_NO_FATAL_FAILURE(Reload());
     max_evicted = std::max(max_evicted, evicting_->size() - evicting_->resident());
     if (i % 500 == 499) ASSERT_NO_FATAL_FAILURE(ExpectSame());
