@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
   app.add_option("--slots", slots, "slots per local node (W3 always uses 3 x 4)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", o.batch, "tasks per submit request")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--window", o.window, "submit requests in flight")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--max-unfinished", o.max_unfinished,
+                 "W1/W2: submit in waves so that at most this many tasks are unfinished (0: all at once)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

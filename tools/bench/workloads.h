@@ -25,6 +25,10 @@ struct WorkloadOptions {
   int w5_fan = 2000;
   int batch = 500;
   int window = 8;
+  // At most this many tasks submitted and not yet finished (0: no bound). Tasks not ended
+  // live in the nodes' memory by design; a bound makes a scale run measure what storing
+  // finished ones costs rather than how long a backlog can grow.
+  size_t max_unfinished = 0;
 };
 
 Result<nlohmann::json> RunW1(Client& client, const WorkloadOptions& o);
