@@ -3,6 +3,7 @@
 #include "base/buggify.h"
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
 
 namespace magpie {
@@ -41,6 +42,16 @@ Task* TaskTable::Get(const std::string& id) const {
   auto it = tasks_.find(id);
   if (it != tasks_.end()) return &it->second;
   if (store_ == nullptr || evicted_ == 0 || id == not_stored_) return nullptr;
+  // Ids are made as <group>-<seq> (the leader's next seq, or a Fire's), so an id whose seq
+  // is past every seq this table holds names no record: a Submit's new id is not looked
+  // up on disk (that miss cost more than a tenth of a node's CPU under W1).
+  if (const size_t dash = id.rfind('-'); dash != std::string::npos && dash + 1 < id.size()) {
+    uint64_t seq = 0;
+    const char* first = id.data() + dash + 1;
+    const char* last = id.data() + id.size();
+    auto [end, ec] = std::from_chars(first, last, seq);
+    if (ec == std::errc() && end == last && seq > max_seq_) return nullptr;
+  }
   std::optional<Task> t = store_->Read(id);
   if (!t.has_value()) {
     not_stored_ = id;  // a Submit asks twice (Apply, ApplySubmit) for the new id
