@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -49,8 +51,13 @@ std::string SelfDir() {
 LocalCluster::~LocalCluster() { Stop(); }
 
 Status LocalCluster::Start(const LocalClusterOptions& options) {
-  char tmpl[] = "/tmp/magpie-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot make a temporary folder");
+  // $TMPDIR as usual: where the nodes' data dirs go decides what W2's three files per
+  // attempt cost (docs/BENCHMARKS.md, "W2 profile").
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/magpie-bench-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return Status::IOError("cannot make a temporary folder " + tmpl + ": " + std::strerror(errno));
+  }
   dir_ = tmpl;
   keep_ = options.keep;
   security_ = options.security;
