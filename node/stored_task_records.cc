@@ -16,13 +16,10 @@ std::optional<Task> StoredTaskRecords::Read(const std::string& id) const {
   return std::move(*t);
 }
 
-void StoredTaskRecords::ForEach(const std::function<bool(Task&& t)>& visit) const {
+void StoredTaskRecords::ForEachId(const std::function<bool(const std::string& id)>& visit) const {
   Status s = storage_->Scan(Column::kTasks, GroupTasksBegin(group_), GroupTasksEnd(group_),
-                            [&](std::string_view key, std::string_view value) {
-                              auto t = DecodePayload<Task>(value);
-                              MAGPIE_CHECK(t.ok(), "task record " + std::string(key) +
-                                                       " undecodable: " + t.status().ToString());
-                              return visit(std::move(*t));
+                            [&](std::string_view key, std::string_view) {
+                              return visit(std::string(key));
                             });
   MAGPIE_CHECK(s.ok(), "reading the task records of group " + group_ + ": " + s.ToString());
 }

@@ -22,7 +22,7 @@ class StoredTaskRecords : public TaskRecordStore {
   // A record that cannot be read or decoded stops the node: the table would otherwise
   // decide differently from its peers.
   std::optional<Task> Read(const std::string& id) const override;
-  void ForEach(const std::function<bool(Task&& t)>& visit) const override;
+  void ForEachId(const std::function<bool(const std::string& id)>& visit) const override;
 
  private:
   const Storage* storage_;

@@ -38,6 +38,15 @@ void TaskTable::Load(Task task, bool in_store) {
   tasks_[id] = std::move(task);
 }
 
+uint64_t SeqOfTaskId(const std::string& id) {
+  const size_t dash = id.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= id.size()) return 0;
+  uint64_t seq = 0;
+  const char* last = id.data() + id.size();
+  auto [end, ec] = std::from_chars(id.data() + dash + 1, last, seq);
+  return ec == std::errc() && end == last ? seq : 0;
+}
+
 Task* TaskTable::Get(const std::string& id) const {
   auto it = tasks_.find(id);
   if (it != tasks_.end()) return &it->second;
@@ -45,13 +54,7 @@ Task* TaskTable::Get(const std::string& id) const {
   // Ids are made as <group>-<seq> (the leader's next seq, or a Fire's), so an id whose seq
   // is past every seq this table holds names no record: a Submit's new id is not looked
   // up on disk (that miss cost more than a tenth of a node's CPU under W1).
-  if (const size_t dash = id.rfind('-'); dash != std::string::npos && dash + 1 < id.size()) {
-    uint64_t seq = 0;
-    const char* first = id.data() + dash + 1;
-    const char* last = id.data() + id.size();
-    auto [end, ec] = std::from_chars(first, last, seq);
-    if (ec == std::errc() && end == last && seq > max_seq_) return nullptr;
-  }
+  if (SeqOfTaskId(id) > max_seq_) return nullptr;
   std::optional<Task> t = store_->Read(id);
   if (!t.has_value()) {
     not_stored_ = id;  // a Submit asks twice (Apply, ApplySubmit) for the new id
@@ -105,11 +108,13 @@ void TaskTable::ForEachBySeq(uint64_t after_seq, const std::function<bool(const 
     }
     return;
   }
-  // The records not in memory, by seq; each is read back as it is visited, so a listing
-  // holds one at a time. Both lists are taken first: a visit may read records back.
+  // The records not in memory, by seq (from the id: ids are <group>-<seq>, so nothing is
+  // decoded to order them); each is read back as it is visited, so a listing holds one at
+  // a time. Both lists are taken first: a visit may read records back.
   std::vector<std::pair<uint64_t, std::string>> stored;
-  store_->ForEach([&](Task&& t) {
-    if (t.seq > after_seq && tasks_.count(t.id) == 0) stored.emplace_back(t.seq, t.id);
+  store_->ForEachId([&](const std::string& id) {
+    const uint64_t seq = SeqOfTaskId(id);
+    if (seq > after_seq && tasks_.count(id) == 0) stored.emplace_back(seq, id);
     return true;
   });
   std::sort(stored.begin(), stored.end());

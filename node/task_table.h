@@ -44,8 +44,8 @@ class TaskRecordStore {
  public:
   virtual ~TaskRecordStore() = default;
   virtual std::optional<Task> Read(const std::string& id) const = 0;
-  // Every record of the group, in any order, until visit returns false.
-  virtual void ForEach(const std::function<bool(Task&& t)>& visit) const = 0;
+  // The id of every record of the group, in any order, until visit returns false.
+  virtual void ForEachId(const std::function<bool(const std::string& id)>& visit) const = 0;
 };
 
 // Ended tasks leave memory (docs/DESIGN.md, "Ended tasks live on disk"): once a record is
@@ -251,6 +251,9 @@ class TaskTable {
   int32_t ready_by_band_[3] = {};
   uint64_t stale_finishes_ = 0;
 };
+
+// The seq in a task id (<group>-<seq>), or 0 when it has none.
+uint64_t SeqOfTaskId(const std::string& id);
 
 // Backoff before retry n (n = failed attempts so far, from 1): base * 2^(n-1), capped at 1 h.
 int64_t BackoffMillis(int64_t base_ms, int32_t failed_attempts);

@@ -16,10 +16,18 @@ BIN = os.environ.get("MAGPIE_BIN_DIR") or os.path.join(os.path.dirname(__file__)
 TOKEN = "magpie-e2e-" + uuid.uuid4().hex[:10]  # marks every task process a test starts
 _tmp = tempfile.mkdtemp(prefix="magpie-e2e-")
 _procs = []
+_nodes = []
 
 
 def fail(msg):
     print("FAIL: " + msg, flush=True)
+    # What each node logged last, and whether it is still running: a CI failure is then
+    # readable from the test's output alone.
+    for n in _nodes:
+        state = "running" if n.proc is not None and n.proc.poll() is None else \
+            f"exited with {n.proc.returncode if n.proc is not None else '?'}"
+        print(f"--- node {os.path.basename(n.dir)} at {n.addr} ({state}), last log lines:", flush=True)
+        print(n.log_tail(15), flush=True)
     sys.exit(1)
 
 
@@ -44,6 +52,7 @@ class Node:
         self.slots = slots
         self.extra = list(extra)
         self.proc = None
+        _nodes.append(self)
         self.start()
 
     def start(self):
