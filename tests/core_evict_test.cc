@@ -166,7 +166,9 @@ class EvictionDifferential : public ::testing::TestWithParam<uint32_t> {
       const Task* a = plain_.FindByName("n" + std::to_string(n));
       const Task* b = evicting_->FindByName("n" + std::to_string(n));
       ASSERT_EQ(a == nullptr, b == nullptr);
-      if (a != nullptr) ASSERT_EQ(a->id, b->id);
+      if (a != nullptr) {
+        ASSERT_EQ(a->id, b->id);
+      }
     }
     ASSERT_EQ(Encoded(plain_), Encoded(*evicting_));
     // A listing page from the middle, in the same order.
@@ -204,9 +206,13 @@ TEST_P(EvictionDifferential, EvictingTableDecidesEveryEntryAsTheTableThatKeepsAl
     }
     // A tick, at any time, fsync in flight or not.
     if (rng_() % 2 == 0) evicting_->EvictReadBack();
-    if (i == 2000) ASSERT_NO_FATAL_FAILURE(Reload());
+    if (i == 2000) {
+      ASSERT_NO_FATAL_FAILURE(Reload());
+    }
     max_evicted = std::max(max_evicted, evicting_->size() - evicting_->resident());
-    if (i % 500 == 499) ASSERT_NO_FATAL_FAILURE(ExpectSame());
+    if (i % 500 == 499) {
+      ASSERT_NO_FATAL_FAILURE(ExpectSame());
+    }
   }
   PersistAndEvict();
   // Once everything is written, only the tasks not ended are in memory.
