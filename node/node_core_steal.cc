@@ -186,7 +186,11 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     const bool fits_now = options_.slots - used_slots_ >= st.spec.slots;
     const bool fits_ahead = st.spec.slots <= options_.slots &&
                             held_slots_ + st.spec.slots <= options_.steal_prefetch_slots;
-    if (!known || now >= asked_at + HolderLease() || stopping_ || running != local_.end() ||
+    // Start only within the first half of the lease counted from the asking, the rule
+    // StartHeld keeps: an answer read that late (the thief was paused, K12) may meet a
+    // leader whose clock ran fast beyond max_drift and re-granted already. Half the lease
+    // keeps this safe to about 35 % relative drift instead of max_drift alone.
+    if (!known || now >= asked_at + HolderLease() / 2 || stopping_ || running != local_.end() ||
         (!fits_now && !fits_ahead)) {
       // Cannot run it: hand it back at once rather than let it wait out its lease.
       PendingFinish pf;
