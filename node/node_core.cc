@@ -452,6 +452,40 @@ void NodeCore::Schedule(Instant now) {
   }
 }
 
+void NodeCore::GrantBehindSubmit(Instant now, Replica& r, const std::vector<SubmitEntry>& submitted) {
+  // Only on an idle group: with tasks already waiting, Schedule picks by priority and age
+  // among them. A prediction that turns out wrong (the task is not ready when its Submit
+  // applies: a parent ended meanwhile, say) costs a Grant every replica refuses alike.
+  if (stopping_ || MAGPIE_BUGGIFY_ON(grant_running_task) || r.table.ready_count() != 0 || !CanGrant(r, now)) return;
+  int32_t free_slots = options_.slots - used_slots_;
+  std::vector<const SubmitEntry*> runnable;
+  for (const SubmitEntry& e : submitted) {
+    // Ready on apply: no upstream, not a schedule, not a possible cache hit.
+    const TaskSpec& s = e.spec;
+    if (!s.after.empty() || s.is_schedule() || !s.cache_key.empty()) continue;
+    if (!LabelsMatch(options_.labels, s.labels)) continue;
+    runnable.push_back(&e);
+  }
+  // PickTasks's order: the most urgent first, then the oldest (here, log order).
+  std::stable_sort(runnable.begin(), runnable.end(), [](const SubmitEntry* a, const SubmitEntry* b) {
+    return a->spec.priority > b->spec.priority;
+  });
+  for (const SubmitEntry* e : runnable) {
+    if (free_slots <= 0) break;
+    if (e->spec.slots > free_slots) continue;
+    GrantEntry ge;
+    ge.task_id = e->id;
+    ge.attempt = 1;
+    ge.holder = options_.node_id;
+    ge.holder_life = life_;
+    ge.granted_ms = now.unix_millis();
+    if (!Propose(r, EntryType::kGrant, EncodePayload(ge)).ok()) break;
+    r.granting.insert(e->id);
+    used_slots_ += e->spec.slots;
+    free_slots -= e->spec.slots;
+  }
+}
+
 void NodeCore::EnforceTimeouts(Instant now) {
   for (auto& [id, la] : local_) {
     if (la.killed_for == Outcome::kNone && la.timeout_at <= now) {

@@ -350,8 +350,10 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
 
   r.next_seq = seq;
   uint64_t last = 0;
+  std::vector<SubmitEntry> entries;
+  entries.reserve(order.size());
   for (size_t i : order) {
-    SubmitEntry e;
+    SubmitEntry& e = entries.emplace_back();
     e.id = ids[i];
     e.seq = seqs[i];
     e.spec = specs[i];
@@ -368,6 +370,7 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     }
     last = *idx;
   }
+  GrantBehindSubmit(now, r, entries);
   if (MAGPIE_BUGGIFY_ON(ack_before_durable)) {
     return Reply(from, kType, SubmitReply{std::move(ids), std::move(existing)});
   }

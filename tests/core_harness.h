@@ -54,13 +54,17 @@ class CoreHarness {
   void Drain() {
     for (int i = 0; i < 1000 && core_->HasReady(); ++i) {
       Ready rd = core_->TakeReady();
+      ++readies_;
       size_t synced_before = storage_.synced_writes();
       Status s = storage_.Write(rd.writes, rd.sync);
       ASSERT_TRUE(s.ok()) << s.ToString();
       if (rd.sync) {
         ASSERT_GT(storage_.synced_writes(), synced_before);
       }
-      for (auto& r : rd.replies) replies_.push_back(std::move(r));
+      for (auto& r : rd.replies) {
+        reply_ready_[r.to.request_id] = readies_;
+        replies_.push_back(std::move(r));
+      }
       for (auto& k : rd.kills) {
         kills_.push_back(k);
         auto it = running_.find(k.task_id);
@@ -71,6 +75,7 @@ class CoreHarness {
         }
       }
       for (auto& sp : rd.starts) {
+        start_ready_[sp.task_id] = readies_;
         starts_.push_back(sp);
         running_[sp.task_id] = sp;
       }
@@ -158,6 +163,10 @@ class CoreHarness {
   std::vector<StartProcess>& starts() { return starts_; }
   std::vector<KillProcess>& kills() { return kills_; }
   std::vector<ClientReply>& replies() { return replies_; }
+  // Which Ready (counted from 1) carried the reply to request N, the start of a task.
+  size_t ReadyOfReply(uint64_t request_id) const { return reply_ready_.at(request_id); }
+  size_t ReadyOfStart(const std::string& task_id) const { return start_ready_.at(task_id); }
+  uint64_t last_request_id() const { return next_request_; }
 
  private:
   CoreOptions options_;
@@ -170,6 +179,9 @@ class CoreHarness {
   std::vector<StartProcess> starts_;
   std::vector<KillProcess> kills_;
   std::vector<ClientReply> replies_;
+  size_t readies_ = 0;
+  std::map<uint64_t, size_t> reply_ready_;
+  std::map<std::string, size_t> start_ready_;
 };
 
 inline TaskSpec Spec(std::vector<std::string> cmd, std::string name = "",

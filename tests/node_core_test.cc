@@ -81,6 +81,57 @@ TEST(NodeCore, HigherPriorityRunsFirstAndSlotsBoundConcurrency) {
   EXPECT_EQ(h.running().begin()->second.spec.name, "high");
 }
 
+TEST(NodeCore, ATaskSubmittedToAnIdleNodeStartsWithItsSubmitsReply) {
+  // The Grant is proposed right behind the Submit and commits with it: the attempt starts
+  // in the Ready that answers the submit, one commit instead of two.
+  CoreHarness h(/*slots=*/2);
+  std::string id = h.Submit(Spec({"sleep", "5"}));
+  ASSERT_EQ(h.running().count(id), 1u);
+  EXPECT_EQ(h.ReadyOfStart(id), h.ReadyOfReply(h.last_request_id()));
+  EXPECT_EQ(h.Get(id).attempts.size(), 1u);
+  EXPECT_EQ(h.StateOf(id), TaskState::kRunning);
+  // With a slot left, the next one too.
+  std::string second = h.Submit(Spec({"sleep", "5"}));
+  ASSERT_EQ(h.running().count(second), 1u);
+  EXPECT_EQ(h.ReadyOfStart(second), h.ReadyOfReply(h.last_request_id()));
+}
+
+TEST(NodeCore, GrantBehindSubmitKeepsPriorityOrderAndSlots) {
+  CoreHarness h(/*slots=*/1);
+  TaskSpec low = Spec({"true"}, "low");
+  low.priority = 10;
+  TaskSpec high = Spec({"sleep", "5"}, "high");
+  high.priority = 90;
+  auto ids = h.Submit({low, high});
+  ASSERT_EQ(ids.size(), 2u);
+  ASSERT_EQ(h.running().size(), 1u);
+  EXPECT_EQ(h.running().begin()->second.spec.name, "high");
+  EXPECT_EQ(h.StateOf(ids[0]), TaskState::kReady);
+  // A node with tasks waiting schedules among them as before: nothing jumps the queue.
+  TaskSpec mid = Spec({"true"}, "mid");
+  mid.priority = 50;
+  std::string m = h.Submit(mid);
+  EXPECT_EQ(h.StateOf(m), TaskState::kReady);
+  h.Exit(ids[1], 0);
+  ASSERT_EQ(h.running().size(), 1u);
+  EXPECT_EQ(h.running().begin()->second.spec.name, "mid");
+}
+
+TEST(NodeCore, TasksThatMayNotBeReadyOnSubmitAreNotGrantedAhead) {
+  CoreHarness h(/*slots=*/4, {{"gpu", "0"}});
+  std::string up = h.Submit(Spec({"sleep", "5"}, "up"));
+  std::string down = h.Submit(Spec({"true"}, "down", {"up"}));
+  EXPECT_EQ(h.StateOf(down), TaskState::kPending);
+  TaskSpec gpu = Spec({"true"}, "gpu");
+  gpu.labels["gpu"] = "1";
+  std::string g = h.Submit(gpu);
+  EXPECT_EQ(h.StateOf(g), TaskState::kReady);
+  EXPECT_TRUE(h.Get(g).attempts.empty());
+  h.Exit(up, 0);
+  h.RunQuickProcesses();
+  EXPECT_EQ(h.StateOf(down), TaskState::kSucceeded);
+}
+
 TEST(NodeCore, TimeoutKillsTheAttemptAndCountsAsFailure) {
   CoreHarness h;
   TaskSpec s = Spec({"sleep", "100"});
