@@ -234,12 +234,14 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
         OnGrantApplied(now, r, *g, res);
         break;
       }
-      if (r.granting.erase(g->task_id) == 0) break;  // not granted by us in this life
+      auto granted = r.granting.find(g->task_id);
+      if (granted == r.granting.end()) break;  // not granted by us in this life
+      const int32_t slots = granted->second;
+      r.granting.erase(granted);
       if (res.accepted && !stopping_) {
         StartLocal(now, r, *res.task);
       } else {
-        const Task* t = r.table.Find(g->task_id);
-        used_slots_ -= t != nullptr ? t->spec.slots : 1;
+        used_slots_ -= slots;
       }
       break;
     }
@@ -446,7 +448,7 @@ void NodeCore::Schedule(Instant now) {
       ge.holder_life = life_;
       ge.granted_ms = now.unix_millis();
       if (!Propose(r, EntryType::kGrant, EncodePayload(ge)).ok()) break;
-      r.granting.insert(p.task_id);
+      r.granting[p.task_id] = p.slots;
       used_slots_ += p.slots;
     }
   }
@@ -480,7 +482,7 @@ void NodeCore::GrantBehindSubmit(Instant now, Replica& r, const std::vector<Subm
     ge.holder_life = life_;
     ge.granted_ms = now.unix_millis();
     if (!Propose(r, EntryType::kGrant, EncodePayload(ge)).ok()) break;
-    r.granting.insert(e->id);
+    r.granting[e->id] = e->spec.slots;
     used_slots_ += e->spec.slots;
     free_slots -= e->spec.slots;
   }

@@ -373,10 +373,7 @@ void NodeCore::LostLeadership(Replica& r) {
   r.serving = false;
   // Grants to ourselves that may never commit: give the slots back. If one commits after
   // all, nobody runs it and its lease at the new leader runs out.
-  for (const auto& id : r.granting) {
-    const Task* t = r.table.Find(id);
-    used_slots_ -= t != nullptr ? t->spec.slots : 1;
-  }
+  for (const auto& [id, slots] : r.granting) used_slots_ -= slots;
   used_slots_ = std::max(used_slots_, static_cast<int32_t>(0));
   r.granting.clear();
   for (auto& [idx, p] : r.pending) {

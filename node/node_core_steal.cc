@@ -518,7 +518,7 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
       auto idx = Propose(r, EntryType::kGrant, EncodePayload(ge));
       if (!idx.ok()) break;
       last = *idx;
-      r.granting.insert(t->id);
+      r.granting[t->id] = 0;  // the thief's slots, not ours
       thief_free -= t->spec.slots;
       ps.task_ids.push_back(t->id);
     }

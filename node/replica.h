@@ -79,7 +79,10 @@ struct Replica {
   // requests and grants may be served.
   bool serving = false;
   Instant leases_valid_from;  // re-grant nothing that was running before this
-  std::set<std::string> granting;  // Grants proposed in this leadership, not yet applied
+  // Grants proposed in this leadership, not yet applied: task id -> the slots each holds
+  // here until it applies (0 for a Grant to a thief). Counted by the Grant, not the table:
+  // a Grant proposed behind its Submit has no record to read yet.
+  std::map<std::string, int32_t> granting;
   std::map<std::string, Lease> leases;  // task id -> lease of a holder other than us
   std::map<uint64_t, Proposed<PendingReply>> pending;  // by the index that completes them
   std::map<uint64_t, Proposed<PendingSteal>> pending_steals;

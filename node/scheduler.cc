@@ -13,7 +13,7 @@ bool LabelsMatch(const std::map<std::string, std::string>& node_labels,
 
 std::vector<Pick> PickTasks(const TaskTable& table, int64_t now_ms, int32_t free_slots,
                             const std::map<std::string, std::string>& node_labels,
-                            const std::set<std::string>& granting, size_t max_scan) {
+                            const std::map<std::string, int32_t>& granting, size_t max_scan) {
   std::vector<Pick> picks;
   if (free_slots <= 0) return picks;
   size_t scanned = 0;

@@ -26,7 +26,7 @@ struct Pick {
 // the queue. Tasks in `granting` already have a Grant on the way and are skipped.
 std::vector<Pick> PickTasks(const TaskTable& table, int64_t now_ms, int32_t free_slots,
                             const std::map<std::string, std::string>& node_labels,
-                            const std::set<std::string>& granting, size_t max_scan);
+                            const std::map<std::string, int32_t>& granting, size_t max_scan);
 
 }  // namespace magpie
 

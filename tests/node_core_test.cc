@@ -530,6 +530,29 @@ TEST(NodeCoreGroups, ARetriedSubmitIsNotAcknowledgedBeforeTheFirstCopyCommits) {
   EXPECT_EQ(c.a().core->replica(c.group())->table.size(), 1u);
 }
 
+// A Grant proposed behind its Submit holds the task's slots before the task has a record.
+// A leadership lost before both commit gives back exactly those slots (seed 102 of an R=3
+// swarm: a 3-slot task's Grant gave back 1, and the node never had a free slot again).
+TEST(NodeCoreGroups, ALeadershipLostBeforeAGrantBehindItsSubmitCommitsGivesItsSlotsBack) {
+  TwoCores c;
+  c.FormGroup();
+  TaskSpec spec;
+  spec.command = {"sleep", "100"};
+  spec.slots = 3;
+  c.Submit(1, spec);
+  EXPECT_EQ(c.a().core->used_slots(), 3) << "the Grant behind the Submit holds the slots";
+  // Nothing reaches B any more: A steps down without either entry committing.
+  for (int i = 0; i < 300 && c.a().core->replica(c.group())->raft.is_leader(); ++i) {
+    c.now = c.now + Duration::Millis(10);
+    c.a().core->Tick(c.now);
+    c.Drain(c.a());
+    c.wire.clear();
+  }
+  ASSERT_FALSE(c.a().core->replica(c.group())->raft.is_leader());
+  EXPECT_EQ(c.a().core->used_slots(), 0);
+  EXPECT_TRUE(c.a().starts.empty());
+}
+
 }  // namespace
 }  // namespace magpie
 
