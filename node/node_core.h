@@ -111,8 +111,10 @@ struct Ready {
   // 1. Persist. When sync is true the write must be durable before anything below happens.
   WriteBatch writes;
   bool sync = false;
-  // 2. Then, in any order:
+  // 2. Then, in any order (except that the first `messages_before_write` messages may
+  //    leave before the write: Raft leaders' appends, RaftReady::messages_before_write):
   std::vector<PeerMessage> messages;
+  size_t messages_before_write = 0;
   std::vector<ClientReply> replies;
   std::vector<StartProcess> starts;
   std::vector<KillProcess> kills;

@@ -295,10 +295,18 @@ void NodeCore::TakeRaftReady(Replica& r, Ready& rd) {
       r.raft.members().Find(options_.node_id) == nullptr) {
     ForgetReplica(r, rd);
   }
-  for (auto& m : rr.messages) {
+  for (size_t i = 0; i < rr.messages.size(); ++i) {
+    RaftOutMessage& m = rr.messages[i];
     std::string to = m.to_address.empty() ? AddressOf(m.to_id) : m.to_address;
     if (to.empty()) continue;  // unknown yet; Raft resends
-    rd.messages.push_back(PeerMessage{options_.client_address, std::move(to), m.type, std::move(m.payload)});
+    PeerMessage pm{options_.client_address, std::move(to), m.type, std::move(m.payload)};
+    if (i < rr.messages_before_write) {
+      // Kept ahead of every message that must wait for the write.
+      rd.messages.insert(rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write), std::move(pm));
+      ++rd.messages_before_write;
+    } else {
+      rd.messages.push_back(std::move(pm));
+    }
   }
 }
 

@@ -428,6 +428,13 @@ void NodeDriver::PollExecutor(Instant now) {
 Status NodeDriver::Flush() {
   for (int turn = 0; turn < kMaxReadyPerTurn && !stalled_ && core_->HasReady(); ++turn) {
     Ready rd = core_->TakeReady();
+    if (rd.messages_before_write > 0) {
+      // Raft leaders' appends: their followers write while we do.
+      const auto early_end = rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write);
+      for (auto it = rd.messages.begin(); it != early_end; ++it) transport_->Send(*it);
+      rd.messages.erase(rd.messages.begin(), early_end);
+      rd.messages_before_write = 0;
+    }
     if (!rd.writes.empty()) {
       auto write_start = std::chrono::steady_clock::now();
       Status s = CheckFreeSpace();

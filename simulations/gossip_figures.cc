@@ -230,6 +230,7 @@ void Loss(Bench& b, const FiguresRequest& r, FiguresResult& out) {
     return s;
   };
   const uint64_t probes0 = sum(&GossipCounters::probes), failed0 = sum(&GossipCounters::probe_failures);
+  const uint64_t indirect0 = sum(&GossipCounters::indirect_probes);
   const uint64_t susp0 = sum(&GossipCounters::suspicions), refuted0 = sum(&GossipCounters::suspicions_refuted);
   const MembershipChecker& checker = b.world().membership_checker();
   const uint64_t marks0 = checker.declarations_of_live();
@@ -243,6 +244,7 @@ void Loss(Bench& b, const FiguresRequest& r, FiguresResult& out) {
 
   f.probes = sum(&GossipCounters::probes) - probes0;
   f.failed_probes = sum(&GossipCounters::probe_failures) - failed0;
+  f.indirect_probes = sum(&GossipCounters::indirect_probes) - indirect0;
   f.suspicions = sum(&GossipCounters::suspicions) - susp0;
   f.refuted = sum(&GossipCounters::suspicions_refuted) - refuted0;
   f.false_marks = checker.declarations_of_live() - marks0;

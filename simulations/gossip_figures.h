@@ -51,6 +51,7 @@ struct DetectionFigures {
 struct LossFigures {
   int64_t join_ms = -1;
   uint64_t probes = 0, failed_probes = 0, suspicions = 0, refuted = 0;
+  uint64_t indirect_probes = 0;  // ping-reqs sent for probes whose direct ping went unanswered
   uint64_t false_deaths = 0;    // distinct (member, incarnation) of running nodes declared dead
   uint64_t false_marks = 0;     // declarations of running members, summed over declarers
   bool all_alive_after = false; // within kConvergeBound after the loss stops

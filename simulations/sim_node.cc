@@ -318,6 +318,16 @@ void SimNode::Drain(SimTime now) {
     }
     MaybeReportRecovered(now);
     if (!up()) return;
+    // 0. Raft leaders' appends may leave before the write (RaftReady::messages_before_write).
+    if (rd.messages_before_write > 0) {
+      Ready early;
+      early.messages.assign(std::make_move_iterator(rd.messages.begin()),
+                            std::make_move_iterator(rd.messages.begin() +
+                                                    static_cast<ptrdiff_t>(rd.messages_before_write)));
+      rd.messages.erase(rd.messages.begin(), rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write));
+      rd.messages_before_write = 0;
+      Act(now, early);
+    }
     // 1. Persist: into the page cache at once; durable only when the fsync ends.
     if (!rd.writes.empty()) {
       Status s = storage_.Write(rd.writes, /*sync=*/false);

@@ -243,6 +243,10 @@ inline void RaftNet::CarryOut(const std::string& id, RaftReady rd) {
               ? ""
               : ", following " + rd.soft_state->leader_id));
   }
+  // A leader's appends may leave before its write (and before a crash that loses it).
+  for (size_t i = 0; i < rd.messages_before_write; ++i) Send(n.id, std::move(rd.messages[i]));
+  rd.messages.erase(rd.messages.begin(), rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write));
+  rd.messages_before_write = 0;
   if (crash_before_write && crash_before_write(id, rd)) {
     Crash(id);
     return;

@@ -49,7 +49,9 @@ TEST(SimGossipFigures, FivePercentLossKillsNoLiveNode) {
   r.loss_percent = 5;
   const FiguresResult f = RunGossipFigures(r, spdlog::level::off);
   for (const auto& p : f.problems) ADD_FAILURE() << p;
-  EXPECT_GT(f.loss.failed_probes + f.loss.suspicions, 0u) << "the loss should have been felt";
+  // Felt: direct pings went unanswered and the prober asked others (a probe failing
+  // through its indirect path too is rare at 5 %: about one in 1,500).
+  EXPECT_GT(f.loss.indirect_probes, 0u) << "the loss should have been felt";
   EXPECT_EQ(f.loss.false_deaths, 0u);
   EXPECT_TRUE(f.loss.all_alive_after);
 }

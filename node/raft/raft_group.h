@@ -87,7 +87,12 @@ struct RaftReady {
   WriteBatch writes;
   bool sync = false;
   // 4. Then send. Votes and append acknowledgements in here promise what `writes` holds.
+  //    The first `messages_before_write` of them are a leader's appends, heartbeats and
+  //    snapshot chunks, which promise nothing about this member's disk: they may leave
+  //    before the write, so the leader's fsync overlaps its followers' (Raft thesis
+  //    §10.2.1). The leader counts its own copy toward a quorum only once durable.
   std::vector<RaftOutMessage> messages;
+  size_t messages_before_write = 0;
 
   // Notifications (no action needed beyond what they say).
   std::optional<RaftSoftState> soft_state;  // role, term or leader changed since last Ready

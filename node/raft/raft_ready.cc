@@ -40,9 +40,20 @@ RaftReady RaftGroup::TakeReady() {
     // Term and vote are promises to peers (§3.8): synced before any message leaves.
     rd.sync = rd.sync || hard_state_dirty_;
   }
+  // A leader whose term or vote is being written sends nothing early: term and vote are
+  // promises, durable before any message carries them.
+  const bool may_send_early = role_ == RaftRole::kLeader && !hard_state_dirty_;
   hard_state_dirty_ = commit_dirty_ = snapshot_meta_dirty_ = snapshot_meta_sync_ = false;
   rd.messages = std::move(outbox_);
   outbox_.clear();
+  if (may_send_early) {
+    auto late = std::stable_partition(rd.messages.begin(), rd.messages.end(), [](const RaftOutMessage& m) {
+      return m.type == ToPeerMessageType(RaftMessageType::kAppend) ||
+             m.type == ToPeerMessageType(RaftMessageType::kHeartbeat) ||
+             m.type == ToPeerMessageType(RaftMessageType::kInstallSnapshot);
+    });
+    rd.messages_before_write = static_cast<size_t>(late - rd.messages.begin());
+  }
 
   RaftSoftState now_state{role_, term_, leader_id_};
   if (!(now_state == reported_)) {
