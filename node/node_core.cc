@@ -558,15 +558,30 @@ void NodeCore::AnswerWaiters(Replica& r) {
       it = waiting_on_.erase(it);
       if (w == waiters_.end()) continue;
       if (--w->second.remaining > 0) continue;
-      WaitReply wr;
-      wr.all_ended = true;
-      for (const auto& tid : w->second.ids) {
-        if (const Task* t = r.table.Find(tid)) wr.tasks.push_back(*t);
-      }
-      Reply(w->second.to, RequestType::kWait, wr);
+      SendReply(w->second.to, RequestType::kWait,
+                ReplyFrame{w->second.to.request_id, Status::Ok(), PackWaitReply(r, w->second.ids, true)});
       waiters_.erase(w);
     }
   }
+}
+
+std::string NodeCore::PackWaitReply(const Replica& r, const std::vector<std::string>& ids, bool all_ended) const {
+  // WaitReply's encoding (a map: tasks, all_ended), with each record appended as the table
+  // holds it: ended records that left memory are copied from disk undecoded.
+  msgpack::sbuffer records;
+  uint32_t n = 0;
+  for (const auto& id : ids) n += r.table.AppendEncoded(id, &records) ? 1 : 0;
+  msgpack::sbuffer out(records.size() + 32);
+  msgpack::packer<msgpack::sbuffer> pack(out);
+  pack.pack_map(2);
+  pack.pack_str(5);
+  pack.pack_str_body("tasks", 5);
+  pack.pack_array(n);
+  out.write(records.data(), records.size());
+  pack.pack_str(9);
+  pack.pack_str_body("all_ended", 9);
+  pack.pack(all_ended);
+  return std::string(out.data(), out.size());
 }
 
 Instant NodeCore::NextDeadline() const {

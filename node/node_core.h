@@ -332,6 +332,7 @@ class NodeCore {
 
   void OnApplied(Instant now, Replica& r, const Entry& entry, const ApplyResult& result);
   void AnswerWaiters(Replica& r);
+  std::string PackWaitReply(const Replica& r, const std::vector<std::string>& ids, bool all_ended) const;
   void Schedule(Instant now);
   // Proposes Grants to this node right behind the Submits of one request, so that a task
   // submitted to an idle leader commits with its Grant in one quorum round instead of two.

@@ -514,10 +514,7 @@ void NodeCore::HandleWait(Instant now, Replica& r, const ReplyTo& from, const st
     if (!IsEnded(t->state)) ++w.remaining;
   }
   if (w.remaining == 0) {
-    WaitReply wr;
-    wr.all_ended = true;
-    for (const auto& id : w.ids) wr.tasks.push_back(*r.table.Find(id));
-    return Reply(from, RequestType::kWait, wr);
+    return SendReply(from, RequestType::kWait, ReplyFrame{from.request_id, Status::Ok(), PackWaitReply(r, w.ids, true)});
   }
   w.deadline = now + Duration::Millis(std::clamp<int64_t>(req->timeout_ms, 0, 60000));
   uint64_t wid = next_waiter_++;

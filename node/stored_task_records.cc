@@ -16,6 +16,13 @@ std::optional<Task> StoredTaskRecords::Read(const std::string& id) const {
   return std::move(*t);
 }
 
+std::optional<std::string> StoredTaskRecords::ReadEncoded(const std::string& id) const {
+  if (GroupOfTaskId(id) != group_) return std::nullopt;
+  auto v = storage_->Get(Column::kTasks, id);
+  MAGPIE_CHECK(v.ok(), "reading task record " + id + ": " + v.status().ToString());
+  return std::move(*v);
+}
+
 void StoredTaskRecords::ForEachId(const std::function<bool(const std::string& id)>& visit) const {
   Status s = storage_->Scan(Column::kTasks, GroupTasksBegin(group_), GroupTasksEnd(group_),
                             [&](std::string_view key, std::string_view) {

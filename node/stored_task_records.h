@@ -22,6 +22,7 @@ class StoredTaskRecords : public TaskRecordStore {
   // A record that cannot be read or decoded stops the node: the table would otherwise
   // decide differently from its peers.
   std::optional<Task> Read(const std::string& id) const override;
+  std::optional<std::string> ReadEncoded(const std::string& id) const override;
   void ForEachId(const std::function<bool(const std::string& id)>& visit) const override;
 
  private:

@@ -219,6 +219,18 @@ int TaskTable::CountUnmet(const Task& t) {
 
 const Task* TaskTable::Find(const std::string& id) const { return Get(id); }
 
+bool TaskTable::AppendEncoded(const std::string& id, msgpack::sbuffer* out) const {
+  if (auto it = tasks_.find(id); it != tasks_.end()) {
+    msgpack::pack(*out, it->second);
+    return true;
+  }
+  if (store_ == nullptr || evicted_ == 0 || SeqOfTaskId(id) > max_seq_) return false;
+  std::optional<std::string> stored = store_->ReadEncoded(id);
+  if (!stored.has_value()) return false;
+  out->write(stored->data(), stored->size());
+  return true;
+}
+
 const Task* TaskTable::FindByName(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : Find(it->second);

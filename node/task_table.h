@@ -44,6 +44,12 @@ class TaskRecordStore {
  public:
   virtual ~TaskRecordStore() = default;
   virtual std::optional<Task> Read(const std::string& id) const = 0;
+  // The record as stored (msgpack of Task), for answers that only pass it on.
+  virtual std::optional<std::string> ReadEncoded(const std::string& id) const {
+    std::optional<Task> t = Read(id);
+    if (!t.has_value()) return std::nullopt;
+    return EncodePayload(*t);
+  }
   // The id of every record of the group, in any order, until visit returns false.
   virtual void ForEachId(const std::function<bool(const std::string& id)>& visit) const = 0;
 };
@@ -82,6 +88,11 @@ class TaskTable {
   ApplyResult Apply(const Entry& entry);
 
   const Task* Find(const std::string& id) const;
+  // Appends the record of `id`, msgpack-encoded as a Task, to out; false if there is none.
+  // An ended record that left memory is copied as stored, neither decoded nor brought
+  // back into memory (a Wait for 500 tasks answered by decoding them cost a fifth of a
+  // leader's CPU under W1).
+  bool AppendEncoded(const std::string& id, msgpack::sbuffer* out) const;
   // The most recent task with this name.
   const Task* FindByName(const std::string& name) const;
   const Task* FindByIdempotencyKey(const std::string& key) const;

@@ -300,5 +300,46 @@ TEST(StoredTaskRecords, ReadsOnlyItsOwnGroupsRecords) {
   EXPECT_EQ(seen, (std::vector<std::string>{"a-1", "a-2"}));
 }
 
+TEST(EvictEnded, AWaitIsAnsweredWithRecordsThatLeftMemoryAsStored) {
+  // The tasks a Wait names end over several batches; by the time the last one ends, the
+  // first ones were written and left memory. The answer carries every record whole,
+  // copied from disk, and brings none of them back into memory.
+  CoreHarness h(/*slots=*/2, {}, /*compact_every=*/4);
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 12; ++i) specs.push_back(Spec({"sleep", "1"}, "t" + std::to_string(i)));
+  auto ids = h.Submit(specs);
+  ASSERT_EQ(ids.size(), 12u);
+  const uint64_t wait_id = 9999;
+  h.core().Request(h.now(), ReplyTo{"client", wait_id},
+                   RequestFrame{RequestType::kWait, wait_id, PackBody(WaitRequest{ids, 60000})});
+  h.Drain();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::string> running;
+    for (const auto& [id, sp] : h.running()) running.push_back(id);
+    if (running.empty()) break;
+    for (const auto& id : running) h.Exit(id, 0);
+    h.Advance(Duration::Millis(10));  // a tick: records read back leave again
+  }
+  const ReplyFrame* reply = nullptr;
+  for (const auto& r : h.replies()) {
+    if (r.to.request_id == wait_id) reply = &r.frame;
+  }
+  ASSERT_NE(reply, nullptr) << "the wait was not answered";
+  ASSERT_TRUE(reply->status.ok()) << reply->status.ToString();
+  auto wr = UnpackBody<WaitReply>(reply->body);
+  ASSERT_TRUE(wr.ok()) << wr.status().ToString();
+  EXPECT_TRUE(wr->all_ended);
+  ASSERT_EQ(wr->tasks.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(wr->tasks[i].id, ids[i]);
+    EXPECT_EQ(wr->tasks[i].spec.name, "t" + std::to_string(i));
+    EXPECT_EQ(wr->tasks[i].state, TaskState::kSucceeded);
+    ASSERT_EQ(wr->tasks[i].attempts.size(), 1u);
+    EXPECT_EQ(wr->tasks[i].stdout_tail, "out");
+  }
+  const TaskTable& table = h.core().tasks();
+  EXPECT_LT(table.resident(), table.size()) << "records that had left memory were brought back";
+}
+
 }  // namespace
 }  // namespace magpie
