@@ -100,7 +100,8 @@ struct ClientReply {
   ReplyFrame frame;
 };
 
-// A committed entry this node applied, for observers (the simulator's checkers).
+// A committed entry this node applied, for observers (the simulator's checkers). Leaders'
+// no-ops and membership changes too, so that the indexes an observer sees have no gaps.
 struct AppliedEntry {
   std::string group;
   Entry entry;

@@ -332,11 +332,12 @@ void NodeCore::ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready
       ApplyResult res = r.table.Apply(e);
       RecordWatchEvent(r, e, res);
       OnApplied(last_now_, r, e, res);
-      rd.applied.push_back(AppliedEntry{r.group, e});
     } else {
       // Proposals at this index (of another term) were lost: OnApplied answers them.
       OnApplied(last_now_, r, e, ApplyResult{false, "leadership changed"});
     }
+    // Every index, no-ops included: an observer that sees a gap must take it for one.
+    rd.applied.push_back(AppliedEntry{r.group, e});
     if (!r.serving && r.raft.is_leader() && e.term == r.raft.term()) BecameServing(r);
   }
   if (!entries.empty()) AnswerWaiters(r);

@@ -219,6 +219,7 @@ void NodeDriver::MaybePublishSnapshot(Instant now) {
 
 void NodeDriver::CountApplied(const Ready& rd) {
   for (const AppliedEntry& a : rd.applied) {
+    if (a.entry.type == EntryType::kNoop || a.entry.type == kRaftConfigEntryType) continue;
     ++counters_.applied[a.group][EntryTypeLabel(a.entry.type)];
     if (a.entry.type == EntryType::kFinish) {
       ++counters_.finishes[a.group][FinishOutcomeLabel(a.entry.payload)];
