@@ -630,6 +630,13 @@ ApplyResult TaskTable::ApplySubmit(const SubmitEntry& e) {
   return r;
 }
 
+void TaskTable::RetryOnceUpstreamsAllow(Task& t) {
+  // An upstream restarted while the attempt ran is being made again: the next attempt
+  // waits for that run, and is blocked if it fails, as a task submitted now would be (seed
+  // 40068 of an R=3 swarm: a retry ran while its restarted upstream was then cancelled).
+  ResolveDependencies(t);
+}
+
 void TaskTable::ResolveDependencies(Task& t) {
   int unmet = 0;
   for (const auto& up : t.spec.after) {
@@ -745,7 +752,7 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
             "lost " + std::to_string(t.lost_attempts) + " attempts to node failures");
       } else {
         t.not_before_ms = 0;
-        SetState(t, TaskState::kReady);
+        RetryOnceUpstreamsAllow(t);
       }
       break;
     case Outcome::kCancelled:
@@ -756,7 +763,7 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
     case Outcome::kTimedOut:
       if (++t.failed_attempts < t.spec.max_attempts) {
         t.not_before_ms = e.ended_ms + BackoffMillis(t.spec.backoff_ms, t.failed_attempts);
-        SetState(t, TaskState::kReady);
+        RetryOnceUpstreamsAllow(t);
       } else {
         End(t, TaskState::kFailed, e.ended_ms,
             e.reason + " (attempt " + std::to_string(cur->number) + ", no attempts left)");

@@ -216,6 +216,9 @@ class TaskTable {
   void Touch(const Task& t) { dirty_.insert(t.id); }
   // Upstream counts that are not yet succeeded; a failed/cancelled/blocked one blocks.
   void ResolveDependencies(Task& t);
+  // A task whose attempt ended short of success, with attempts left: ready again, or
+  // pending (or blocked) on an upstream restarted while that attempt ran.
+  void RetryOnceUpstreamsAllow(Task& t);
   void OnSucceeded(const Task& t);
   void BlockDownstream(const Task& t, int64_t at_ms);
   void UnblockDownstream(const Task& t);

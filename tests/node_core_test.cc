@@ -132,6 +132,42 @@ TEST(NodeCore, TasksThatMayNotBeReadyOnSubmitAreNotGrantedAhead) {
   EXPECT_EQ(h.StateOf(down), TaskState::kSucceeded);
 }
 
+TEST(NodeCore, ARetryWaitsForAnUpstreamRestartedWhileItsAttemptRanAndIsBlockedWithIt) {
+  // Seed 40068 of an R=3 swarm: c ran on a's first run; a was restarted meanwhile; c's
+  // attempt failed and its retry was granted while a's new run had not succeeded (it was
+  // then cancelled). The retry waits for the new run, as a task submitted now would.
+  CoreHarness h(/*slots=*/4);
+  TaskSpec c = Spec({"sleep", "9"}, "c", {"a"});
+  c.max_attempts = 3;
+  auto ids = h.Submit({Spec({"true"}, "a"), c});
+  ASSERT_EQ(ids.size(), 2u);
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(ids[1]), TaskState::kRunning);
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{ids[0]})).status.ok());
+  ASSERT_EQ(h.StateOf(ids[0]), TaskState::kRunning);  // its new run, not finished
+  h.Exit(ids[1], 1);  // c's attempt fails; it has attempts left
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kPending) << "the retry must wait for a's new run";
+  h.Advance(Duration::Seconds(5));  // past the backoff
+  EXPECT_EQ(h.running().count(ids[1]), 0u);
+  CancelRequest cancel;
+  cancel.id = ids[0];
+  ASSERT_TRUE(h.Call(RequestType::kCancel, PackBody(cancel)).status.ok());
+  EXPECT_EQ(h.StateOf(ids[1]), TaskState::kBlocked);
+  // The same with a lost attempt, and an upstream that succeeds again: it runs after.
+  auto more = h.Submit({Spec({"true"}, "a2"), Spec({"sleep", "9"}, "c2", {"a2"})});
+  h.RunQuickProcesses();
+  ASSERT_EQ(h.StateOf(more[1]), TaskState::kRunning);
+  ASSERT_TRUE(h.Call(RequestType::kRestart, PackBody(RestartRequest{more[0]})).status.ok());
+  h.CrashAndRestart();  // c2's attempt is lost; so is a2's new run
+  h.Advance(Duration::Millis(10));
+  EXPECT_NE(h.StateOf(more[1]), TaskState::kRunning);
+  EXPECT_EQ(h.running().count(more[1]), 0u) << "c2 ran before a2 succeeded again";
+  h.RunQuickProcesses();  // a2 succeeds again
+  h.Advance(Duration::Millis(10));
+  EXPECT_EQ(h.StateOf(more[0]), TaskState::kSucceeded);
+  EXPECT_EQ(h.running().count(more[1]), 1u);
+}
+
 TEST(NodeCore, TimeoutKillsTheAttemptAndCountsAsFailure) {
   CoreHarness h;
   TaskSpec s = Spec({"sleep", "100"});
