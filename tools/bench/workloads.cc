@@ -107,6 +107,11 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
   };
   j["tasks_per_s_start"] = rate(0);
   j["tasks_per_s_end"] = rate(finish_ms.size() >= k ? finish_ms.size() - k : 0);
+  // The same for every tenth in turn, to tell a slowdown that grows with the tasks stored
+  // from the last tenth's drain (no backlog left to batch).
+  nlohmann::json deciles = nlohmann::json::array();
+  for (size_t d = 0; d < 10 && finish_ms.size() >= 10 * k; ++d) deciles.push_back(rate(d * k));
+  j["tasks_per_s_by_tenth"] = deciles;
   if (first_submit_us != nullptr) *first_submit_us = first_submit_ms * 1000;
   if (records != nullptr) *records = std::move(*tasks);
   return j;
