@@ -287,6 +287,9 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
         reply.tasks.push_back(StolenTask{id, t->attempts.back().number, r.table.RunSpec(*t)});
       }
     }
+    if (!reply.tasks.empty()) {
+      RememberStealAnswer(now, ps->second.what.thief_id, reply.seq, ps->second.what.slots);
+    }
     SendPeer(ps->second.what.thief_address, kStealReplyType, reply);
     r.pending_steals.erase(ps);
   }
@@ -619,7 +622,7 @@ Instant NodeCore::NextDeadline() const {
   if (options_.stealing && !stopping_ && used_slots_ < options_.slots) {
     // Gossip with news of work wakes the loop by itself (a message); here only the
     // fallback of asking blindly, or the lost-answer timeout.
-    next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + Duration::Millis(150) : next_steal_at_);
+    next = std::min(next, steal_in_flight_ != 0 ? steal_sent_at_ + steal_round_trip_.Timeout() : next_steal_at_);
   }
   return next;
 }

@@ -35,6 +35,7 @@
 #include "node/event_ring.h"
 #include "base/prng.h"
 #include "node/replica.h"
+#include "node/round_trip_estimate.h"
 #include "node/steal_messages.h"
 #include "node/task_table.h"
 #include "storage/storage.h"
@@ -290,6 +291,10 @@ class NodeCore {
   void StepSteal(Instant now, const PeerMessage& m);
   void MaybeSteal(Instant now);
   void OnStealRequest(Instant now, const std::string& from, const StealRequest& req);
+  // Slots of the Grants to this thief proposed here and not yet answered, and of answers
+  // sent that it says it is still awaiting.
+  int32_t SlotsOnTheWayTo(const std::string& thief_id, const std::vector<uint64_t>& awaiting, Instant now) const;
+  void RememberStealAnswer(Instant now, const std::string& thief_id, uint64_t seq, int32_t slots);
   void OnStealReply(Instant now, const std::string& from, const StealReply& reply);
   void OnLeaseRenew(Instant now, const std::string& from, const LeaseRenew& renew);
   void OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack);
@@ -378,10 +383,20 @@ class NodeCore {
   std::unique_ptr<Membership> membership_;
   Prng prng_;
 
+  // Victim side: the last few answers with tasks sent to each thief.
+  struct SentStealAnswer {
+    uint64_t seq = 0;
+    int32_t slots = 0;
+    Instant sent_at;
+  };
+  std::map<std::string, std::deque<SentStealAnswer>> steal_answers_;
+
   // Thief side.
   uint64_t next_steal_seq_ = 1;
   uint64_t steal_in_flight_ = 0;  // seq of the request awaiting a reply (0: none)
   Instant steal_sent_at_;
+  // How long to wait for a victim's answer before asking again (its commits set the pace).
+  RoundTripEstimate steal_round_trip_{Duration::Millis(150), Duration::Seconds(1)};
   Instant next_steal_at_;
   Duration steal_backoff_;
   bool steal_blind_ = false;    // the request in flight went to a member gossip showed idle

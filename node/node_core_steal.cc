@@ -10,10 +10,9 @@
 namespace magpie {
 
 namespace {
-// Past this without an answer the thief asks again (elsewhere, perhaps); a later answer
-// is still used, its lease counted from when that request was sent.
-constexpr Duration kStealReplyTimeout = Duration::Millis(150);
 constexpr size_t kMaxStealsRemembered = 64;
+constexpr size_t kMaxThievesRemembered = 4096;
+constexpr size_t kAnswersRememberedPerThief = 8;
 constexpr Duration kFinishResendInterval = Duration::Seconds(1);
 constexpr int kMaxFinishSends = 60;
 constexpr size_t kMaxStealScan = 4096;
@@ -83,7 +82,9 @@ void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
 void NodeCore::MaybeSteal(Instant now) {
   if (!options_.stealing || stopping_ || membership_ == nullptr) return;
   if (steal_in_flight_ != 0) {
-    if (now - steal_sent_at_ < kStealReplyTimeout) return;
+    // Past the timeout without an answer the thief asks again (elsewhere, perhaps); a later
+    // answer is still used, its lease counted from when that request was sent.
+    if (now - steal_sent_at_ < steal_round_trip_.Timeout()) return;
     // No answer yet: ask again (a late one is still used, or handed back).
     steal_in_flight_ = 0;
   }
@@ -139,6 +140,9 @@ void NodeCore::MaybeSteal(Instant now) {
   req.free_slots = want;
   req.labels = options_.labels;
   req.thief_life = life_;
+  for (const auto& [seq, at] : steal_asked_at_) {
+    if (now < at + HolderLease() / 2) req.awaiting.push_back(seq);  // later answers go back
+  }
   SendPeer(victim.address, kStealRequestType, req);
   steal_blind_ = with_work == 0;
   blind_backoff_ = false;
@@ -158,7 +162,10 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
   auto asked = steal_asked_at_.find(reply.seq);
   const bool known = asked != steal_asked_at_.end();
   const Instant asked_at = known ? asked->second : Instant();
-  if (known) steal_asked_at_.erase(asked);
+  if (known) {
+    steal_asked_at_.erase(asked);
+    steal_round_trip_.Observe(now - asked_at);
+  }
   log_->debug("steal: {} gave {} tasks (request {}, {})", from, reply.tasks.size(), reply.seq,
               in_flight ? "current" : known ? "late" : "unknown");
   if (reply.tasks.empty()) {
@@ -193,6 +200,12 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     if (!known || now >= asked_at + HolderLease() / 2 || stopping_ || running != local_.end() ||
         (!fits_now && !fits_ahead)) {
       // Cannot run it: hand it back at once rather than let it wait out its lease.
+      log_->debug("steal: handing {} back to {}: {}", st.task_id, from,
+                  !known ? "an answer to an ask not remembered"
+                  : now >= asked_at + HolderLease() / 2 ? "answered after half the lease"
+                  : stopping_ ? "stopping"
+                  : running != local_.end() ? "an older attempt still runs here"
+                                            : "no slot free for it");
       PendingFinish pf;
       pf.group = GroupOfTaskId(st.task_id);
       pf.finish = FinishEntry{st.task_id, st.attempt, Outcome::kLost, -1, 0, now.unix_millis(),
@@ -479,6 +492,13 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
   if (stopping_ || req.free_slots <= 0 || req.thief_id == options_.node_id) {
     return SendPeer(from, kStealReplyType, reply);
   }
+  // A thief that heard nothing for a while asks again, not knowing that Grants for its
+  // earlier ask are still being committed here: its free slots are those less what is on
+  // its way. Granting both put a second batch in front of a full thief, which handed it
+  // back as lost (thousands of wasted attempts per million tasks in W1 at R=3, and tasks
+  // one lost attempt closer to failing).
+  int32_t thief_free = req.free_slots - SlotsOnTheWayTo(req.thief_id, req.awaiting, now);
+  if (thief_free <= 0) return SendPeer(from, kStealReplyType, reply);
   // From the groups this node leads: keep what this node can start now; of the rest (the
   // excess), give up to half, most urgent first, only what the thief's labels and free
   // slots allow. One group per answer, so one commit completes it.
@@ -490,7 +510,7 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
     size_t scanned = 0;
     // Half of an excess this long already fills the thief's free slots: scanning on (up to
     // kMaxStealScan, a lookup each) cost a W1 leader a tenth of its CPU per steal request.
-    const size_t enough = 2 * static_cast<size_t>(req.free_slots);
+    const size_t enough = 2 * static_cast<size_t>(thief_free);
     r.table.ForEachReady(now.unix_millis(), [&](const Task& t) {
       if (++scanned > kMaxStealScan) return false;
       if (r.granting.count(t.id) != 0) return true;
@@ -502,7 +522,6 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
       return excess.size() < enough;
     });
     size_t give = (excess.size() + 1) / 2;
-    int32_t thief_free = req.free_slots;
     uint64_t last = 0;
     PendingSteal ps;
     ps.thief_id = req.thief_id;
@@ -523,6 +542,7 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
       last = *idx;
       r.granting[t->id] = 0;  // the thief's slots, not ours
       thief_free -= t->spec.slots;
+      ps.slots += t->spec.slots;
       ps.task_ids.push_back(t->id);
     }
     if (ps.task_ids.empty()) continue;
@@ -544,6 +564,35 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
     }
   }
   SendPeer(from, kStealReplyType, reply);
+}
+
+int32_t NodeCore::SlotsOnTheWayTo(const std::string& thief_id, const std::vector<uint64_t>& awaiting,
+                                  Instant now) const {
+  int32_t slots = 0;
+  for (const auto& [g, r] : replicas_) {
+    for (const auto& [index, ps] : r->pending_steals) {
+      if (ps.what.thief_id == thief_id) slots += ps.what.slots;
+    }
+  }
+  // Answers sent that the thief had not read when it asked (they crossed on the way).
+  if (auto it = steal_answers_.find(thief_id); it != steal_answers_.end()) {
+    for (const SentStealAnswer& a : it->second) {
+      if (now < a.sent_at + HolderLease() &&
+          std::find(awaiting.begin(), awaiting.end(), a.seq) != awaiting.end()) {
+        slots += a.slots;
+      }
+    }
+  }
+  return slots;
+}
+
+void NodeCore::RememberStealAnswer(Instant now, const std::string& thief_id, uint64_t seq, int32_t slots) {
+  if (steal_answers_.size() >= kMaxThievesRemembered && steal_answers_.count(thief_id) == 0) {
+    steal_answers_.clear();  // a bound; forgetting only risks a batch handed back
+  }
+  auto& answers = steal_answers_[thief_id];
+  answers.push_back(SentStealAnswer{seq, slots, now});
+  while (answers.size() > kAnswersRememberedPerThief) answers.pop_front();
 }
 
 void NodeCore::OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res) {

@@ -43,6 +43,7 @@ struct PendingSteal {
   std::string thief_address;
   uint64_t seq = 0;
   std::vector<std::string> task_ids;
+  int32_t slots = 0;  // the thief's slots these tasks take: counted against its next ask
 };
 
 struct PendingReply {

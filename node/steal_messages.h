@@ -40,7 +40,10 @@ struct StealRequest {
   // Set when a follower passed the request on to a leader: where the answer goes.
   std::string thief_address;
   int32_t hops = 0;
-  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life, thief_address, hops);
+  // The thief's earlier asks it has no answer to yet (asked within half a lease): a victim
+  // that answered one of them subtracts what it gave, since it is still on its way.
+  std::vector<uint64_t> awaiting;
+  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life, thief_address, hops, awaiting);
 };
 
 struct StolenTask {

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     r.slots = cl->slots;
     r.tasks_per_slot = cl->tasks_per_slot;
     r.task_ms = cl->task_ms;
+    r.fsync_ms = cl->fsync_ms;
     SetRunInProgress(r.world);
     const auto start = std::chrono::steady_clock::now();
     const StealFigures result = RunStealFigures(r, level);

@@ -183,11 +183,12 @@ std::string Usage() {
          "               --faults (default none) shapes the network and clocks only: drop,\n"
          "               dup, reorder, delay, skew, drift; no crash, pause or partition\n"
          "       magpie-sim --steal-figures [--seed S] [--nodes N] [--slots K] [--tasks-per-slot M]\n"
-         "                  [--task-ms D] [--replication R]\n"
+         "                  [--task-ms D] [--replication R] [--fsync-ms F]\n"
          "  --steal-figures  measure work stealing on real node cores, no faults (docs/simulation.md,\n"
          "               \"Stealing figures\"): N nodes of K slots (default 4) join; N*K*M tasks\n"
          "               (M default 50) of @sleep D ms (default 50) are all submitted to node 0;\n"
-         "               prints makespan / ideal (ideal = tasks*D/(N*K)) as one JSON line\n"
+         "               prints makespan / ideal (ideal = tasks*D/(N*K)) as one JSON line;\n"
+         "               --fsync-ms F makes every fsync take F ms (a slow disk)\n"
          "defaults: --seed 1 --nodes 5 --duration 60 --faults all --workload mixed --replication 3\n";
 }
 
@@ -214,7 +215,7 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return Status::InvalidArgument(flag + " needs a value");
       value = args[++i];
     }
-    if (flag == "--slots" || flag == "--tasks-per-slot" || flag == "--task-ms") {
+    if (flag == "--slots" || flag == "--tasks-per-slot" || flag == "--task-ms" || flag == "--fsync-ms") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();
       if (flag == "--slots" && (*v < 1 || *v > 64)) return Status::InvalidArgument("--slots must be 1..64");
@@ -226,7 +227,9 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
       }
       if (flag == "--slots") cl.slots = static_cast<int>(*v);
       if (flag == "--tasks-per-slot") cl.tasks_per_slot = static_cast<int>(*v);
+      if (flag == "--fsync-ms" && *v > 10'000) return Status::InvalidArgument("--fsync-ms must be 0..10000");
       if (flag == "--task-ms") cl.task_ms = static_cast<int64_t>(*v);
+      if (flag == "--fsync-ms") cl.fsync_ms = static_cast<int64_t>(*v);
     } else if (flag == "--trials" || flag == "--loss") {
       auto v = ParseUnsigned(flag, value);
       if (!v.ok()) return v.status();

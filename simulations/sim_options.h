@@ -90,6 +90,7 @@ struct CommandLine {
   int slots = 4;              // --slots K, every node
   int tasks_per_slot = 50;    // --tasks-per-slot M
   int64_t task_ms = 50;       // --task-ms D
+  int64_t fsync_ms = 0;       // --fsync-ms F (0: the drawn disk)
 };
 Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 std::string Usage();

@@ -40,6 +40,10 @@ class Bench {
           for (auto& n : d.nodes) {
             n.node.slots = r.slots;
             n.node.labels.clear();
+            if (r.fsync_ms > 0) {
+              n.node.fsync_min_us = r.fsync_ms * 1000;
+              n.node.fsync_max_us = r.fsync_ms * 1100;
+            }
           }
         }) {
     world_.set_turn_observer([this](SimTime now, int n) {
@@ -346,7 +350,7 @@ std::string StealFiguresCommand(const StealFiguresRequest& r) {
   return "magpie-sim --steal-figures --seed " + std::to_string(r.world.seed) + " --nodes " +
          std::to_string(r.world.nodes) + " --slots " + std::to_string(r.slots) + " --tasks-per-slot " +
          std::to_string(r.tasks_per_slot) + " --task-ms " + std::to_string(r.task_ms) + " --replication " +
-         std::to_string(r.world.replication);
+         std::to_string(r.world.replication) + (r.fsync_ms > 0 ? " --fsync-ms " + std::to_string(r.fsync_ms) : "");
 }
 
 std::string StealFiguresJson(const StealFiguresRequest& r, const StealFigures& f, double wall_s) {
@@ -357,6 +361,7 @@ std::string StealFiguresJson(const StealFiguresRequest& r, const StealFigures& f
   add("slots", std::to_string(r.slots));
   add("tasks", std::to_string(f.tasks));
   add("task_ms", std::to_string(r.task_ms));
+  if (r.fsync_ms > 0) add("fsync_ms", std::to_string(r.fsync_ms));
   add("replication", std::to_string(r.world.replication));
   add("makespan_s", SecondsOf(f.makespan_ms));
   add("ideal_s", Fixed(f.ideal_s, 3));

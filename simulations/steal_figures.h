@@ -35,6 +35,9 @@ struct StealFiguresRequest {
   int slots = 4;              // --slots K, on every node
   int tasks_per_slot = 50;    // --tasks-per-slot M: N·K·M tasks in all
   int64_t task_ms = 50;       // --task-ms D: each task is `@sleep D/1000`
+  // --fsync-ms F: every fsync takes F to F·1.1 ms (0: the drawn disk, 0.05 to 5.5 ms). A
+  // slow disk makes a commit outlast the thief's wait for an answer, so it asks again.
+  int64_t fsync_ms = 0;
 };
 
 struct StealFigures {

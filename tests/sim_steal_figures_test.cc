@@ -43,6 +43,27 @@ TEST(SimStealFigures, WorkSubmittedToOneNodeIsStolenByEveryOtherNodeAndRunsOnce)
   EXPECT_GE(f.submitted_ms, 0);
 }
 
+// A commit slower than the thief's wait for an answer (150 ms): the thief asks again while
+// the Grants for its first ask are still being committed. The victim counts those against
+// the second ask; granting both would hand a full thief a batch it must give back as lost.
+TEST(SimStealFigures, AThiefAskingAgainDuringASlowCommitIsNotGivenTwice) {
+  for (uint64_t seed : {3, 4}) {
+    StealFiguresRequest r;
+    r.world.seed = seed;
+    r.world.nodes = 3;
+    r.slots = 8;
+    r.tasks_per_slot = 10;  // 240 tasks
+    r.task_ms = 100;
+    r.fsync_ms = 200;
+    const StealFigures f = RunStealFigures(r, spdlog::level::off);
+    for (const auto& p : f.problems) ADD_FAILURE() << p;
+    EXPECT_TRUE(f.ok) << StealFiguresJson(r, f, 0);
+    EXPECT_EQ(f.succeeded, 240u);
+    EXPECT_GT(f.stolen, 0u);
+    EXPECT_EQ(f.extra_attempts, 0u) << "a stolen batch was handed back: " << StealFiguresCommand(r);
+  }
+}
+
 TEST(SimStealFigures, TheSameSeedGivesTheSameFigures) {
   const StealFiguresRequest r = SixNodes(2);
   const StealFigures a = RunStealFigures(r, spdlog::level::off);
@@ -63,6 +84,7 @@ TEST(SimStealFigures, TheCommandLineSelectsTheModeAndItsParameters) {
   EXPECT_EQ(cl->task_ms, 30);
   EXPECT_EQ(cl->run.replication, 1);
   EXPECT_FALSE(ParseCommandLine({"--steal-figures", "--slots", "0"}).ok());
+  EXPECT_FALSE(ParseCommandLine({"--steal-figures", "--fsync-ms", "20000"}).ok());
   EXPECT_FALSE(ParseCommandLine({"--steal-figures", "--gossip-figures", "loss"}).ok());
   EXPECT_FALSE(ParseCommandLine({"--steal-figures", "--nodes", "1000", "--tasks-per-slot", "10000"}).ok());
 
