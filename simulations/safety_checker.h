@@ -90,6 +90,9 @@ class SafetyChecker {
     // end as a stale Finish of an earlier one (two thieves handing back alike, at the same
     // millisecond on their own clocks) closed itself.
     std::map<std::string, std::set<uint32_t>> own_finish;
+    // Tasks some batch touched since their group's story began on this node: of any other,
+    // what it was before a batch is unknown (its group's history was dropped at a gap).
+    std::set<std::string> seen;
   };
   View& ViewOf(int node);
   static void ForgetGroup(View& v, const std::string& group);
