@@ -6,7 +6,6 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <unordered_set>
 
 #include "tools/bench/bench_util.h"
 
@@ -27,11 +26,13 @@ TaskSpec Command(std::vector<std::string> argv, std::string name = "",
 // Throughput of independent tasks: first submit to last finish.
 // Submits in waves of max_unfinished / 2, each once the wave two before it has finished,
 // so the nodes always have work queued and never more than max_unfinished. The records
-// those waits return are kept in `ended` (the caller waits only for the rest): asking for
-// every record again at the end read back all of them from the leader's store while the
-// last waves drained, which is the client's cost, not the cluster's slowing down.
+// those waits return are kept in `ended`, and the ids of the last waves, not waited for yet,
+// in `rest`: asking for every record again at the end read back all of them from the
+// leader's store while the last waves drained, which is the client's cost, not the
+// cluster's slowing down.
 Result<Submitted> SubmitInWaves(Client& client, const std::vector<TaskSpec>& specs,
-                                const WorkloadOptions& o, std::vector<Task>* ended) {
+                                const WorkloadOptions& o, std::vector<Task>* ended,
+                                std::vector<std::string>* rest) {
   const size_t wave = std::max<size_t>(1, o.max_unfinished / 2);
   Submitted all;
   std::vector<std::vector<std::string>> waves;
@@ -51,6 +52,9 @@ Result<Submitted> SubmitInWaves(Client& client, const std::vector<TaskSpec>& spe
     waves.push_back(std::move(sub->ids));
     std::fprintf(stderr, "%zu of %zu submitted\n", all.ids.size(), specs.size());
   }
+  for (size_t w = waves.size() >= 2 ? waves.size() - 2 : 0; w < waves.size(); ++w) {
+    rest->insert(rest->end(), waves[w].begin(), waves[w].end());
+  }
   return all;
 }
 
@@ -58,18 +62,14 @@ Result<nlohmann::json> Throughput(Client& client, const std::vector<TaskSpec>& s
                                   const WorkloadOptions& o, const char* name,
                                   std::vector<Task>* records = nullptr,
                                   int64_t* first_submit_us = nullptr) {
-  std::vector<Task> ended;  // records the waves' waits already returned
-  auto sub = o.max_unfinished > 0 ? SubmitInWaves(client, specs, o, &ended)
+  std::vector<Task> ended;        // records the waves' waits already returned
+  std::vector<std::string> rest;  // and the ids still to wait for
+  auto sub = o.max_unfinished > 0 ? SubmitInWaves(client, specs, o, &ended, &rest)
                                   : SubmitPipelined(client, specs, o.batch, o.window);
   if (!sub.ok()) return sub.status();
+  if (o.max_unfinished == 0) rest = sub->ids;
   std::fprintf(stderr, "%s: %zu submitted in %.2f s; waiting\n", name, sub->ids.size(),
                (sub->all_acked_us - sub->first_sent_us) / 1e6);
-  std::unordered_set<std::string> have;
-  for (const Task& t : ended) have.insert(t.id);
-  std::vector<std::string> rest;
-  for (const std::string& id : sub->ids) {
-    if (have.count(id) == 0) rest.push_back(id);
-  }
   auto tasks = WaitAll(client, rest, 600);
   if (!tasks.ok()) return tasks.status();
   for (Task& t : ended) tasks->push_back(std::move(t));
