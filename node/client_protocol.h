@@ -61,7 +61,9 @@ struct StatusRequest {
 };
 struct StatusReply {
   Task task;
-  MSGPACK_DEFINE_MAP(task);
+  // Why a task that does not run is not running (node/pending_reason.h); "" otherwise.
+  std::string pending_reason;
+  MSGPACK_DEFINE_MAP(task, pending_reason);
 };
 
 struct ListRequest {

@@ -52,9 +52,7 @@ EventStream::~EventStream() {
 
 Result<std::unique_ptr<EventStream>> EventStream::Start(EventStreamOptions options) {
   if (!options.state.empty() && !ParseTaskState(options.state)) {
-    return Status::InvalidArgument("unknown state '" + options.state +
-                                   "' (pending, ready, running, succeeded, failed, cancelled, "
-                                   "blocked)");
+    return Status::InvalidArgument("unknown state '" + options.state + "' (" + TaskStateNames() + ")");
   }
   auto client = Client::Connect(options.node, options.security);
   if (!client.ok()) return client.status();

@@ -205,7 +205,9 @@ HttpResponse HttpApi::GetTask(const std::string& id) {
   auto reply = (*client)->GetStatus(id);
   Release(std::move(*client));
   if (!reply.ok()) return ErrorResponse(reply.status());
-  return JsonResponse(200, TaskToJson(reply->task));
+  Json j = TaskToJson(reply->task);
+  j["pending_reason"] = reply->pending_reason.empty() ? Json(nullptr) : Json(reply->pending_reason);
+  return JsonResponse(200, j);
 }
 
 HttpResponse HttpApi::TaskHistory(const std::string& id) {

@@ -84,7 +84,8 @@ std::shared_ptr<const NodeSnapshot> TakeSnapshot(const NodeCore& core, Instant n
     }
     for (TaskState s : {TaskState::kPending, TaskState::kReady, TaskState::kRunning,
                         TaskState::kSucceeded, TaskState::kFailed, TaskState::kCancelled,
-                        TaskState::kBlocked, TaskState::kWaiting, TaskState::kScheduled}) {
+                        TaskState::kBlocked, TaskState::kWaiting, TaskState::kScheduled,
+                        TaskState::kAssigned}) {
       info.tasks_by_state[TaskStateName(s)] = r->table.CountInState(s);
     }
     info.task_records_in_memory = r->table.resident();

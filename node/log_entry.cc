@@ -26,6 +26,7 @@ Status CheckEntryPayload(const Entry& e) {
     case EntryType::kProgress: s = DecodePayload<ProgressEntry>(e.payload).status(); break;
     case EntryType::kFire: s = DecodePayload<FireEntry>(e.payload).status(); break;
     case EntryType::kSchedulePause: s = DecodePayload<SchedulePauseEntry>(e.payload).status(); break;
+    case EntryType::kStarted: s = DecodePayload<StartedEntry>(e.payload).status(); break;
     default: return Status::Ok();
   }
   if (s.ok()) return s;

@@ -25,6 +25,7 @@ enum class EntryType : uint8_t {
   kProgress = 7,  // what a running attempt said of itself (`magpie progress`)
   kFire = 8,      // a schedule's slot: fired (a new task) or skipped
   kSchedulePause = 9,
+  kStarted = 10,  // processes of granted attempts have started
 };
 
 // A task in another group that tasks here wait on has ended (or does not exist): the
@@ -67,8 +68,29 @@ struct FinishEntry {
   std::string reason;
   std::string stdout_tail;
   std::string stderr_tail;
+  // When its process started, for an attempt whose start was not committed before it ended
+  // (built-ins, quick processes): 0 if it never started.
+  int64_t started_ms = 0;
+  // A lost attempt its holder handed back without starting it: it does not count against
+  // the lost attempts that fail a task (nothing of it ran, so it cannot be what kills nodes).
+  bool handed_back = false;
   MSGPACK_DEFINE(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
-                     stderr_tail);
+                     stderr_tail, started_ms, handed_back);
+};
+
+// The holders' word that the processes of these attempts have started: an assigned task
+// becomes running. One entry carries every start a leader heard of in one loop turn, so a
+// busy group pays one entry per turn, not one per task. A start of an attempt that is no
+// longer current is ignored, as a stale Finish is.
+struct StartedAttempt {
+  std::string task_id;
+  uint32_t attempt = 0;
+  int64_t started_ms = 0;
+  MSGPACK_DEFINE(task_id, attempt, started_ms);
+};
+struct StartedEntry {
+  std::vector<StartedAttempt> starts;
+  MSGPACK_DEFINE(starts);
 };
 
 struct CancelEntry {

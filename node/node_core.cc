@@ -108,7 +108,8 @@ void NodeCore::Step(Instant now, const PeerMessage& message) {
     StepRaft(now, message);
     return;
   }
-  if (type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kUpstreamAnswerType)) {
+  if ((type >= static_cast<uint8_t>(kStealRequestType) && type <= static_cast<uint8_t>(kUpstreamAnswerType)) ||
+      message.type == kNameQueryType || message.type == kNameAnswerType || message.type == kTakeBackType) {
     StepSteal(now, message);
     return;
   }
@@ -122,7 +123,8 @@ bool NodeCore::HasReady() const {
   }
   return !outbox_.writes.empty() || !outbox_.replies.empty() || !outbox_.messages.empty() ||
          (membership_ && membership_->HasMessages()) || !outbox_.starts.empty() ||
-         !outbox_.kills.empty() || !outbox_.extends.empty() || force_sync_;
+         !outbox_.kills.empty() || !outbox_.extends.empty() || force_sync_ ||
+         !starts_to_report_.empty();
 }
 
 Ready NodeCore::TakeReady() {
@@ -134,6 +136,9 @@ Ready NodeCore::TakeReady() {
     outbox_.replies.clear();
     return rd;
   }
+  // The processes the last Ready started have been started by now, and the ones that ended
+  // at once (built-ins) have reported it: the rest are running.
+  ProposeStarts();
   // Committed entries are applied here, before the batch is written: they are durable on
   // a quorum already, and their effects (replies, starts) leave only after this batch.
   for (auto& [g, r] : replicas_) {
@@ -283,7 +288,7 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
     if (entry.term == ps->second.term) {
       for (const auto& id : ps->second.what.task_ids) {
         const Task* t = r.table.Find(id);
-        if (t == nullptr || t->state != TaskState::kRunning || t->attempts.back().node != ps->second.what.thief_id) continue;
+        if (t == nullptr || !HoldsGrant(t->state) || t->attempts.back().node != ps->second.what.thief_id) continue;
         reply.tasks.push_back(StolenTask{id, t->attempts.back().number, r.table.RunSpec(*t)});
       }
     }
@@ -309,7 +314,7 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
   } else if (pr.what.type == RequestType::kSubmit) {
     Reply(pr.what.to, pr.what.type, SubmitReply{pr.what.ids, pr.what.existing});
   } else if (res.accepted && res.task != nullptr) {
-    Reply(pr.what.to, pr.what.type, StatusReply{*res.task});
+    Reply(pr.what.to, pr.what.type, StatusReply{*res.task, ""});
   } else {
     ReplyError(pr.what.to, pr.what.type, Status::FailedPrecondition(res.reason));
   }
@@ -325,7 +330,9 @@ void NodeCore::StartLocal(Instant now, Replica& r, const Task& t) {
   // Granted by us as leader: the lease runs from our last contact with a quorum.
   la.lease_base = std::min(now, r.raft.QuorumContactSince());
   la.extended_to = la.lease_base + HolderLease();
+  la.started_ms = now.unix_millis();
   local_[t.id] = la;
+  starts_to_report_.push_back(AttemptRef{t.id, a.number});
 
   StartProcess sp;
   sp.task_id = t.id;
@@ -359,6 +366,7 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   f.ended_ms = now.unix_millis();
   f.stdout_tail = ev.stdout_tail;
   f.stderr_tail = ev.stderr_tail;
+  if (ev.kind != ExecutorEvent::Kind::kStartFailed) f.started_ms = la.started_ms;
   if (ev.kind == ExecutorEvent::Kind::kStartFailed) {
     f.outcome = Outcome::kFailed;
     f.reason = ev.error;
@@ -383,6 +391,38 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
     f.reason = "exit " + std::to_string(ev.exit_code);
   }
   FinishLocal(now, ev.task_id, std::move(la), std::move(f));
+}
+
+void NodeCore::ProposeStarts() {
+  if (starts_to_report_.empty()) return;
+  std::map<std::string, std::vector<StartedAttempt>> by_group;
+  for (const auto& ref : starts_to_report_) {
+    auto it = local_.find(ref.task_id);
+    if (it == local_.end() || it->second.attempt != ref.attempt || it->second.started_ms == 0 ||
+        it->second.killed_for != Outcome::kNone) {
+      continue;  // ended already: its Finish carries the start
+    }
+    by_group[it->second.group].push_back(StartedAttempt{ref.task_id, ref.attempt, it->second.started_ms});
+  }
+  starts_to_report_.clear();
+  for (auto& [g, starts] : by_group) {
+    Replica* r = FindReplica(g);
+    // Not leading it (any more): the renewals to its leader carry the starts.
+    if (r != nullptr && CanGrant(*r, last_now_)) ProposeStarted(*r, std::move(starts));
+  }
+}
+
+void NodeCore::ProposeStarted(Replica& r, std::vector<StartedAttempt> starts) {
+  std::vector<StartedAttempt> fresh;
+  for (auto& s : starts) {
+    const Task* t = r.table.Find(s.task_id);
+    const Attempt* a = t != nullptr ? t->current_attempt() : nullptr;
+    if (t == nullptr || t->state != TaskState::kAssigned || a == nullptr || a->number != s.attempt) continue;
+    fresh.push_back(std::move(s));
+  }
+  if (fresh.empty()) return;
+  auto idx = Propose(r, EntryType::kStarted, EncodePayload(StartedEntry{std::move(fresh)}));
+  if (!idx.ok()) log_->debug("group {}: starts not proposed: {}", r.group, idx.status().ToString());
 }
 
 void NodeCore::FinishLocal(Instant now, const std::string& task_id, LocalAttempt la, FinishEntry f) {
@@ -454,6 +494,9 @@ void NodeCore::Schedule(Instant now) {
       r.granting[p.task_id] = p.slots;
       used_slots_ += p.slots;
     }
+    // Slots still free here and nothing of this group ready: what other nodes hold of it
+    // ahead, not started, comes back to run here.
+    if (picks.empty()) TakeBackHeld(now, r, options_.slots - used_slots_, "", options_.labels);
   }
 }
 
@@ -525,6 +568,7 @@ void NodeCore::Tick(Instant now) {
   SendFinishes(now);
   ExpireLeases(now);
   RetryParked(now);
+  FinishNameLookups(now);
   PollUpstreams(now);
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
     if (it->second.deadline <= now) {
@@ -618,6 +662,7 @@ Instant NodeCore::NextDeadline() const {
   for (const auto& [ref, f] : finishes_) next = std::min(next, f.send_at);
   for (const auto& p : parked_) next = std::min(next, std::min(p.deadline, last_now_ + Duration::Millis(50)));
   for (const auto& [seq, f] : forwarded_) next = std::min(next, f.deadline);
+  next = std::min(next, name_lookups_.NextDeadline());
   if (membership_) next = std::min(next, membership_->NextDeadline());
   if (options_.stealing && !stopping_ && used_slots_ < options_.slots) {
     // Gossip with news of work wakes the loop by itself (a message); here only the

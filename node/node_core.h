@@ -33,6 +33,7 @@
 #include "node/client_protocol.h"
 #include "node/effects.h"
 #include "node/event_ring.h"
+#include "node/name_lookup.h"
 #include "base/prng.h"
 #include "node/replica.h"
 #include "node/round_trip_estimate.h"
@@ -187,6 +188,7 @@ class NodeCore {
     Instant extended_to;  // the last deadline handed to the watchdog
     // Stolen ahead of a free slot: held under its lease, no process yet (StartHeld).
     bool held = false;
+    int64_t started_ms = 0;  // when its process was started (0: held, not started)
   };
   // An attempt that ended here whose Finish has not been applied or acknowledged yet.
   struct PendingFinish {
@@ -244,11 +246,22 @@ class NodeCore {
   bool KnownGroup(const std::string& group) const;
   // group: the group the request is for, when a forwarding node already decided it.
   void Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops,
-             const std::string& group = "");
+             const std::string& group = "", bool resolve_names = true);
   void Serve(Instant now, Replica& r, const ReplyTo& from, const RequestFrame& frame);
   void RetryParked(Instant now);
   void OnForwardRequest(Instant now, const std::string& from, const ForwardRequest& req);
   void OnForwardReply(const ForwardReply& reply);
+
+  // Names (node_core_names.cc): a request naming tasks by name waits while every group's
+  // leader is asked for them, then is routed with the ids.
+  bool IsTaskId(const std::string& id_or_name) const;
+  std::set<std::string> KnownGroups() const;
+  std::vector<NameHit> NameHitsIn(const Replica& r, const std::vector<std::string>& names) const;
+  // Starts resolving the names the request holds; false if it holds none (route it as is).
+  bool ResolveNames(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops);
+  void OnNameQuery(const std::string& from, const NameQuery& q);
+  void OnNameAnswer(Instant now, const NameAnswer& a);
+  void FinishNameLookups(Instant now);
 
   // Request handlers (node_core_requests.cc).
   void HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const std::string& body);
@@ -314,6 +327,13 @@ class NodeCore {
   // Forgets a held attempt; with a reason, reports it back to its leader as not started.
   void DropHeld(Instant now, const std::string& task_id, Outcome outcome, const std::string& reason);
   void OnGrantApplied(Instant now, Replica& r, const GrantEntry& g, const ApplyResult& res);
+  // Held work never idles the cluster (node_core_take_back.cc): as leader of r, asks holders
+  // other than except_holder for up to `slots` slots of attempts they hold and have not
+  // started that a node with `labels` can run, most urgent first; as a holder, hands back
+  // those it still holds.
+  void TakeBackHeld(Instant now, Replica& r, int32_t slots, const std::string& except_holder,
+                    const std::map<std::string, std::string>& labels);
+  void OnTakeBack(Instant now, const TakeBack& tb);
   void OnFinishApplied(Replica& r, const Entry& entry);
   void PollUpstreams(Instant now);
   void OnUpstreamQuery(Instant now, const std::string& from, const UpstreamQuery& q);
@@ -345,6 +365,11 @@ class NodeCore {
   void GrantBehindSubmit(Instant now, Replica& r, const std::vector<SubmitEntry>& submitted);
   void EnforceTimeouts(Instant now);
   void StartLocal(Instant now, Replica& r, const Task& t);
+  // Proposes, in each group this node leads, one Started entry for its own attempts whose
+  // processes started since the last call and are still running (the rest tell their
+  // start in their Finish). Holders elsewhere tell theirs in their lease renewals.
+  void ProposeStarts();
+  void ProposeStarted(Replica& r, std::vector<StartedAttempt> starts);
   void FinishLocal(Instant now, const std::string& task_id, LocalAttempt la, FinishEntry f);
 
   CoreOptions options_;
@@ -365,6 +390,7 @@ class NodeCore {
   bool sweep_due_ = true;
 
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
+  std::vector<AttemptRef> starts_to_report_;    // started here since the last ProposeStarts
   std::map<AttemptRef, PendingFinish> finishes_;
   int32_t used_slots_ = 0;
 
@@ -376,6 +402,7 @@ class NodeCore {
   uint64_t next_watcher_ = 1;
   std::vector<std::string> ended_by_apply_;  // see TakeEndedTasks
   std::vector<Parked> parked_;
+  NameLookups name_lookups_;
   std::map<uint64_t, Forwarded> forwarded_;
   uint64_t next_forward_seq_ = 1;
   uint64_t next_upstream_seq_ = 1;

@@ -357,7 +357,7 @@ void NodeCore::BecameServing(Replica& r) {
   r.leases.clear();
   // Running tasks are never out of memory.
   r.table.ForEachResidentBySeq(0, [&](const Task& t) {
-    if (t.state != TaskState::kRunning || t.attempts.empty()) return true;
+    if (!HoldsGrant(t.state) || t.attempts.empty()) return true;
     const Attempt& a = t.attempts.back();
     if (a.node == options_.node_id && a.life == life_) return true;  // swept if idle
     // The deliberate bug: our own attempts of an earlier life are forgotten altogether.

@@ -4,6 +4,7 @@
 
 #include "base/buggify.h"
 #include "node/node_core.h"
+#include "node/pending_reason.h"
 #include "node/schedule_plan.h"
 
 namespace magpie {
@@ -72,12 +73,12 @@ std::string NodeCore::GroupForRequest(const RequestFrame& frame) const {
     default:
       break;
   }
-  std::string g = GroupOfTaskId(id);
+  std::string g = IsTaskId(id) ? GroupOfTaskId(id) : "";
   return g.empty() ? options_.group_id : g;
 }
 
 void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops,
-                     const std::string& group_hint) {
+                     const std::string& group_hint, bool resolve_names) {
   switch (frame.type) {
     case RequestType::kList: return HandleList(from, frame.body);
     case RequestType::kMembers: return HandleMembers(now, from);
@@ -96,8 +97,10 @@ void NodeCore::Route(Instant now, const ReplyTo& from, const RequestFrame& frame
     default:
       return ReplyError(from, frame.type, Status::InvalidArgument("unknown request type"));
   }
+  // Names are resolved where the request arrived: a forwarded one carries ids.
+  if (resolve_names && hops == 0 && group_hint.empty() && ResolveNames(now, from, frame, hops)) return;
   // A forwarded request keeps the group its first node chose: a submit belongs to that
-  // node's home group, not ours (K7).
+  // node's home group, not ours.
   const std::string group = group_hint.empty() ? GroupForRequest(frame) : group_hint;
   Replica* r = FindReplica(group);
   if (r != nullptr && r->serving && r->raft.is_leader()) return Serve(now, *r, from, frame);
@@ -435,7 +438,15 @@ void NodeCore::HandleStatus(Replica& r, const ReplyTo& from, const std::string& 
     return ReplyError(from, RequestType::kStatus,
                       Status::NotFound("no task with id or name '" + req->id + "'"));
   }
-  Reply(from, RequestType::kStatus, StatusReply{*t});
+  PendingContext ctx;
+  ctx.now_ms = last_now_.unix_millis();
+  for (const auto& m : membership_->Members(last_now_)) {
+    if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) ctx.live.push_back(m);
+  }
+  if (const Attempt* a = t->current_attempt(); a != nullptr && t->state == TaskState::kAssigned) {
+    ctx.holder_address = AddressOf(a->node);
+  }
+  Reply(from, RequestType::kStatus, StatusReply{*t, PendingReason(r.table, *t, ctx)});
 }
 
 void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
@@ -446,9 +457,8 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
     state = ParseTaskState(req->state);
     if (!state) {
       return ReplyError(from, RequestType::kList,
-                        Status::InvalidArgument("unknown state '" + req->state +
-                                                "' (pending, ready, running, succeeded, failed, "
-                                                "cancelled, blocked)"));
+                        Status::InvalidArgument("unknown state '" + req->state + "' (" +
+                                                TaskStateNames() + ")"));
     }
   }
   // Every group this node holds a replica of, in group order then submission order: with
@@ -542,7 +552,7 @@ void NodeCore::HandleProgress(Instant now, Replica& r, const ReplyTo& from, cons
     return ReplyError(from, kType, Status::NotFound("no task with id '" + req->id + "'"));
   }
   const Attempt* cur = t->current_attempt();
-  if (t->state != TaskState::kRunning || cur == nullptr || cur->number != req->attempt ||
+  if (!HoldsGrant(t->state) || cur == nullptr || cur->number != req->attempt ||
       cur->outcome != Outcome::kNone) {
     return ReplyError(from, kType,
                       Status::FailedPrecondition("attempt " + std::to_string(req->attempt) + " of " +

@@ -17,6 +17,7 @@ constexpr Duration kFinishResendInterval = Duration::Seconds(1);
 constexpr int kMaxFinishSends = 60;
 constexpr size_t kMaxStealScan = 4096;
 constexpr size_t kMaxRenewalsRemembered = 64;
+constexpr Duration kStartNewsDelay = Duration::Millis(20);
 }  // namespace
 
 void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
@@ -63,6 +64,21 @@ void NodeCore::StepSteal(Instant now, const PeerMessage& m) {
     auto v = UnpackBody<ForwardReply>(m.payload);
     if (!v.ok()) return drop(v.status());
     return OnForwardReply(*v);
+  }
+  if (m.type == kTakeBackType) {
+    auto v = UnpackBody<TakeBack>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnTakeBack(now, *v);
+  }
+  if (m.type == kNameQueryType) {
+    auto v = UnpackBody<NameQuery>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnNameQuery(m.from, *v);
+  }
+  if (m.type == kNameAnswerType) {
+    auto v = UnpackBody<NameAnswer>(m.payload);
+    if (!v.ok()) return drop(v.status());
+    return OnNameAnswer(now, *v);
   }
   if (m.type == kUpstreamQueryType) {
     auto v = UnpackBody<UpstreamQuery>(m.payload);
@@ -140,6 +156,7 @@ void NodeCore::MaybeSteal(Instant now) {
   req.free_slots = want;
   req.labels = options_.labels;
   req.thief_life = life_;
+  req.idle_slots = std::max(0, free_slots - held_slots_);
   for (const auto& [seq, at] : steal_asked_at_) {
     if (now < at + HolderLease() / 2) req.awaiting.push_back(seq);  // later answers go back
   }
@@ -245,7 +262,11 @@ void NodeCore::StartStolen(Instant now, const std::string& task_id, LocalAttempt
   la.held = false;
   if (spec.timeout_ms > 0) la.timeout_at = now + Duration::Millis(spec.timeout_ms);
   la.extended_to = la.lease_base + HolderLease();
+  la.started_ms = now.unix_millis();
   used_slots_ += la.slots;
+  // Its leader learns of the start from the next renewal: soon, so the task shows running,
+  // and late enough that quick tasks have ended and tell it in their Finish instead.
+  next_renew_at_ = std::min(next_renew_at_, now + kStartNewsDelay);
   StartProcess sp;
   sp.task_id = task_id;
   sp.attempt = la.attempt;
@@ -307,8 +328,9 @@ void NodeCore::DropHeld(Instant now, const std::string& task_id, Outcome outcome
   held_specs_.erase(task_id);
   std::erase(held_order_, task_id);
   if (outcome == Outcome::kNone) return;
-  FinishLocal(now, task_id, la,
-              FinishEntry{task_id, la.attempt, outcome, -1, 0, now.unix_millis(), reason, "", ""});
+  FinishEntry f{task_id, la.attempt, outcome, -1, 0, now.unix_millis(), reason, "", ""};
+  f.handed_back = true;
+  FinishLocal(now, task_id, la, std::move(f));
 }
 
 void NodeCore::RenewLeases(Instant now) {
@@ -346,6 +368,7 @@ void NodeCore::RenewLeases(Instant now) {
     if (leader.empty() || leader == options_.client_address) continue;
     LeaseRenew& renew = by_leader[{leader, la.group}];
     renew.attempts.push_back(AttemptRef{id, la.attempt});
+    if (la.started_ms > 0) renew.started.push_back(StartedAttempt{id, la.attempt, la.started_ms});
   }
   for (const auto& id : held_out) {
     log_->info("lease of held {} ran out before it could start; dropping it", id);
@@ -549,8 +572,13 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
     r.pending_steals[last] = Proposed<PendingSteal>{r.raft.term(), std::move(ps)};
     return;
   }
-  // Nothing to give from what we lead. A follower of a group whose table shows ready
-  // work passes the request on to that group's leader, once (DESIGN §6).
+  // Nothing to give from what we lead. What we granted ahead to other holders and they have
+  // not started comes back for this idle thief's next ask.
+  for (auto& [g, rp] : replicas_) {
+    if (req.idle_slots > 0 && CanGrant(*rp, now)) TakeBackHeld(now, *rp, req.idle_slots, req.thief_id, req.labels);
+  }
+  // A follower of a group whose table shows ready work passes the request on to that
+  // group's leader, once (DESIGN §6).
   if (req.hops == 0) {
     for (auto& [g, rp] : replicas_) {
       if (rp->raft.is_leader() || rp->table.ready_count() == 0) continue;
@@ -619,7 +647,7 @@ void NodeCore::OnLeaseRenew(Instant now, const std::string& from, const LeaseRen
   }
   for (const auto& ref : renew.attempts) {
     const Task* t = r->table.Find(ref.task_id);
-    if (t == nullptr || t->state != TaskState::kRunning) continue;
+    if (t == nullptr || !HoldsGrant(t->state)) continue;
     const Attempt& a = t->attempts.back();
     if (a.number != ref.attempt || a.node != renew.holder_id) continue;
     Lease& l = r->leases[ref.task_id];
@@ -632,6 +660,14 @@ void NodeCore::OnLeaseRenew(Instant now, const std::string& from, const LeaseRen
     l.last_renewal = now;
     ack.current.push_back(ref);
   }
+  std::vector<StartedAttempt> started;
+  for (const auto& s : renew.started) {
+    const Task* t = r->table.Find(s.task_id);
+    if (t != nullptr && t->state == TaskState::kAssigned && t->attempts.back().node == renew.holder_id) {
+      started.push_back(s);
+    }
+  }
+  ProposeStarted(*r, std::move(started));
   SendPeer(from, kLeaseRenewAckType, ack);
 }
 

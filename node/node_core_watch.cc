@@ -46,6 +46,18 @@ void NodeCore::RecordWatchEvent(Replica& r, const Entry& e, const ApplyResult& r
   // The replay of the log at recovery re-applies what an earlier life of this node applied
   // (and reported): those are not news, and the ring of that life is gone anyway.
   if (auto it = replay_to_.find(r.group); it != replay_to_.end() && e.index <= it->second) return;
+  if (e.type == EntryType::kStarted) {
+    // One entry for many tasks: each start its task's history recorded is an event.
+    if (auto st = DecodePayload<StartedEntry>(e.payload); st.ok()) {
+      for (const auto& s : st->starts) {
+        const Task* t = r.table.Find(s.task_id);
+        if (t != nullptr && !t->history.empty() && t->history.back().index == e.index) {
+          events_.Append(WatchEvent{0, r.group, t->id, t->spec.name, t->history.back()});
+        }
+      }
+    }
+    return;
+  }
   const Task* t = res.task;
   const std::string named = t != nullptr ? t->id : TaskIdOfEntry(e);
   if (t == nullptr) t = r.table.Find(named);
@@ -91,9 +103,8 @@ void NodeCore::HandleWatch(Instant now, const ReplyTo& from, const std::string& 
     w.filter.state = ParseTaskState(req->state);
     if (!w.filter.state) {
       return ReplyError(from, kType,
-                        Status::InvalidArgument("unknown state '" + req->state +
-                                                "' (pending, ready, running, succeeded, failed, "
-                                                "cancelled, blocked)"));
+                        Status::InvalidArgument("unknown state '" + req->state + "' (" +
+                                                TaskStateNames() + ")"));
     }
   }
   w.filter.task_id = req->task_id;

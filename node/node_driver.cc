@@ -39,6 +39,7 @@ const char* EntryTypeLabel(EntryType t) {
     case EntryType::kProgress: return "progress";
     case EntryType::kFire: return "fire";
     case EntryType::kSchedulePause: return "schedule_pause";
+    case EntryType::kStarted: return "started";
   }
   return "other";
 }

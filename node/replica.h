@@ -85,6 +85,8 @@ struct Replica {
   // a Grant proposed behind its Submit has no record to read yet.
   std::map<std::string, int32_t> granting;
   std::map<std::string, Lease> leases;  // task id -> lease of a holder other than us
+  // Held attempts (assigned, not started) asked back from their holders, and when.
+  std::map<std::string, Instant> taking_back;
   std::map<uint64_t, Proposed<PendingReply>> pending;  // by the index that completes them
   std::map<uint64_t, Proposed<PendingSteal>> pending_steals;
   std::map<uint64_t, Proposed<std::pair<std::string, AttemptRef>>> pending_finish_acks;

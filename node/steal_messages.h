@@ -43,7 +43,11 @@ struct StealRequest {
   // The thief's earlier asks it has no answer to yet (asked within half a lease): a victim
   // that answered one of them subtracts what it gave, since it is still on its way.
   std::vector<uint64_t> awaiting;
-  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life, thief_address, hops, awaiting);
+  // Of free_slots, those free now (the rest are asked ahead of a free slot): what a victim
+  // with nothing ready may take back from other holders for this thief.
+  int32_t idle_slots = 0;
+  MSGPACK_DEFINE(seq, thief_id, free_slots, labels, thief_life, thief_address, hops, awaiting,
+                 idle_slots);
 };
 
 struct StolenTask {
@@ -73,7 +77,10 @@ struct LeaseRenew {
   std::string holder_id;
   std::vector<AttemptRef> attempts;
   std::string group;
-  MSGPACK_DEFINE(seq, holder_id, attempts, group);
+  // Those of `attempts` whose processes have started, with when: the leader commits the
+  // starts it has not yet (an assigned task becomes running).
+  std::vector<StartedAttempt> started;
+  MSGPACK_DEFINE(seq, holder_id, attempts, group, started);
 };
 
 struct LeaseRenewAck {
@@ -84,6 +91,17 @@ struct LeaseRenewAck {
   bool not_leader = false;
   std::string leader_id;
   MSGPACK_DEFINE(seq, current, not_leader, leader_id);
+};
+
+// The leader of a group asks a holder for attempts it was granted ahead and has not
+// started, because a slot is free elsewhere now (DESIGN §6: held work never idles the
+// cluster). The holder hands back those it still holds with a Finish (lost, not started);
+// one it has started meanwhile it keeps, and its start reaches the leader as usual.
+inline constexpr auto kTakeBackType = static_cast<PeerMessageType>(82);
+struct TakeBack {
+  std::string group;
+  std::vector<AttemptRef> attempts;
+  MSGPACK_DEFINE(group, attempts);
 };
 
 struct FinishReport {

@@ -13,16 +13,21 @@ const char* TaskStateName(TaskState s) {
     case TaskState::kBlocked: return "blocked";
     case TaskState::kWaiting: return "waiting";
     case TaskState::kScheduled: return "scheduled";
+    case TaskState::kAssigned: return "assigned";
   }
   return "unknown";
 }
 
 std::optional<TaskState> ParseTaskState(std::string_view name) {
-  for (int i = 0; i <= static_cast<int>(TaskState::kScheduled); ++i) {
+  for (int i = 0; i <= static_cast<int>(TaskState::kAssigned); ++i) {
     auto s = static_cast<TaskState>(i);
     if (name == TaskStateName(s)) return s;
   }
   return std::nullopt;
+}
+
+std::string TaskStateNames() {
+  return "pending, ready, assigned, running, waiting, succeeded, failed, cancelled, blocked, scheduled";
 }
 
 const char* OutcomeName(Outcome o) {
@@ -96,6 +101,10 @@ std::string ValidateSpec(const TaskSpec& spec) {
     return "backoff must be between 0 and 24 h";
   }
   if (spec.name.size() > 256) return "name is longer than 256 bytes";
+  if (HasTaskIdForm(spec.name)) {
+    return "name '" + spec.name + "' has the form of a task id (8 hex digits, '-', a number); "
+           "pick a name no id can take";
+  }
   if (spec.idempotency_key.size() > 256) return "idempotency key is longer than 256 bytes";
   if (spec.submitted_by.size() > 256) return "submitted_by is longer than 256 bytes";
   if (spec.cache_key.size() > 256) return "cache key is longer than 256 bytes";
@@ -138,6 +147,19 @@ std::string ValidateSpec(const TaskSpec& spec) {
            std::to_string(kMaxSpecBytes);
   }
   return "";
+}
+
+bool HasTaskIdForm(std::string_view s) {
+  auto dash = s.find('-');
+  if (dash != 8 || s.size() < 10) return false;
+  for (size_t i = 0; i < 8; ++i) {
+    const char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  for (size_t i = 9; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
 }
 
 std::string GroupOfTaskId(const std::string& id) {

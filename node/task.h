@@ -18,7 +18,7 @@ namespace magpie {
 enum class TaskState : uint8_t {
   kPending = 0,    // waiting on `after`
   kReady = 1,      // may be granted (once not_before has passed)
-  kRunning = 2,    // an attempt holds a grant
+  kRunning = 2,    // its attempt's process runs (the holder reported it started)
   kSucceeded = 3,
   kFailed = 4,
   kCancelled = 5,
@@ -30,9 +30,17 @@ enum class TaskState : uint8_t {
   // Not a task but a schedule (docs/schedules.md): its spec is the template of the tasks
   // its group's leader fires, one committed Fire entry per slot. Ends only by cancel (rm).
   kScheduled = 8,
+  // Granted to a node (the attempt holds a lease and a fencing number) whose process has not
+  // started yet: held ahead by a thief for a slot that is not free, or between its Grant and
+  // the holder's word that the process started (a Started entry, or its Finish).
+  kAssigned = 9,
 };
 const char* TaskStateName(TaskState s);
 std::optional<TaskState> ParseTaskState(std::string_view name);
+// Every state's name, in the order a task goes through them: for errors that list them.
+std::string TaskStateNames();
+// An attempt holds a grant: assigned (not started) or running.
+inline bool HoldsGrant(TaskState s) { return s == TaskState::kAssigned || s == TaskState::kRunning; }
 inline bool IsEnded(TaskState s) {
   return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kCancelled ||
          s == TaskState::kBlocked;
@@ -115,9 +123,10 @@ struct Attempt {
   std::string stolen_from;  // node id the task was stolen from, if it was
   uint32_t restarted_from = 0;  // attempt number this chain restarted (0: none)
   uint64_t life = 0;            // the holder's incarnation when granted
+  int64_t granted_ms = 0;       // started_ms is when its process started (0: not yet)
 
   MSGPACK_DEFINE(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
-                     stolen_from, restarted_from, life);
+                     stolen_from, restarted_from, life, granted_ms);
 };
 
 // One committed entry that named a task, as `magpie history` shows it (the audit trail).
@@ -206,8 +215,14 @@ inline constexpr int64_t kCacheTtlMs = 24LL * 3600 * 1000;
 inline constexpr size_t kMaxChildren = 100000;
 inline constexpr size_t kMaxProgressMessageBytes = 512;
 
-// The group a task id belongs to: ids are <group>-<seq>. Empty if it is not an id (a name).
+// The group a task id belongs to: ids are <group>-<seq>. Empty if it cannot be an id.
+// Names may take this shape too (`part-3`): whether a string of it names a group this
+// cluster has decides (NodeCore::IsTaskId).
 std::string GroupOfTaskId(const std::string& id);
+// The form of the ids nodes make: a home group is the first 8 hex digits of its node's id,
+// so an id is 8 lowercase hex digits, '-', and a number. No name may have it (ValidateSpec),
+// so a string of this form is an id on every node, whatever that node knows.
+bool HasTaskIdForm(std::string_view s);
 
 }  // namespace magpie
 
@@ -251,7 +266,7 @@ std::string GroupOfTaskId(const std::string& id);
   }                                                                                          \
   }
 
-MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kScheduled)
+MAGPIE_MSGPACK_CHECKED_ENUM(magpie::TaskState, magpie::TaskState::kAssigned)
 MAGPIE_MSGPACK_CHECKED_ENUM(magpie::Outcome, magpie::Outcome::kLost)
 
 #endif  // MAGPIE_NODE_TASK_H_

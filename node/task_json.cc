@@ -39,7 +39,8 @@ json AttemptToJson(const Attempt& a) {
   json j = json::object();
   j["number"] = a.number;
   j["node"] = a.node;
-  j["started_at"] = TimeToJson(a.started_ms);
+  j["granted_at"] = TimeToJson(a.granted_ms);
+  j["started_at"] = TimeToJson(a.started_ms);  // when its process started; null: not (yet)
   j["ended_at"] = TimeToJson(a.ended_ms);
   // -1 is the record's "no exit code": still running, killed by a signal, never started.
   j["exit_code"] = a.exit_code < 0 ? json(nullptr) : json(a.exit_code);

@@ -167,7 +167,7 @@ void TaskTable::FinishLoad() {
   for (Task* tp : loaded) {
     Task& t = *tp;
     const std::string& id = t.id;
-    if (t.state == TaskState::kRunning) running_.insert(id);
+    if (HoldsGrant(t.state)) running_.insert(id);
     for (const auto& up : t.spec.after) dependents_[up].insert(id);
     if (t.state == TaskState::kReady) {
       ready_.insert(KeyOf(t));
@@ -314,7 +314,8 @@ void TaskTable::Count(const Task& t, int delta) {
 
 size_t TaskTable::Unfinished() const {
   return CountInState(TaskState::kPending) + CountInState(TaskState::kReady) +
-         CountInState(TaskState::kRunning) + CountInState(TaskState::kWaiting);
+         CountInState(TaskState::kAssigned) + CountInState(TaskState::kRunning) +
+         CountInState(TaskState::kWaiting);
 }
 
 void TaskTable::SetState(Task& t, TaskState s) {
@@ -323,14 +324,14 @@ void TaskTable::SetState(Task& t, TaskState s) {
     ready_by_band_[BandOf(t.spec.priority)]--;
     if (t.not_before_ms > 0) backoff_.erase({t.not_before_ms, t.id});
   }
-  if (t.state == TaskState::kRunning) running_.erase(t.id);
+  if (HoldsGrant(t.state)) running_.erase(t.id);
   if (t.state == TaskState::kScheduled) schedules_.erase(t.id);
   const bool was_open = !IsEnded(t.state);
   Count(t, -1);
   t.state = s;
   Count(t, +1);
   if (!t.spec.parent.empty() && was_open != !IsEnded(s)) OnChildOpenChanged(t, was_open ? -1 : +1);
-  if (s == TaskState::kRunning) running_.insert(t.id);
+  if (HoldsGrant(s)) running_.insert(t.id);
   if (s == TaskState::kReady) {
     ready_.insert(KeyOf(t));
     ready_by_band_[BandOf(t.spec.priority)]++;
@@ -421,6 +422,20 @@ ApplyResult TaskTable::Apply(const Entry& entry) {
       ev = {entry.index, entry.term, e->at_ms, e->paused ? "pause" : "resume", 0, "", ""};
       r = ApplySchedulePause(*e);
       break;
+    }
+    case EntryType::kStarted: {
+      auto e = DecodePayload<StartedEntry>(entry.payload);
+      MAGPIE_CHECK(e.ok(), "committed Started undecodable: " + e.status().ToString());
+      for (const auto& s : e->starts) {
+        ApplyResult one = ApplyStarted(s);
+        if (one.accepted) {
+          const Task* t = one.task;
+          RecordEvent(s.task_id, TaskEvent{entry.index, entry.term, s.started_ms, "start", s.attempt,
+                                           t->attempts.back().node, ""},
+                      one);
+        }
+      }
+      return {};
     }
     case EntryType::kProgress: {
       auto e = DecodePayload<ProgressEntry>(entry.payload);
@@ -679,7 +694,7 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   if (found == nullptr) return {false, "grant for unknown task " + e.task_id};
   Task& t = *found;
   if (t.state != TaskState::kReady &&
-      !(MAGPIE_BUGGIFY_ON(grant_running_task) && t.state == TaskState::kRunning)) {
+      !(MAGPIE_BUGGIFY_ON(grant_running_task) && HoldsGrant(t.state))) {
     return {false, "grant for " + t.id + " which is " + TaskStateName(t.state)};
   }
   uint32_t last = t.attempts.empty() ? 0 : t.attempts.back().number;
@@ -690,7 +705,7 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   Attempt a;
   a.number = e.attempt;
   a.node = e.holder;
-  a.started_ms = e.granted_ms;
+  a.granted_ms = e.granted_ms;
   a.stolen_from = e.stolen_from;
   a.restarted_from = t.restart_of;
   a.life = e.holder_life;
@@ -700,8 +715,29 @@ ApplyResult TaskTable::ApplyGrant(const GrantEntry& e) {
   t.progress_message.clear();
   t.progress_ms = 0;
   t.progress_attempt = 0;
-  if (t.started_ms == 0) t.started_ms = e.granted_ms;
-  SetState(t, TaskState::kRunning);
+  SetState(t, TaskState::kAssigned);
+  ApplyResult r;
+  r.task = &t;
+  return r;
+}
+
+void TaskTable::MarkStarted(Task& t, Attempt& a, int64_t started_ms) {
+  a.started_ms = started_ms;
+  if (t.started_ms == 0) t.started_ms = started_ms;
+  if (t.state == TaskState::kAssigned) SetState(t, TaskState::kRunning);
+  Touch(t);
+}
+
+ApplyResult TaskTable::ApplyStarted(const StartedAttempt& s) {
+  Task* found = Get(s.task_id);
+  if (found == nullptr) return {false, "start of unknown task " + s.task_id};
+  Task& t = *found;
+  Attempt* cur = t.attempts.empty() ? nullptr : &t.attempts.back();
+  if (t.state != TaskState::kAssigned || cur == nullptr || cur->number != s.attempt ||
+      cur->outcome != Outcome::kNone || cur->started_ms != 0) {
+    return {false, "start of attempt " + std::to_string(s.attempt) + " of " + t.id + " ignored"};
+  }
+  MarkStarted(t, *cur, s.started_ms);
   ApplyResult r;
   r.task = &t;
   return r;
@@ -721,6 +757,8 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
                        " rejected (current attempt " +
                        std::to_string(cur ? cur->number : 0) + ")"};
   }
+  // A process that ended before its start was committed: the Finish carries the start.
+  if (cur->started_ms == 0 && e.started_ms > 0) MarkStarted(t, *cur, e.started_ms);
   cur->ended_ms = e.ended_ms;
   cur->exit_code = e.exit_code;
   cur->signal = e.signal;
@@ -732,7 +770,7 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
   ApplyResult r;
   r.task = &t;
   // A cancelled task keeps its end state; the attempt's record is all that changes.
-  if (t.state != TaskState::kRunning) return r;
+  if (!HoldsGrant(t.state)) return r;
 
   switch (e.outcome) {
     case Outcome::kSucceeded:
@@ -747,7 +785,8 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
     case Outcome::kLost:
       // The node or its lease went away, not the task: run it again at once, without
       // counting it against max_attempts, but not forever (a task that kills its node).
-      if (++t.lost_attempts > kMaxLostAttempts) {
+      if (!e.handed_back) ++t.lost_attempts;
+      if (t.lost_attempts > kMaxLostAttempts) {
         End(t, TaskState::kFailed, e.ended_ms,
             "lost " + std::to_string(t.lost_attempts) + " attempts to node failures");
       } else {
@@ -780,7 +819,7 @@ ApplyResult TaskTable::ApplyCancel(const CancelEntry& e) {
   if (IsEnded(t.state)) return {false, "task " + t.id + " already " + TaskStateName(t.state)};
   ApplyResult r;
   r.task = &t;
-  if (t.state == TaskState::kRunning) {
+  if (HoldsGrant(t.state)) {
     r.was_running = true;
     r.running_holder = t.attempts.back().node;
     r.running_attempt = t.attempts.back().number;
@@ -931,7 +970,7 @@ std::string TaskTable::ChildrenRefusedBy(const Task& parent) const {
   if (parent.merging) {
     return "parent " + parent.id + " is merging its children's results; it takes no more children";
   }
-  if (parent.state != TaskState::kRunning && parent.state != TaskState::kWaiting) {
+  if (!HoldsGrant(parent.state) && parent.state != TaskState::kWaiting) {
     return "parent " + parent.id + " is " + TaskStateName(parent.state) +
            "; children may be added only while it runs or waits for its children";
   }
@@ -947,7 +986,7 @@ ApplyResult TaskTable::ApplyProgress(const ProgressEntry& e) {
   if (found == nullptr) return {false, "progress for unknown task " + e.task_id};
   Task& t = *found;
   const Attempt* cur = t.current_attempt();
-  if (t.state != TaskState::kRunning || cur == nullptr || cur->number != e.attempt ||
+  if (!HoldsGrant(t.state) || cur == nullptr || cur->number != e.attempt ||
       cur->outcome != Outcome::kNone) {
     return {false, "attempt " + std::to_string(e.attempt) + " of " + t.id +
                        " is not running; its progress is not recorded"};
@@ -971,7 +1010,7 @@ void TaskTable::End(Task& t, TaskState s, int64_t at_ms, std::string reason) {
 }
 
 void TaskTable::EndOne(Task& t, TaskState s, int64_t at_ms, std::string reason) {
-  if (t.state == TaskState::kRunning && !t.attempts.empty() &&
+  if (HoldsGrant(t.state) && !t.attempts.empty() &&
       t.attempts.back().outcome == Outcome::kNone) {
     attempts_to_stop_.push_back({t.id, t.attempts.back().node, t.attempts.back().number});
   }

@@ -184,6 +184,9 @@ class TaskTable {
   ApplyResult ApplyRestart(const RestartEntry& e);
   ApplyResult ApplyUpstream(const UpstreamEntry& e);
   ApplyResult ApplyProgress(const ProgressEntry& e);
+  ApplyResult ApplyStarted(const StartedAttempt& s);
+  // The attempt's process started: an assigned task is running from then.
+  void MarkStarted(Task& t, Attempt& a, int64_t started_ms);
   ApplyResult ApplyFire(const FireEntry& e);
   ApplyResult ApplySchedulePause(const SchedulePauseEntry& e);
   // Children (docs/children.md).
@@ -252,7 +255,7 @@ class TaskTable {
   std::set<std::string> running_;
   std::set<std::string> dirty_;
   std::vector<std::string> ended_;
-  size_t state_counts_[9] = {};
+  size_t state_counts_[10] = {};
   std::set<std::string> schedules_;  // ids of schedules that fire (state scheduled)
   // Parents whose open-children count reached zero during the entry being applied: they
   // move on (merge or end) once the entry's own changes are done, at the entry's time.

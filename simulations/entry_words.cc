@@ -47,6 +47,15 @@ std::string DescribeEntry(const Entry& e) {
       if (!r.ok()) break;
       return head + "restart " + r->task_id;
     }
+    case EntryType::kStarted: {
+      auto st = DecodePayload<StartedEntry>(e.payload);
+      if (!st.ok()) break;
+      std::string out = head + "started";
+      for (const auto& a : st->starts) out += " " + a.task_id + "/" + std::to_string(a.attempt);
+      return out;
+    }
+    default:
+      return head + "entry of type " + std::to_string(static_cast<int>(e.type));
   }
   return head + "undecodable entry";
 }

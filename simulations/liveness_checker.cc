@@ -181,7 +181,7 @@ std::vector<Violation> LivenessChecker::CheckConverged(SimTime now,
     }
     lr.table.ForEachBySeq(0, [&](const Task& t) {
       const Attempt* at = t.current_attempt();
-      if (t.state != TaskState::kRunning || at == nullptr) return true;
+      if (!HoldsGrant(t.state) || at == nullptr) return true;
       const int holder = NodeById(*nodes_, at->node);
       if (holder < 0 || !(*nodes_)[holder]->up() ||
           (*nodes_)[holder]->executor().Find(t.id, at->number) == nullptr) {
@@ -220,7 +220,7 @@ std::vector<Violation> LivenessChecker::CheckConverged(SimTime now,
       const Task* t =
           leader < 0 ? nullptr : (*nodes_)[leader]->core().replica(Oracle::GroupOf(p.task_id))->table.Find(p.task_id);
       const Attempt* a = t != nullptr ? t->current_attempt() : nullptr;
-      if (t == nullptr || t->state != TaskState::kRunning || a == nullptr ||
+      if (t == nullptr || !HoldsGrant(t->state) || a == nullptr ||
           a->number != p.attempt || a->node != n.node_id()) {
         report("process " + std::to_string(pid) + " of task " + p.task_id + " attempt " +
                std::to_string(p.attempt) + " on node " + std::to_string(i) +

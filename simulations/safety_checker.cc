@@ -44,6 +44,23 @@ void SafetyChecker::Report(SimTime now, const char* promise, std::string detail)
 
 void SafetyChecker::OnProcessStart(SimTime now, const SimProcess& p) {
   ++checks_;
+  const SimNode& n = *(*nodes_)[p.node];
+  if (granted_.count({p.task_id, p.attempt, n.node_id()}) == 0) {
+    Report(now, kStartAfterGrant,
+           "task " + p.task_id + ": attempt " + std::to_string(p.attempt) + " started on node " +
+               std::to_string(p.node) + " with no committed Grant of that attempt to it");
+  }
+  // Processes of this life only: an earlier life's may outlive it until the watchdog.
+  size_t here = 1;
+  for (const auto& [pid, q] : n.executor().processes()) {
+    if (pid != p.id && q.incarnation == p.incarnation) ++here;
+  }
+  if (here > static_cast<size_t>(n.core().options().slots)) {
+    Report(now, kSlotsBound,
+           "node " + std::to_string(p.node) + " runs " + std::to_string(here) + " processes with " +
+               std::to_string(n.core().options().slots) + " slots (task " + p.task_id + " attempt " +
+               std::to_string(p.attempt) + " just started)");
+  }
   const uint32_t max = oracle_->MaxAttemptStarted(p.task_id);
   if (max >= p.attempt) {
     const bool stolen = oracle_->HomeOf(Oracle::GroupOf(p.task_id)) != p.node;
@@ -230,7 +247,7 @@ void SafetyChecker::CheckOneOpenAttempt(SimTime now, int node, const Task* t) {
 void SafetyChecker::CheckAfter(SimTime now, int node, View& v, const TaskTable& table,
                                const Task* t, const std::set<std::string>& batch_met) {
   ++checks_;
-  if (t == nullptr || t->state != TaskState::kRunning) return;
+  if (t == nullptr || !HoldsGrant(t->state)) return;
   auto start = v.chain_start.find(t->id);
   if (start == v.chain_start.end()) return;  // submitted before this node's history began
   const std::set<std::string>& met = v.met_at_start[t->id];
@@ -297,7 +314,10 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     // and the table refuses to restart what has not ended (retried requests land here).
     const bool first_restart = e.type == EntryType::kRestart && restart_index.emplace(id, e.index).second;
     if (e.type == EntryType::kSubmit || first_restart) chains.emplace_back(id, e.index);
-    if (e.type == EntryType::kGrant) grants.emplace_back(id, e.index);
+    if (e.type == EntryType::kGrant) {
+      grants.emplace_back(id, e.index);
+      if (auto g = DecodePayload<GrantEntry>(e.payload); g.ok()) granted_.insert({g->task_id, g->attempt, g->holder});
+    }
     touched.insert(std::move(id));
   }
   // Which upstreams had succeeded when each chain began: the table shows the whole batch

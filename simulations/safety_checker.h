@@ -16,6 +16,9 @@
 //   fencing-numbers-increase   a task's processes start with ever larger attempt numbers
 //   one-outcome                an end state, once applied, changes only through a Restart
 //                              of the task or of the upstream that blocked it
+//   start-after-grant          a process starts only for an attempt a committed Grant gave
+//                              its node (an assigned attempt; the task is running after)
+//   slots-bound                a node never runs more processes of its life than it has slots
 //   after-is-honoured          a task is granted only when every task in its `after` has
 //                              succeeded since the task was submitted or restarted, or had
 //                              succeeded by then (DESIGN §3; a restart of an upstream does
@@ -35,6 +38,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "node/log_entry.h"
@@ -115,6 +119,9 @@ class SafetyChecker {
   const std::vector<std::unique_ptr<SimNode>>* nodes_;
   bool drift_bounded_;
   std::map<int, View> views_;                                     // by node
+  // Every (task, attempt, holder) some replica applied a Grant of: a process may start only
+  // for one of them (and only after: the holder starts it on the Grant's apply or answer).
+  std::set<std::tuple<std::string, uint32_t, std::string>> granted_;
   std::map<std::string, std::map<uint64_t, LogRecord>> log_;      // group -> index -> entry
   std::map<std::string, std::set<std::string>> downstream_;       // upstream -> its dependents
   std::map<int, std::set<std::string>> unapplied_restarts_;       // by node, until it recovers

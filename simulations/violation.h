@@ -16,6 +16,8 @@ inline constexpr const char* kOneOutcome = "one-outcome";                     //
 inline constexpr const char* kAfterHonoured = "after-is-honoured";            // §3: DAG order
 inline constexpr const char* kLiveness = "liveness-after-heal";               // §1.1, §1.4
 inline constexpr const char* kReplayConsistency = "replay-consistency";      // §4: table = f(log)
+inline constexpr const char* kStartAfterGrant = "start-after-grant";  // §3: assigned, then running
+inline constexpr const char* kSlotsBound = "slots-bound";  // §3: never more running than slots
 inline constexpr const char* kLogMatching = "log-matching";  // §4: replicas apply one log
 inline constexpr const char* kNoFalseDeath = "no-false-death";            // §5: gossip
 inline constexpr const char* kMembershipAgreement = "membership-agreement";  // §5: after heal

@@ -392,7 +392,7 @@ TEST(TaskTable, StaleFinishIsRejectedAndCounted) {
   ApplyResult r = table.Apply(entry(3, EntryType::kFinish, EncodePayload(stale)));
   EXPECT_FALSE(r.accepted);
   EXPECT_EQ(table.stale_finishes(), 1u);
-  EXPECT_EQ(table.Find("g-1")->state, TaskState::kRunning);
+  EXPECT_EQ(table.Find("g-1")->state, TaskState::kAssigned);
   FinishEntry good{"g-1", 1, Outcome::kSucceeded, 0, 0, 1003, "exit 0", "", ""};
   EXPECT_TRUE(table.Apply(entry(4, EntryType::kFinish, EncodePayload(good))).accepted);
   EXPECT_FALSE(table.Apply(entry(5, EntryType::kFinish, EncodePayload(good))).accepted)
@@ -845,14 +845,15 @@ TEST(NodeCoreHistory, EveryCommittedEntryThatNamedTheTaskIsInItsHistoryAndSurviv
   for (const TaskEvent& e : t.history) {
     seen.push_back(e.kind + (e.attempt ? std::to_string(e.attempt) : "") + ":" + TaskStateName(e.state_after));
   }
-  const std::vector<std::string> want = {"submit:ready", "grant1:running",
-                                         "finish1:ready", "grant2:running", "finish2:ready",
-                                         "grant3:running", "finish3:succeeded"};
+  const std::vector<std::string> want = {"submit:ready",  "grant1:assigned", "start1:running",
+                                         "finish1:ready", "grant2:assigned", "start2:running",
+                                         "finish2:ready", "grant3:assigned", "start3:running",
+                                         "finish3:succeeded"};
   EXPECT_EQ(seen, want);
-  ASSERT_EQ(t.history.size(), 7u);
+  ASSERT_EQ(t.history.size(), 10u);
   EXPECT_EQ(t.history[0].detail, "by alice@h");
-  EXPECT_NE(t.history[2].detail.find("failed"), std::string::npos) << t.history[2].detail;
-  EXPECT_NE(t.history[4].detail.find("lost"), std::string::npos) << t.history[4].detail;
+  EXPECT_NE(t.history[3].detail.find("failed"), std::string::npos) << t.history[3].detail;
+  EXPECT_NE(t.history[6].detail.find("lost"), std::string::npos) << t.history[6].detail;
   EXPECT_EQ(t.history[1].node, "00000000000000aa");
   for (size_t i = 1; i < t.history.size(); ++i) EXPECT_GT(t.history[i].index, t.history[i - 1].index);
   // The records carry it: a recovered node tells the same story.
@@ -863,6 +864,91 @@ TEST(NodeCoreHistory, EveryCommittedEntryThatNamedTheTaskIsInItsHistoryAndSurviv
     EXPECT_EQ(h.Get(id).history[i].index, before[i].index);
     EXPECT_EQ(h.Get(id).history[i].kind, before[i].kind);
   }
+}
+
+}  // namespace
+}  // namespace magpie
+
+namespace magpie {
+namespace {
+
+TEST(NodeCoreStates, AGrantedTaskIsRunningOnlyOnceItsStartIsCommitted) {
+  CoreHarness h;
+  const std::string id = h.Submit(Spec({"sleep", "5"}));
+  // The Grant and the Started entry have both committed by the time the loop settles.
+  const Task& t = h.Get(id);
+  EXPECT_EQ(t.state, TaskState::kRunning);
+  ASSERT_EQ(t.attempts.size(), 1u);
+  EXPECT_GT(t.attempts[0].granted_ms, 0);
+  EXPECT_GT(t.attempts[0].started_ms, 0);
+  EXPECT_EQ(t.started_ms, t.attempts[0].started_ms);
+  bool start_event = false;
+  for (const auto& e : t.history) start_event |= e.kind == "start" && e.state_after == TaskState::kRunning;
+  EXPECT_TRUE(start_event) << "the start is in the task's history";
+}
+
+TEST(NodeCoreStates, AStartToldInItsFinishMarksTheAttemptStarted) {
+  TaskTable table;
+  Entry submit{1, 1, EntryType::kSubmit, EncodePayload(SubmitEntry{"g1-1", 1, Spec({"true"}), 1000})};
+  ASSERT_TRUE(table.Apply(submit).accepted);
+  GrantEntry g{"g1-1", 1, "n1", "", 1001, 1};
+  ASSERT_TRUE(table.Apply(Entry{2, 1, EntryType::kGrant, EncodePayload(g)}).accepted);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kAssigned);
+  EXPECT_EQ(table.Find("g1-1")->attempts[0].started_ms, 0);
+  FinishEntry f{"g1-1", 1, Outcome::kSucceeded, 0, 0, 1010, "exit 0", "", ""};
+  f.started_ms = 1005;
+  ASSERT_TRUE(table.Apply(Entry{3, 1, EntryType::kFinish, EncodePayload(f)}).accepted);
+  EXPECT_EQ(table.Find("g1-1")->attempts[0].started_ms, 1005);
+  EXPECT_EQ(table.Find("g1-1")->started_ms, 1005);
+  // A start of an attempt that is not current is ignored.
+  StartedEntry late{{{"g1-1", 1, 1020}}};
+  table.Apply(Entry{4, 1, EntryType::kStarted, EncodePayload(late)});
+  EXPECT_EQ(table.Find("g1-1")->attempts[0].started_ms, 1005);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kSucceeded);
+}
+
+TEST(NodeCoreStates, AHandedBackAttemptDoesNotCountAsLost) {
+  TaskTable table;
+  ASSERT_TRUE(table.Apply(Entry{1, 1, EntryType::kSubmit, EncodePayload(SubmitEntry{"g1-1", 1, Spec({"true"}), 1000})}).accepted);
+  for (uint32_t a = 1; a <= 12; ++a) {
+    ASSERT_TRUE(table.Apply(Entry{2 * a, 1, EntryType::kGrant, EncodePayload(GrantEntry{"g1-1", a, "n2", "n1", 1000, 1})}).accepted);
+    FinishEntry f{"g1-1", a, Outcome::kLost, -1, 0, 1001, "taken back", "", ""};
+    f.handed_back = true;
+    ASSERT_TRUE(table.Apply(Entry{2 * a + 1, 1, EntryType::kFinish, EncodePayload(f)}).accepted);
+  }
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kReady);
+  EXPECT_EQ(table.Find("g1-1")->lost_attempts, 0);
+}
+
+TEST(NodeCoreStates, StatusSaysWhyATaskDoesNotRun) {
+  CoreHarness h(1);
+  const std::string up = h.Submit(Spec({"sleep", "5"}, "up"));
+  const std::string down = h.Submit(Spec({"true"}, "down", {"up"}));
+  const std::string queued = h.Submit(Spec({"true"}, "queued"));
+  auto reason = [&](const std::string& id) {
+    ReplyFrame f = h.Call(RequestType::kStatus, PackBody(StatusRequest{id}));
+    EXPECT_TRUE(f.status.ok()) << f.status.ToString();
+    return UnpackBody<StatusReply>(f.body)->pending_reason;
+  };
+  EXPECT_EQ(reason(up), "");
+  EXPECT_NE(reason(down).find("waiting on " + up + " (up), running"), std::string::npos) << reason(down);
+  EXPECT_NE(reason(queued).find("slot"), std::string::npos) << reason(queued);
+  TaskSpec gpu = Spec({"true"}, "gpu");
+  gpu.labels["gpu"] = "1";
+  const std::string needs = h.Submit(gpu);
+  EXPECT_NE(reason(needs).find("no live node has label(s) gpu=1"), std::string::npos) << reason(needs);
+}
+
+TEST(NodeCoreNames, AStatusByNameResolvesThroughTheGroupsAndAnUnknownNameIsNotFound) {
+  CoreHarness h;
+  const std::string id = h.Submit(Spec({"sleep", "5"}, "part-3"));
+  ReplyFrame f = h.Call(RequestType::kStatus, PackBody(StatusRequest{"part-3"}));
+  ASSERT_TRUE(f.status.ok()) << f.status.ToString();
+  EXPECT_EQ(UnpackBody<StatusReply>(f.body)->task.id, id);
+  ReplyFrame missing = h.Call(RequestType::kStatus, PackBody(StatusRequest{"part-16"}));
+  EXPECT_EQ(missing.status.code(), Status::Code::kNotFound) << missing.status.ToString();
+  ReplyFrame w = h.Call(RequestType::kWait, PackBody(WaitRequest{{"prog-3"}, 0}));
+  EXPECT_EQ(w.status.code(), Status::Code::kNotFound) << w.status.ToString();
 }
 
 }  // namespace

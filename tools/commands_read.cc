@@ -28,9 +28,11 @@ int RunStatus(const StatusFlags& f, const GlobalOptions& global) {
   auto reply = (*client)->GetStatus(f.id, global.call_timeout);
   if (!reply.ok()) return ReportError(reply.status());
   if (f.json) {
-    std::cout << DumpJson(TaskToJson(reply->task)) << std::endl;
+    Json j = TaskToJson(reply->task);
+    j["pending_reason"] = reply->pending_reason.empty() ? Json(nullptr) : Json(reply->pending_reason);
+    std::cout << DumpJson(j) << std::endl;
   } else {
-    std::cout << RenderTaskDetails(reply->task, NowUnixMs()) << std::flush;
+    std::cout << RenderTaskDetails(reply->task, NowUnixMs(), reply->pending_reason) << std::flush;
   }
   return kExitOk;
 }

@@ -430,7 +430,7 @@ int RunScheduleChange(const ScheduleFlags& f, const GlobalOptions& global, const
   if (!client.ok()) return ReportError(client.status());
   // A name is looked up among the schedules; an id goes straight to its group.
   std::string id = f.target;
-  if (GroupOfTaskId(id).empty()) {
+  if (!HasTaskIdForm(id)) {
     auto schedules = ListSchedules(**client, global, false);
     if (!schedules.ok()) return ReportError(schedules.status());
     id.clear();

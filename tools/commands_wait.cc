@@ -62,8 +62,8 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
   if (!client.ok()) return ReportError(client.status());
   ProgressBar bar(stderr, isatty(STDERR_FILENO) == 1);
 
-  // The calls: ids grouped by their replica group, in first-seen order; a name has no
-  // group of its own and goes with the first call.
+  // The calls: ids grouped by their replica group, in first-seen order; a name is a call
+  // of its own, since only the node resolving it learns its group.
   struct Batch {
     std::vector<size_t> index;  // into ids
     bool ended = false;
@@ -71,11 +71,12 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
   std::vector<Batch> batches;
   std::map<std::string, size_t> batch_of_group;
   for (size_t i = 0; i < ids.size(); ++i) {
-    std::string g = GroupOfTaskId(ids[i]);
-    if (g.empty() && !batches.empty()) {
-      batches.front().index.push_back(i);
+    if (!HasTaskIdForm(ids[i])) {
+      batches.emplace_back();
+      batches.back().index.push_back(i);
       continue;
     }
+    std::string g = GroupOfTaskId(ids[i]);
     auto [it, fresh] = batch_of_group.emplace(g, batches.size());
     if (fresh) batches.emplace_back();
     batches[it->second].index.push_back(i);
@@ -126,7 +127,7 @@ int RunWait(const WaitFlags& f, const GlobalOptions& global) {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (known[i] && IsEnded(tasks[i].state)) ++p.done;
       if (known[i] && IsEnded(tasks[i].state) && !Succeeded(tasks[i])) ++p.failed;
-      if (known[i] && p.note.empty() && tasks[i].state == TaskState::kRunning) p.note = ProgressText(tasks[i], true);
+      if (known[i] && p.note.empty() && HoldsGrant(tasks[i].state)) p.note = ProgressText(tasks[i], true);
     }
     bar.Update(p);
     // The next batch still going, after this one; none left: all ended.

@@ -68,7 +68,7 @@ int RunWatch(const WatchFlags& f, const GlobalOptions& global) {
     auto status = (*client)->GetStatus(f.task, global.call_timeout);
     if (status.ok()) {
       o.task_id = status->task.id;
-    } else if (status.status().code() == Status::Code::kNotFound && !GroupOfTaskId(f.task).empty()) {
+    } else if (status.status().code() == Status::Code::kNotFound && HasTaskIdForm(f.task)) {
       o.task_id = f.task;  // an id not submitted yet (ids are <group>-<seq>): watch for it
     } else {
       return ReportError(status.status());

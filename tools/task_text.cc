@@ -132,12 +132,12 @@ std::string ProgressText(const Task& t, bool with_id) {
   return out;
 }
 
-std::string RenderTaskDetails(const Task& t, int64_t now_ms) {
+std::string RenderTaskDetails(const Task& t, int64_t now_ms, const std::string& pending_reason) {
   const TaskSpec& s = t.spec;
   std::vector<std::vector<std::string>> rows = {
       {"id:", t.id},
       {"name:", OrDash(s.name)},
-      {"state:", TaskStateName(t.state)},
+      {"state:", std::string(TaskStateName(t.state)) + (pending_reason.empty() ? "" : ": " + pending_reason)},
       {"command:", FormatCommand(s.command)},
       {"cwd:", OrDash(s.cwd)},
       {"priority:", std::to_string(s.priority)},

@@ -26,7 +26,8 @@ std::string FormatAttempt(const Attempt& attempt);
 std::string ProgressText(const Task& t, bool with_id);
 
 // `magpie status`: every field, one "key: value" line each, then the output tails.
-std::string RenderTaskDetails(const Task& task, int64_t now_ms);
+// pending_reason: why the task does not run (the node's word), shown when not empty.
+std::string RenderTaskDetails(const Task& task, int64_t now_ms, const std::string& pending_reason = "");
 
 // `magpie list`: ID NAME STATE PRI ATTEMPTS AGE COMMAND.
 std::string RenderTaskTable(const std::vector<Task>& tasks, int64_t now_ms);

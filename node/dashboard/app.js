@@ -91,7 +91,7 @@ async function refreshGroups() {
     cell(row, t.running);
     cell(row, t.succeeded);
     cell(row, t.failed);
-    cell(row, t.pending + t.blocked + t.cancelled);
+    cell(row, t.pending + (t.assigned || 0) + t.blocked + t.cancelled);
   });
 }
 
@@ -150,7 +150,7 @@ async function refreshDetail() {
 const SVG = "http://www.w3.org/2000/svg";
 const STATE_FILL = { succeeded: "#c8e6c9", running: "#ffe0b2", ready: "#fff3e0",
                      pending: "#f5f5f5", failed: "#ffcdd2", blocked: "#ffcdd2",
-                     cancelled: "#e0e0e0", waiting: "#e1f5fe" };
+                     cancelled: "#e0e0e0", waiting: "#e1f5fe", assigned: "#fff8e1" };
 
 function svgEl(parent, tag, attrs) {
   const e = document.createElementNS(SVG, tag);

@@ -126,33 +126,35 @@ r = conn.getresponse()
 check(r.status == 401, f"/api/v1/events without a token answered {r.status}")
 conn.close()
 
-everything = Watch(a, "--json", "--count", "9")
+# Each task: submit, grant (assigned), start (running), finish. The tasks sleep a little so
+# that their start is committed on its own, not told in their finish.
+everything = Watch(a, "--json", "--count", "12")
 succeeded = Watch(b, "--state", "succeeded", "--count", "2")
 # b's first task, not submitted yet (ids are <group>-<seq>; b's group is its id's first 8).
 b_first = {m["address"]: m["id"] for m in members(a)}[b.addr][:8] + "-1"
-one_task = Watch(c, "--task", b_first, "--json", "--count", "3")
+one_task = Watch(c, "--task", b_first, "--json", "--count", "4")
 sse = Sse()
 everything.wait_watching(3)
 succeeded.wait_watching(3)
 one_task.wait_watching(3)
 sse.wait_watching()
 
-ok_a = submit(a, "sh", "-c", f"true {TOKEN}")
-bad = submit(a, "sh", "-c", f"exit 3 {TOKEN}", flags=["--retries", "0"])
-ok_c = submit(c, "sh", "-c", f"true {TOKEN}")
+ok_a = submit(a, "sh", "-c", f"sleep 0.3; true {TOKEN}")
+bad = submit(a, "sh", "-c", f"sleep 0.3; exit 3 {TOKEN}", flags=["--retries", "0"])
+ok_c = submit(c, "sh", "-c", f"sleep 0.3; true {TOKEN}")
 wait_ended(a, [ok_a, bad, ok_c], 60)
 
 lines = everything.finish(60)
 events = [json.loads(l) for l in lines]
-check(len(events) == 9, f"watch --count 9 printed {len(events)} events: {lines}")
+check(len(events) == 12, f"watch --count 12 printed {len(events)} events: {lines}")
 keys = [(e["task"], e["index"]) for e in events]
 check(len(set(keys)) == len(keys), f"an event was printed twice (replicas' copies): {keys}")
 want_end = {ok_a: "succeeded", bad: "failed", ok_c: "succeeded"}
 for tid, end in want_end.items():
     mine = [e for e in events if e["task"] == tid]
     got = [(e["kind"], e["state"]) for e in mine]
-    check(got == [("submit", "ready"), ("grant", "running"), ("finish", end)],
-          f"{tid}: events {got}, not submit/grant/finish ending {end}")
+    check(got == [("submit", "ready"), ("grant", "assigned"), ("start", "running"), ("finish", end)],
+          f"{tid}: events {got}, not submit/grant/start/finish ending {end}")
     history = json.loads(cli(a, "history", tid, "--json").stdout)
     check([e["index"] for e in mine] == [h["index"] for h in history],
           f"{tid}: watched indexes {[e['index'] for e in mine]} are not its history's "
@@ -169,7 +171,7 @@ check(len(only) == 2 and all(" succeeded" in l and " finish" in l for l in only)
 check({l.split()[1] for l in only} == {ok_a, ok_c}, f"watch --state succeeded printed {only}")
 print("watch --state succeeded at b:\n  " + "\n  ".join(only))
 
-streamed = sse.wait_events(9)
+streamed = sse.wait_events(12)
 check(sorted((e["task"], e["index"], e["state"]) for e in streamed) ==
       sorted((e["task"], e["index"], e["state"]) for e in events),
       f"the SSE stream's events differ from the watch's: {streamed}")
@@ -181,17 +183,18 @@ check(last_id, "the event stream sent no id")
 sse.close()
 resumed = Sse(last_id=last_id)
 resumed.wait_watching()
-later = submit(b, "sh", "-c", f"true {TOKEN}")
+later = submit(b, "sh", "-c", f"sleep 0.3; true {TOKEN}")
 wait_ended(a, [later], 60)
-again = resumed.wait_events(3)
+again = resumed.wait_events(4)
 time.sleep(1.5)
 again = [d for k, d in resumed.events if k == "message"]
-check({e["task"] for e in again} == {later} and len(again) == 3,
-      f"the resumed stream carried {[(e['task'], e['kind']) for e in again]}, not only {later}'s three events")
+check({e["task"] for e in again} == {later} and len(again) == 4,
+      f"the resumed stream carried {[(e['task'], e['kind']) for e in again]}, not only {later}'s four events")
 resumed.close()
 check(later == b_first, f"b's first task is {later}, not {b_first}")
 only_later = [json.loads(l) for l in one_task.finish(30)]
-check([(e["task"], e["kind"]) for e in only_later] == [(later, "submit"), (later, "grant"), (later, "finish")],
+check([(e["task"], e["kind"]) for e in only_later] ==
+      [(later, "submit"), (later, "grant"), (later, "start"), (later, "finish")],
       f"watch --task {b_first} printed {only_later}")
 
 # A bad filter is refused before any stream starts.
