@@ -3,13 +3,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 namespace magpie {
 
 int64_t UnixMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -96,6 +105,34 @@ Result<std::vector<Task>> WaitAll(Client& client, const std::vector<std::string>
     }
   }
   return out;
+}
+
+Status AppendTimeline(const std::string& path, const char* workload, const std::vector<Task>& tasks,
+                      int64_t first_sent_us) {
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) return Status::IOError("cannot open " + path);
+  const int64_t run = first_sent_us;
+  for (const Task& t : tasks) {
+    nlohmann::json j;
+    j["run"] = run;
+    j["workload"] = workload;
+    j["id"] = t.id;
+    j["submitted_ms"] = t.submitted_ms - first_sent_us / 1000;
+    j["finished_ms"] = t.finished_ms - first_sent_us / 1000;
+    nlohmann::json attempts = nlohmann::json::array();
+    for (const Attempt& a : t.attempts) {
+      attempts.push_back({{"node", a.node},
+                          {"stolen_from", a.stolen_from},
+                          {"start_ms", a.started_ms - first_sent_us / 1000},
+                          {"end_ms", a.ended_ms - first_sent_us / 1000},
+                          {"outcome", OutcomeName(a.outcome)},
+                          {"reason", a.reason}});
+    }
+    j["attempts"] = std::move(attempts);
+    std::fprintf(f, "%s\n", j.dump().c_str());
+  }
+  std::fclose(f);
+  return Status::Ok();
 }
 
 }  // namespace magpie

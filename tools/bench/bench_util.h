@@ -11,6 +11,8 @@
 namespace magpie {
 
 int64_t UnixMicros();
+// The client's monotonic clock (steady_clock), for spans the client itself times.
+int64_t MonotonicMicros();
 double Percentile(std::vector<double> values, double p);  // p in [0, 1]
 double Round2(double v);
 
@@ -30,6 +32,11 @@ Result<Submitted> SubmitPipelined(Client& client, const std::vector<TaskSpec>& s
 // Waits until every id has ended; returns the final records in the order of ids.
 Result<std::vector<Task>> WaitAll(Client& client, const std::vector<std::string>& ids,
                                   int timeout_s);
+
+// Appends one JSON line per task to `path`: its attempts (node, stolen_from, grant and end
+// times in ms after first_sent_us, outcome), for looking at a run's timeline afterwards.
+Status AppendTimeline(const std::string& path, const char* workload, const std::vector<Task>& tasks,
+                      int64_t first_sent_us);
 
 }  // namespace magpie
 

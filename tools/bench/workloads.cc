@@ -180,36 +180,6 @@ nlohmann::json W3Timeline(const std::vector<Task>& tasks, int64_t first_sent_us,
   return out;
 }
 
-// One JSON line per task: its attempts (node, stolen_from, grant and finish times in ms
-// after the first submit, outcome), for looking at a run's timeline afterwards.
-Status AppendTimeline(const std::string& path, const char* workload, const std::vector<Task>& tasks,
-                      int64_t first_sent_us) {
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  if (f == nullptr) return Status::IOError("cannot open " + path);
-  const int64_t run = first_sent_us;
-  for (const Task& t : tasks) {
-    nlohmann::json j;
-    j["run"] = run;
-    j["workload"] = workload;
-    j["id"] = t.id;
-    j["submitted_ms"] = t.submitted_ms - first_sent_us / 1000;
-    j["finished_ms"] = t.finished_ms - first_sent_us / 1000;
-    nlohmann::json attempts = nlohmann::json::array();
-    for (const Attempt& a : t.attempts) {
-      attempts.push_back({{"node", a.node},
-                          {"stolen_from", a.stolen_from},
-                          {"start_ms", a.started_ms - first_sent_us / 1000},
-                          {"end_ms", a.ended_ms - first_sent_us / 1000},
-                          {"outcome", OutcomeName(a.outcome)},
-                          {"reason", a.reason}});
-    }
-    j["attempts"] = std::move(attempts);
-    std::fprintf(f, "%s\n", j.dump().c_str());
-  }
-  std::fclose(f);
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<nlohmann::json> RunW1(Client& client, const WorkloadOptions& o) {
