@@ -1,6 +1,7 @@
 // magpie-bench: drives the standard workloads of ../shared/bench/README.md against a local
 // cluster it starts itself, or against a running node (--node). One JSON line per
 // workload on stdout with what produced it; progress on stderr.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -126,7 +127,7 @@ Status DescribeExternal(Client& client, Target* t) {
 
 int main(int argc, char** argv) {
   using namespace magpie;
-  std::string workloads = "W1,W2,W3,W3P,W4,W5";
+  std::string workloads = "W1,W2,W3,W3P,W4,W5,MIX";
   std::string node;
   NodeFlags node_flags;
   node_flags.binary = SelfDir() + "/magpie-node";
@@ -134,15 +135,25 @@ int main(int argc, char** argv) {
   int nodes = 1;
   int slots = 256;
   WorkloadOptions o;
-  CLI::App app{"magpie-bench: the standard workloads W1-W5 (and W3P: W3 with real processes), one JSON line each"};
-  app.add_option("--workload", workloads, "comma-separated W1, W2, W3, W3P, W4, W5")->capture_default_str();
-  app.add_option("--repeat", repeat, "run the whole list this many times (W3 and W3P on a fresh cluster each time)")
+  CLI::App app{"magpie-bench: the standard workloads W1-W5 and MIX (and W3P, MIXP: W3 and MIX with real processes), one JSON line each"};
+  app.add_option("--workload", workloads, "comma-separated W1, W2, W3, W3P, W4, W5, MIX, MIXP")->capture_default_str();
+  app.add_option("--repeat", repeat, "run the whole list this many times (W3, W3P, MIX and MIXP on a fresh cluster each time)")
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--tasks", o.w1_tasks, "tasks for W1")->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--w2-tasks", o.w2_tasks, "tasks for W2")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--w3-tasks", o.w3_tasks, "tasks for W3")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_flag("--w3-processes", o.w3_processes, "run W3 as W3P: real `sleep` processes instead of @sleep");
-  app.add_option("--timeline", o.timeline_path, "W3/W3P: append every task's attempts to this file, one JSON line each");
+  app.add_option("--timeline", o.timeline_path,
+                 "W3, W3P, MIX, MIXP: append every task's attempts to this file, one JSON line each");
+  app.add_option("--mix-long", o.mix_long, "MIX: long tasks")->capture_default_str()->check(CLI::Range(0, 10000));
+  app.add_option("--mix-long-s", o.mix_long_s, "MIX: seconds each long task sleeps")
+      ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+  app.add_option("--mix-short", o.mix_short, "MIX: short tasks")->capture_default_str()->check(CLI::Range(0, 10000));
+  app.add_option("--mix-short-s", o.mix_short_s, "MIX: seconds each short task (and each schedule run) sleeps")
+      ->capture_default_str()->check(CLI::Range(0.001, 3600.0));
+  app.add_option("--mix-every-s", o.mix_every_s, "MIX: the schedule's period in seconds (at least 1)")
+      ->capture_default_str()->check(CLI::Range(1.0, 3600.0));
+  app.add_flag("--mix-processes", o.mix_processes, "run MIX as MIXP: real `sleep` processes instead of @sleep");
   app.add_option("--node-binary", node_flags.binary, "the magpie-node to start (default: the one beside magpie-bench)")
       ->capture_default_str();
   app.add_option("--node-log-level", node_flags.log_level,
@@ -160,7 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--fan", o.w5_fan, "W5 fan width")->capture_default_str()->check(CLI::Range(1, 9998));
   app.add_option("--node", node, "HOST:PORT of a running node (default: start a local cluster)");
   app.add_option("--nodes", nodes, "nodes of the local cluster")->capture_default_str()->check(CLI::Range(1, 16));
-  app.add_option("--slots", slots, "slots per local node (W3 always uses 3 x 4)")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--slots", slots, "slots per local node (W3 always uses 3 x 4, MIX 3 x 2)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", o.batch, "tasks per submit request")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--window", o.window, "submit requests in flight")->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--max-unfinished", o.max_unfinished,
@@ -182,13 +193,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> list;
   std::stringstream ss(workloads);
   for (std::string w; std::getline(ss, w, ',');) {
-    if (w != "W1" && w != "W2" && w != "W3" && w != "W3P" && w != "W4" && w != "W5") {
-      std::fprintf(stderr, "magpie-bench: unknown workload '%s' (W1, W2, W3, W3P, W4, W5)\n", w.c_str());
+    if (w != "W1" && w != "W2" && w != "W3" && w != "W3P" && w != "W4" && w != "W5" && w != "MIX" &&
+        w != "MIXP") {
+      std::fprintf(stderr, "magpie-bench: unknown workload '%s' (W1, W2, W3, W3P, W4, W5, MIX, MIXP)\n",
+                   w.c_str());
       return 2;
     }
     list.push_back(w);
   }
   const bool w3_processes = o.w3_processes;
+  const bool mix_processes = o.mix_processes;
   int rc = 0;
   Target main_target;
   std::vector<std::pair<int, std::string>> runs;  // (round, workload), in order
@@ -197,20 +211,23 @@ int main(int argc, char** argv) {
   }
   for (const auto& [round, w] : runs) {
     const bool w3 = w == "W3" || w == "W3P";
+    const bool mix = w == "MIX" || w == "MIXP";
     o.w3_processes = w == "W3P" || (w == "W3" && w3_processes);
-    // W3 is defined on its own cluster shape: 3 nodes x 4 slots, all work sent to one.
-    Target w3_target;
+    o.mix_processes = w == "MIXP" || (w == "MIX" && mix_processes);
+    // W3 and MIX are defined on their own cluster shapes, 3 nodes x 4 slots and 3 nodes x
+    // 2 slots, all work sent to one.
+    Target own_target;
     Target* target = &main_target;
     if (!node.empty()) {
       if (main_target.address.empty()) main_target.address = node;
-    } else if (w3) {
-      auto t = StartLocal(node_flags, 3, 4);
+    } else if (w3 || mix) {
+      auto t = StartLocal(node_flags, 3, w3 ? 4 : 2);
       if (!t.ok()) {
         std::fprintf(stderr, "magpie-bench: %s\n", t.status().ToString().c_str());
         return 3;
       }
-      w3_target = std::move(*t);
-      target = &w3_target;
+      own_target = std::move(*t);
+      target = &own_target;
     } else if (!main_target.cluster) {
       auto t = StartLocal(node_flags, nodes, slots);
       if (!t.ok()) {
@@ -239,6 +256,10 @@ int main(int argc, char** argv) {
     if (w3) r = RunW3(**client, o);
     if (w == "W4") r = RunW4(**client, o);
     if (w == "W5") r = RunW5(**client, o);
+    if (mix) {
+      o.mix_slots = std::max(1, target->nodes * target->slots);
+      r = RunMix(**client, o);
+    }
     if (!r.ok()) {
       std::fprintf(stderr, "magpie-bench: %s: %s\n", w.c_str(), r.status().ToString().c_str());
       rc = 3;

@@ -18,6 +18,11 @@ FIGURES = {
     "W4": ["p50_ms", "p99_ms", "round_trips"],
     "W5": ["chain_ms_per_link", "fan_tasks_per_s", "chain_succeeded", "fan_succeeded"],
 }
+MIX_FIGURES = ["makespan_s", "ideal_s", "makespan_over_ideal", "schedule_firings", "schedule_skipped",
+               "schedule_lateness_ms", "schedule_worst_lateness_ms", "schedule_worst_lateness_by_end_ms",
+               "nodes_used", "tasks_per_node", "per_node", "held_ahead_tasks", "tasks"]
+FIGURES["MIX"] = MIX_FIGURES
+FIGURES["MIXP"] = MIX_FIGURES
 
 
 def check(line, problems):
@@ -36,7 +41,26 @@ def check(line, problems):
         problems.append(f"{w}: {j['failed']} task(s) failed")
     if w == "W5" and not (j.get("chain_succeeded") and j.get("fan_succeeded")):
         problems.append("W5: the chain or the fan did not succeed")
+    if w in ("MIX", "MIXP"):
+        check_mix(j, problems)
     return w
+
+
+def check_mix(j, problems):
+    """The mix's figures agree with each other: every task came back, one lateness per firing
+    (the worst is their maximum, null when nothing fired), and some node ran the work."""
+    w = j["workload"]
+    if j.get("tasks") != j.get("long_tasks", 0) + j.get("short_tasks", 0):
+        problems.append(f"{w}: {j.get('tasks')} tasks came back of {j.get('long_tasks')} + {j.get('short_tasks')}")
+    late = j.get("schedule_lateness_ms", [])
+    if len(late) != j.get("schedule_firings"):
+        problems.append(f"{w}: {len(late)} lateness figures for {j.get('schedule_firings')} firings")
+    if j.get("schedule_worst_lateness_ms") != (max(late) if late else None):
+        problems.append(f"{w}: schedule_worst_lateness_ms is not the largest lateness")
+    if not 1 <= j.get("nodes_used", 0) <= j.get("nodes", 0):
+        problems.append(f"{w}: nodes_used {j.get('nodes_used')!r} of {j.get('nodes')} node(s)")
+    if not j.get("ideal_s") or not j.get("makespan_s"):
+        problems.append(f"{w}: makespan_s {j.get('makespan_s')!r}, ideal_s {j.get('ideal_s')!r}")
 
 
 def main():
