@@ -68,6 +68,8 @@ def main():
     with open(args.file) as f:
         for line in f:
             t = json.loads(line)
+            if t["workload"] not in ("W3", "W3P"):  # the same file may hold MIX runs
+                continue
             runs.setdefault((t["run"], t["workload"]), []).append(t)
     for (run, workload), tasks in runs.items():
         print(f"{workload} run {run}: {len(tasks)} tasks")
