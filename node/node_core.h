@@ -304,6 +304,8 @@ class NodeCore {
   void StepSteal(Instant now, const PeerMessage& m);
   void MaybeSteal(Instant now);
   void OnStealRequest(Instant now, const std::string& from, const StealRequest& req);
+  // Some live node other than the thief has a slot free now (by gossip; ourselves exactly).
+  bool AnotherNodeIsIdle(const std::string& thief_id, Instant now) const;
   // Slots of the Grants to this thief proposed here and not yet answered, and of answers
   // sent that it says it is still awaiting.
   int32_t SlotsOnTheWayTo(const std::string& thief_id, const std::vector<uint64_t>& awaiting, Instant now) const;

@@ -506,6 +506,16 @@ void NodeCore::OnFinishAck(const FinishAck& ack) { finishes_.erase(ack.attempt);
 
 // --- Leader side ------------------------------------------------------------------------
 
+bool NodeCore::AnotherNodeIsIdle(const std::string& thief_id, Instant now) const {
+  if (options_.node_id != thief_id && used_slots_ < options_.slots) return true;
+  if (membership_ == nullptr) return false;
+  for (size_t i = 0; i < membership_->NumAliveOthers(); ++i) {
+    MemberView m = membership_->AliveOther(i, now);
+    if (m.id != thief_id && m.load.running < m.load.slots) return true;
+  }
+  return false;
+}
+
 void NodeCore::OnStealRequest(Instant now, const std::string& sender, const StealRequest& req) {
   // Answers go to the thief, also when a follower passed its request on to us.
   const std::string from = req.thief_address.empty() ? sender : req.thief_address;
@@ -521,6 +531,11 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
   // back as lost (thousands of wasted attempts per million tasks in W1 at R=3, and tasks
   // one lost attempt closer to failing).
   int32_t thief_free = req.free_slots - SlotsOnTheWayTo(req.thief_id, req.awaiting, now);
+  // Work given ahead of a free slot waits there; while another node has a slot free now,
+  // it would run sooner there: give this thief only what it can start.
+  if (req.idle_slots < req.free_slots && AnotherNodeIsIdle(req.thief_id, now)) {
+    thief_free = std::min(thief_free, req.idle_slots - SlotsOnTheWayTo(req.thief_id, req.awaiting, now));
+  }
   if (thief_free <= 0) return SendPeer(from, kStealReplyType, reply);
   // From the groups this node leads: keep what this node can start now; of the rest (the
   // excess), give up to half, most urgent first, only what the thief's labels and free
