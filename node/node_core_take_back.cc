@@ -10,8 +10,10 @@
 namespace magpie {
 
 namespace {
-// Granted this recently, an attempt may be starting as we speak (its Started on its way).
-constexpr int64_t kHeldAtLeastMs = 50;
+// Held this briefly, an attempt is about to start where it is: a holder behind short tasks
+// reaches it sooner than a take-back and a second steal would move it (and the attempt may
+// be starting as we speak, its start on its way).
+constexpr int64_t kHeldAtLeastMs = 500;
 // A take-back not answered (the holder may not have heard) is asked again after this.
 constexpr Duration kTakeBackRetry = Duration::Seconds(1);
 }  // namespace

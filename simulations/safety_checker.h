@@ -122,6 +122,10 @@ class SafetyChecker {
   // Every (task, attempt, holder) some replica applied a Grant of: a process may start only
   // for one of them (and only after: the holder starts it on the Grant's apply or answer).
   std::set<std::tuple<std::string, uint32_t, std::string>> granted_;
+  bool GrantInSomeTable(const SimProcess& p, const std::string& holder) const;
+  // start-after-grant and slots-bound; then fencing and one-attempt-at-a-time.
+  void CheckStartOnNode(SimTime now, const SimProcess& p);
+  void CheckAttemptsOfTask(SimTime now, const SimProcess& p);
   std::map<std::string, std::map<uint64_t, LogRecord>> log_;      // group -> index -> entry
   std::map<std::string, std::set<std::string>> downstream_;       // upstream -> its dependents
   std::map<int, std::set<std::string>> unapplied_restarts_;       // by node, until it recovers

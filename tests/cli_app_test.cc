@@ -284,23 +284,24 @@ TEST(CliAppTest, WaitExitsTwoWhenItsTimeoutRunsOut) {
 
 TEST(CliAppTest, WaitAsksEachReplicaGroupForItsOwnTasks) {
   // A node answers a Wait for one group; ids from three groups are three calls, and the
-  // answer lists every task in the order given.
+  // answer lists every task in the order given. (A name is a call of its own: only the
+  // node that resolves it learns its group.)
   RecordingNode node;
-  node.tasks = {MakeTask("ga-1", TaskState::kSucceeded), MakeTask("gb-7", TaskState::kSucceeded),
-                MakeTask("ga-2", TaskState::kSucceeded), MakeTask("gc-3", TaskState::kFailed)};
-  CliRun r = RunMagpie({"--node", node.address(), "wait", "gb-7", "ga-1", "gc-3", "ga-2", "--json"});
+  node.tasks = {MakeTask("0000000a-1", TaskState::kSucceeded), MakeTask("0000000b-7", TaskState::kSucceeded),
+                MakeTask("0000000a-2", TaskState::kSucceeded), MakeTask("0000000c-3", TaskState::kFailed)};
+  CliRun r = RunMagpie({"--node", node.address(), "wait", "0000000b-7", "0000000a-1", "0000000c-3", "0000000a-2", "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.err;  // gc-3 failed
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 4u) << r.out;
-  EXPECT_EQ(j[0]["id"], "gb-7");
-  EXPECT_EQ(j[1]["id"], "ga-1");
-  EXPECT_EQ(j[2]["id"], "gc-3");
-  EXPECT_EQ(j[3]["id"], "ga-2");
+  EXPECT_EQ(j[0]["id"], "0000000b-7");
+  EXPECT_EQ(j[1]["id"], "0000000a-1");
+  EXPECT_EQ(j[2]["id"], "0000000c-3");
+  EXPECT_EQ(j[3]["id"], "0000000a-2");
   std::vector<std::vector<std::string>> asked;
   for (const auto& req : node.Requests()) {
     if (req.type == RequestType::kWait) asked.push_back(UnpackBody<WaitRequest>(req.body)->ids);
   }
-  const std::vector<std::vector<std::string>> want = {{"gb-7"}, {"ga-1", "ga-2"}, {"gc-3"}};
+  const std::vector<std::vector<std::string>> want = {{"0000000b-7"}, {"0000000a-1", "0000000a-2"}, {"0000000c-3"}};
   EXPECT_EQ(asked, want);
 }
 

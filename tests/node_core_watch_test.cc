@@ -210,8 +210,8 @@ TEST(NodeCoreWatch, EachTasksEventsArriveOnceInLogOrderAndTheStateFilterKeepsOnl
   std::vector<std::string> seen = Drain(h, &all, &request_id);
   std::vector<std::string> of_a, of_b;
   for (const auto& s : seen) (s.rfind(a + " ", 0) == 0 ? of_a : of_b).push_back(s.substr(s.find(' ') + 1));
-  EXPECT_EQ(of_a, (std::vector<std::string>{"submit:ready", "grant:running", "finish:succeeded"}));
-  EXPECT_EQ(of_b, (std::vector<std::string>{"submit:ready", "grant:running", "finish:failed"}));
+  EXPECT_EQ(of_a, (std::vector<std::string>{"submit:ready", "grant:assigned", "start:running", "finish:succeeded"}));
+  EXPECT_EQ(of_b, (std::vector<std::string>{"submit:ready", "grant:assigned", "start:running", "finish:failed"}));
   EXPECT_TRUE(Drain(h, &all, &request_id).empty()) << "nothing is reported twice";
 
   EXPECT_EQ(Drain(h, &only_succeeded, &request_id, "succeeded"),
@@ -378,7 +378,8 @@ TEST(NodeCoreWatch, WatchesPastTheLimitAreRefusedBusyAndADroppedCursorIsAGap) {
   f = c.Call(3, RequestType::kWatch, PackBody(After(cursor)));
   EXPECT_EQ(f.status.code(), Status::Code::kBusy) << "one watch is the limit here";
 
-  // Three events (submit, grant, and the held watch's answer takes the first), ring of two.
+  // Four events (submit, grant, start, cancel; the held watch's answer takes the first),
+  // ring of two.
   c.Call(4, RequestType::kSubmit, PackBody(SubmitRequest{{Spec({"sleep", "9"}, "a")}, false}));
   ASSERT_EQ(c.core->LookupTask("a")->state, TaskState::kRunning);
   c.Call(5, RequestType::kCancel, PackBody(CancelRequest{"a"}));
@@ -387,7 +388,7 @@ TEST(NodeCoreWatch, WatchesPastTheLimitAreRefusedBusyAndADroppedCursorIsAGap) {
   WatchReply r = *UnpackBody<WatchReply>(f.body);
   EXPECT_TRUE(r.gap) << "the submit's event left the ring of two";
   ASSERT_EQ(r.events.size(), 2u);
-  EXPECT_EQ(r.events[0].event.kind, "grant");
+  EXPECT_EQ(r.events[0].event.kind, "start");
   EXPECT_EQ(r.events[1].event.kind, "cancel");
 }
 
