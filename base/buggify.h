@@ -18,6 +18,10 @@ struct BuggifySwitches {
   // Schedules: a leader fires a slot again while its Fire is in flight, and the table does
   // not refuse a slot already decided.
   bool fire_twice = false;
+  // States that tell the truth: a leader starts its own task when it proposes the Grant,
+  // before it commits; and grants itself past its free slots.
+  bool start_before_commit = false;
+  bool overfill_slots = false;
 };
 
 #ifdef MAGPIE_BUGGIFY

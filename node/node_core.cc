@@ -470,6 +470,8 @@ void NodeCore::Schedule(Instant now) {
   for (auto& [g, rp] : replicas_) {
     Replica& r = *rp;
     int32_t free_slots = options_.slots - used_slots_;
+    // The deliberate bug: twice the slots there are.
+    if (MAGPIE_BUGGIFY_ON(overfill_slots)) free_slots += options_.slots;
     if (free_slots <= 0 && !MAGPIE_BUGGIFY_ON(grant_running_task)) return;
     if (!CanGrant(r, now)) continue;
     auto picks = PickTasks(r.table, now.unix_millis(), free_slots, options_.labels, r.granting,
@@ -493,6 +495,16 @@ void NodeCore::Schedule(Instant now) {
       if (!Propose(r, EntryType::kGrant, EncodePayload(ge)).ok()) break;
       r.granting[p.task_id] = p.slots;
       used_slots_ += p.slots;
+      if (MAGPIE_BUGGIFY_ON(start_before_commit)) {
+        // The deliberate bug: the process starts on the proposal, not on the commit.
+        if (const Task* t = r.table.Find(p.task_id)) {
+          StartProcess sp;
+          sp.task_id = p.task_id;
+          sp.attempt = p.attempt;
+          sp.spec = r.table.RunSpec(*t);
+          outbox_.starts.push_back(std::move(sp));
+        }
+      }
     }
     // Slots still free here and nothing of this group ready: what other nodes hold of it
     // ahead, not started, comes back to run here.

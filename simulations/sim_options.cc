@@ -100,7 +100,8 @@ Status ValidateOptions(const SimOptions& o) {
       return Status::InvalidArgument("unknown --buggify '" + o.buggify +
                                      "' (ack_before_durable, grant_running_task, "
                                      "forget_lost_on_recover, regrant_without_lease_wait, "
-                                     "ack_before_quorum, accept_stale_finish, fire_twice, hidden_partition)");
+                                     "ack_before_quorum, accept_stale_finish, fire_twice, hidden_partition, "
+                                     "start_before_commit, overfill_slots)");
     }
   }
   return Status::Ok();
@@ -164,7 +165,7 @@ std::string Usage() {
          "  --schedules N  the clients add N schedules (--every 5s..20s) checked to fire once per slot\n"
          "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
          "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish,\n"
-         "               fire_twice (with --schedules)\n"
+         "               fire_twice (with --schedules), start_before_commit, overfill_slots\n"
          "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
          "               at t=100..130 s and hides it from the membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"

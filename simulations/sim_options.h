@@ -39,7 +39,7 @@ std::string FaultsName(uint32_t faults);
 inline constexpr const char* kBuggifyNames[] = {
     "ack_before_durable",         "grant_running_task", "forget_lost_on_recover",
     "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish", "fire_twice",
-    "hidden_partition"};
+    "hidden_partition", "start_before_commit", "overfill_slots"};
 
 struct SimOptions {
   uint64_t seed = 1;

@@ -28,6 +28,8 @@ void SetBuggify(const std::string& name) {
   b.ack_before_quorum = name == "ack_before_quorum";
   b.accept_stale_finish = name == "accept_stale_finish";
   b.fire_twice = name == "fire_twice";
+  b.start_before_commit = name == "start_before_commit";
+  b.overfill_slots = name == "overfill_slots";
 }
 
 }  // namespace

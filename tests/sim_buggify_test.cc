@@ -40,6 +40,12 @@ const Variant kVariants[] = {
     {"fire_twice", kScheduleOnce, 3,
      "a leader fires a slot again while its Fire is in flight, and the table takes it: two "
      "tasks run for one slot"},
+    // States that tell the truth.
+    {"start_before_commit", kStartAfterGrant, 3,
+     "a leader starts its own task when it proposes the Grant: the process runs before any "
+     "replica applied it"},
+    {"overfill_slots", kSlotsBound, 5,
+     "a leader grants itself twice its free slots: more processes run than the node has slots"},
 };
 
 RunReport RunQuietly(const SimOptions& o) {
