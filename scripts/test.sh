@@ -34,7 +34,8 @@ fi
 
 acceptance="$root/../shared/acceptance"
 # The outside acceptance tests whose features this build has (see docs/DESIGN.md).
-accepted_tests=(t_foundation_dag t_foundation_kill9 t_gossip_members t_stealing_spread t_replica_owner_kill)
+accepted_tests=(t_foundation_dag t_foundation_kill9 t_gossip_members t_stealing_spread t_replica_owner_kill
+                t_mixed_durations)
 if [ -d "$acceptance" ]; then
   echo "== acceptance tests: ${accepted_tests[*]}"
   for t in "${accepted_tests[@]}"; do
@@ -55,6 +56,9 @@ echo "== benchmark smoke run (tiny; every workload's JSON line parses and names 
 record bench-smoke $?
 "$bin/magpie-bench" --workload W1 --nodes 3 --tasks 2000 2>/dev/null | tools/bench/check_bench_json.py W1
 record bench-smoke-3-nodes $?
+"$bin/magpie-bench" --workload MIX --mix-long 2 --mix-long-s 1 --mix-short 8 --mix-short-s 0.1 2>/dev/null |
+  tools/bench/check_bench_json.py MIX
+record bench-smoke-mix $?
 
 echo "== simulation: a fixed list of seeds and every seed that ever failed (scripts/sim-ci.sh)"
 scripts/sim-ci.sh "$bin"
