@@ -90,6 +90,13 @@ void SafetyChecker::CheckAttemptsOfTask(SimTime now, const SimProcess& p) {
   }
 }
 
+void SafetyChecker::NoteGrants(const std::vector<Entry>& entries) {
+  for (const auto& e : entries) {
+    if (e.type != EntryType::kGrant) continue;
+    if (auto g = DecodePayload<GrantEntry>(e.payload); g.ok()) granted_.insert({g->task_id, g->attempt, g->holder});
+  }
+}
+
 bool SafetyChecker::GrantInSomeTable(const SimProcess& p, const std::string& holder) const {
   // Tables hold only what was committed; one applied at recovery is never reported as
   // applied, so a restarted holder's own table is where its replayed Grant shows.
@@ -338,10 +345,7 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
     // and the table refuses to restart what has not ended (retried requests land here).
     const bool first_restart = e.type == EntryType::kRestart && restart_index.emplace(id, e.index).second;
     if (e.type == EntryType::kSubmit || first_restart) chains.emplace_back(id, e.index);
-    if (e.type == EntryType::kGrant) {
-      grants.emplace_back(id, e.index);
-      if (auto g = DecodePayload<GrantEntry>(e.payload); g.ok()) granted_.insert({g->task_id, g->attempt, g->holder});
-    }
+    if (e.type == EntryType::kGrant) grants.emplace_back(id, e.index);
     touched.insert(std::move(id));
   }
   // Which upstreams had succeeded when each chain began: the table shows the whole batch

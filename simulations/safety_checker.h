@@ -63,6 +63,8 @@ class SafetyChecker {
   void OnCommitted(SimTime now, int node, const std::string& group,
                    const std::vector<Entry>& entries);
   void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries);
+  // Entries a node applied (also in a replay, checked or not): the Grants among them.
+  void NoteGrants(const std::vector<Entry>& entries);
   void OnRecovered(SimTime now, int node);
   void Report(SimTime now, const char* promise, std::string detail);
 

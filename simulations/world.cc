@@ -107,6 +107,8 @@ void World::OnCommitted(SimTime now, int node, const std::string& group,
     auto s = DecodePayload<SubmitEntry>(e.payload);
     if (s.ok()) oracle_.RecordCommittedSubmit(s->id, s->spec.idempotency_key, e.index, now);
   }
+  // Every applied Grant may be the one a process starts under, replay or not.
+  safety_->NoteGrants(entries);
   // A replay re-applies what was checked in an earlier life, and what arrives before it
   // is over is applied unchecked too: OnRecovered checks the result, allowing the
   // restarts among them.
