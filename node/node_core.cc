@@ -357,6 +357,10 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   LocalAttempt la = it->second;
   local_.erase(it);
   used_slots_ -= la.slots;
+  if (la.started_ms > 0 && ev.kind != ExecutorEvent::Kind::kStartFailed) {
+    const int64_t ran_ms = std::max<int64_t>(0, now.unix_millis() - la.started_ms);
+    run_ms_average_ = run_ms_average_ < 0 ? ran_ms : run_ms_average_ + (ran_ms - run_ms_average_) / 8;
+  }
 
   FinishEntry f;
   f.task_id = ev.task_id;

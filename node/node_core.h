@@ -303,9 +303,11 @@ class NodeCore {
   // Work stealing, leases and finishes (node_core_steal.cc).
   void StepSteal(Instant now, const PeerMessage& m);
   void MaybeSteal(Instant now);
+  // Whether a slot here will likely free within a steal's round trip or two, by the
+  // durations of the attempts that ran here (false before any ended): only then is work
+  // worth holding ahead.
+  bool SlotFreesSoon(Instant now) const;
   void OnStealRequest(Instant now, const std::string& from, const StealRequest& req);
-  // Some live node other than the thief has a slot free now (by gossip; ourselves exactly).
-  bool AnotherNodeIsIdle(const std::string& thief_id, Instant now) const;
   // Slots of the Grants to this thief proposed here and not yet answered, and of answers
   // sent that it says it is still awaiting.
   int32_t SlotsOnTheWayTo(const std::string& thief_id, const std::vector<uint64_t>& awaiting, Instant now) const;
@@ -443,6 +445,7 @@ class NodeCore {
   std::map<std::string, TaskSpec> held_specs_;
   std::deque<std::string> held_order_;
   int32_t held_slots_ = 0;
+  int64_t run_ms_average_ = -1;  // smoothed run time of attempts here (-1: none ended yet)
   int64_t stolen_count_ = 0;
   int64_t given_count_ = 0;
 };

@@ -107,15 +107,21 @@ void NodeCore::MaybeSteal(Instant now) {
   // Schedule has already taken every local task that fits and StartHeld every held one:
   // free slots left over mean nothing runnable is queued here. With none free, a thief
   // may still ask ahead for up to steal_prefetch_slots, if it has no ready work of its own.
+  // Work is asked for ahead only where it will be reached soon: a thief whose running
+  // tasks are long (or that has not yet seen how long they take) holding work ahead keeps
+  // it from nodes that would start it now.
   const int32_t free_slots = options_.slots - used_slots_;
-  const int32_t want = options_.slots + options_.steal_prefetch_slots - used_slots_ - held_slots_;
-  if (want <= 0) return;
-  const bool ahead = free_slots - held_slots_ <= 0;
+  const int32_t idle_slots = std::max(0, free_slots - held_slots_);
+  const int32_t ahead_room = options_.slots + options_.steal_prefetch_slots - used_slots_ - held_slots_ - idle_slots;
+  const bool soon = SlotFreesSoon(now);
+  const int32_t want = idle_slots + (soon ? std::max(0, ahead_room) : 0);
+  const bool ahead = idle_slots == 0;
   // Not asking now: with a slot free (a held task wider than it waits for more), look again
   // later, or NextDeadline would stay on a past next_steal_at_.
   auto not_now = [&] {
     if (free_slots > 0) next_steal_at_ = std::max(next_steal_at_, now + options_.steal_backoff_max);
   };
+  if (want <= 0) return not_now();
   if (ahead) {
     for (const auto& [g, r] : replicas_) {
       if (r->raft.is_leader() && r->table.ready_count() > 0) return not_now();
@@ -156,7 +162,7 @@ void NodeCore::MaybeSteal(Instant now) {
   req.free_slots = want;
   req.labels = options_.labels;
   req.thief_life = life_;
-  req.idle_slots = std::max(0, free_slots - held_slots_);
+  req.idle_slots = idle_slots;
   for (const auto& [seq, at] : steal_asked_at_) {
     if (now < at + HolderLease() / 2) req.awaiting.push_back(seq);  // later answers go back
   }
@@ -169,6 +175,17 @@ void NodeCore::MaybeSteal(Instant now) {
   steal_sent_at_ = now;
   steal_asked_at_[req.seq] = now;
   while (steal_asked_at_.size() > kMaxStealsRemembered) steal_asked_at_.erase(steal_asked_at_.begin());
+}
+
+bool NodeCore::SlotFreesSoon(Instant now) const {
+  if (run_ms_average_ < 0) return false;  // nothing has ended here yet: no telling
+  const int64_t horizon_ms = 2 * steal_round_trip_.Timeout().millis();
+  const int64_t now_ms = now.unix_millis();
+  for (const auto& [id, la] : local_) {
+    if (la.held || la.started_ms == 0) continue;
+    if (la.started_ms + run_ms_average_ - now_ms <= horizon_ms) return true;
+  }
+  return false;
 }
 
 void NodeCore::OnStealReply(Instant now, const std::string& from, const StealReply& reply) {
@@ -506,16 +523,6 @@ void NodeCore::OnFinishAck(const FinishAck& ack) { finishes_.erase(ack.attempt);
 
 // --- Leader side ------------------------------------------------------------------------
 
-bool NodeCore::AnotherNodeIsIdle(const std::string& thief_id, Instant now) const {
-  if (options_.node_id != thief_id && used_slots_ < options_.slots) return true;
-  if (membership_ == nullptr) return false;
-  for (size_t i = 0; i < membership_->NumAliveOthers(); ++i) {
-    MemberView m = membership_->AliveOther(i, now);
-    if (m.id != thief_id && m.load.running < m.load.slots) return true;
-  }
-  return false;
-}
-
 void NodeCore::OnStealRequest(Instant now, const std::string& sender, const StealRequest& req) {
   // Answers go to the thief, also when a follower passed its request on to us.
   const std::string from = req.thief_address.empty() ? sender : req.thief_address;
@@ -531,11 +538,6 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
   // back as lost (thousands of wasted attempts per million tasks in W1 at R=3, and tasks
   // one lost attempt closer to failing).
   int32_t thief_free = req.free_slots - SlotsOnTheWayTo(req.thief_id, req.awaiting, now);
-  // Work given ahead of a free slot waits there; while another node has a slot free now,
-  // it would run sooner there: give this thief only what it can start.
-  if (req.idle_slots < req.free_slots && AnotherNodeIsIdle(req.thief_id, now)) {
-    thief_free = std::min(thief_free, req.idle_slots - SlotsOnTheWayTo(req.thief_id, req.awaiting, now));
-  }
   if (thief_free <= 0) return SendPeer(from, kStealReplyType, reply);
   // From the groups this node leads: keep what this node can start now; of the rest (the
   // excess), give up to half, most urgent first, only what the thief's labels and free
