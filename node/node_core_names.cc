@@ -12,31 +12,32 @@ namespace {
 // Applies f to every place in the request that holds a task id or name, as a reference the
 // resolution may rewrite. For a submit, only `after` entries naming no task of the request
 // (the request's own names are resolved by HandleSubmit).
+// Looking (repack false) costs a decode; rewriting (true) a decode and an encode.
 template <typename Body, typename F>
-Result<std::string> VisitIds(const std::string& body, F&& f) {
+Result<std::string> VisitIds(const std::string& body, bool repack, F&& f) {
   auto req = UnpackBody<Body>(body);
   if (!req.ok()) return req.status();
   f(*req);
-  return PackBody(*req);
+  return repack ? PackBody(*req) : std::string();
 }
 
 template <typename F>
-Result<std::string> ForEachTaskRef(const RequestFrame& frame, F&& f) {
+Result<std::string> ForEachTaskRef(const RequestFrame& frame, bool repack, F&& f) {
   switch (frame.type) {
     case RequestType::kStatus:
-      return VisitIds<StatusRequest>(frame.body, [&](StatusRequest& r) { f(r.id); });
+      return VisitIds<StatusRequest>(frame.body, repack, [&](StatusRequest& r) { f(r.id); });
     case RequestType::kCancel:
-      return VisitIds<CancelRequest>(frame.body, [&](CancelRequest& r) { f(r.id); });
+      return VisitIds<CancelRequest>(frame.body, repack, [&](CancelRequest& r) { f(r.id); });
     case RequestType::kRestart:
-      return VisitIds<RestartRequest>(frame.body, [&](RestartRequest& r) { f(r.id); });
+      return VisitIds<RestartRequest>(frame.body, repack, [&](RestartRequest& r) { f(r.id); });
     case RequestType::kSchedule:
-      return VisitIds<ScheduleRequest>(frame.body, [&](ScheduleRequest& r) { f(r.id); });
+      return VisitIds<ScheduleRequest>(frame.body, repack, [&](ScheduleRequest& r) { f(r.id); });
     case RequestType::kWait:
-      return VisitIds<WaitRequest>(frame.body, [&](WaitRequest& r) {
+      return VisitIds<WaitRequest>(frame.body, repack, [&](WaitRequest& r) {
         for (auto& id : r.ids) f(id);
       });
     case RequestType::kSubmit:
-      return VisitIds<SubmitRequest>(frame.body, [&](SubmitRequest& r) {
+      return VisitIds<SubmitRequest>(frame.body, repack, [&](SubmitRequest& r) {
         std::set<std::string> own;
         for (const auto& spec : r.tasks) {
           if (!spec.name.empty()) own.insert(spec.name);
@@ -113,7 +114,7 @@ std::vector<NameHit> NodeCore::NameHitsIn(const Replica& r, const std::vector<st
 bool NodeCore::ResolveNames(Instant now, const ReplyTo& from, const RequestFrame& frame, int32_t hops) {
   if (frame.type == RequestType::kSubmit && !SubmitHasAfter(frame.body)) return false;
   std::vector<std::string> names;
-  auto visited = ForEachTaskRef(frame, [&](std::string& ref) {
+  auto visited = ForEachTaskRef(frame, /*repack=*/false, [&](std::string& ref) {
     if (ref.empty() || IsTaskId(ref)) return;
     if (std::find(names.begin(), names.end(), ref) == names.end()) names.push_back(ref);
   });
@@ -190,7 +191,7 @@ void NodeCore::OnNameAnswer(Instant now, const NameAnswer& a) {
 void NodeCore::FinishNameLookups(Instant now) {
   for (auto& l : name_lookups_.TakeDone(now)) {
     Status missing = Status::Ok();
-    auto rewritten = ForEachTaskRef(l.frame, [&](std::string& ref) {
+    auto rewritten = ForEachTaskRef(l.frame, /*repack=*/true, [&](std::string& ref) {
       auto it = l.found.find(ref);
       if (it != l.found.end()) {
         ref = it->second.id;
