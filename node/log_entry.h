@@ -67,8 +67,10 @@ struct FinishEntry {
   std::string reason;
   std::string stdout_tail;
   std::string stderr_tail;
+  int64_t stdout_bytes = -1;  // what the process wrote in all (-1: not known)
+  int64_t stderr_bytes = -1;
   MSGPACK_DEFINE(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
-                     stderr_tail);
+                     stderr_tail, stdout_bytes, stderr_bytes);
 };
 
 struct CancelEntry {

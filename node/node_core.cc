@@ -359,6 +359,8 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   f.ended_ms = now.unix_millis();
   f.stdout_tail = ev.stdout_tail;
   f.stderr_tail = ev.stderr_tail;
+  f.stdout_bytes = ev.stdout_bytes;
+  f.stderr_bytes = ev.stderr_bytes;
   if (ev.kind == ExecutorEvent::Kind::kStartFailed) {
     f.outcome = Outcome::kFailed;
     f.reason = ev.error;
