@@ -5,7 +5,9 @@ so B runs them. From A and C, `magpie logs` prints the whole output of a task th
 100,000 lines (more than a record's tail and than one read); an earlier attempt's stderr;
 `--follow` streams a running attempt as it writes and ends when it does, and `--retries`
 follows on into the retry; GET /api/v1/tasks/{id}/logs gives the same, streamed with
-follow=1. A task that prints nothing leaves no copy anywhere. Then B is killed with -9 and
+follow=1. A task that prints nothing leaves no copy anywhere. A fourth node, D, outside
+A's group, runs a task whose copies its leader relays to the members; D is killed with -9
+and its data directory deleted, and C still prints that task whole. Then B is killed with -9 and
 its data directory deleted: a survivor still prints all 100,000 lines of the task whose
 bound was raised to fit (--output-keep), every attempt's stderr, and, for the task whose
 output passed the default 1 MiB bound, the last 1 MiB with exit 3 and a message saying
@@ -146,6 +148,23 @@ flaky = on_b("sh", "-c", 'echo "run $MAGPIE_ATTEMPT"; sleep 0.5; [ "$MAGPIE_ATTE
 r = cli(c, "logs", "--follow", "--retries", flaky, timeout=60)
 check(r.stdout == "run 1\nrun 2\n", f"logs --follow --retries: {r.stdout!r} {r.stderr}")
 check("attempt 2" in r.stderr, f"the move to attempt 2 is noted: {r.stderr!r}")
+
+# A runner that holds no replica of the task's group knows only its leader, which passes the
+# offer on: D joins once A's group has its three voters, so it is not one of them.
+d = Node("d", slots=2, extra=["--join", a.addr, "--label", "where=d"])
+wait_all_alive(nodes + [d])
+ids = {m["address"]: m["id"] for m in members(a)}
+home = [g for g in json.loads(http_get("/api/v1/groups")[1])["groups"] if g["home"]][0]
+check(ids[d.addr] not in [m["id"] for m in home["members"]], f"D joined A's group: {home['members']}")
+relayed = submit(a, "sh", "-c", "seq 1 20000 # " + TOKEN, flags=("--label", "where=d"))
+wait_ended(a, [relayed], 60)
+t = status(a, relayed)
+check(t["attempts"][-1]["node"] == ids[d.addr], f"{relayed} did not run on D: {t['attempts']}")
+check("acknowledged a copy" not in d.log_tail(200), f"D waited out its copies: {d.log_tail(5)}")
+d.kill9()
+shutil.rmtree(os.path.join(d.dir, "data"))
+rc, count, err = logs_lines(c, relayed)
+check(rc == 0 and count == 20000, f"logs of D's task after D died: exit {rc}, {count} lines: {err}")
 
 # B is gone with its disk: the copies on A and C answer.
 b.kill9()
