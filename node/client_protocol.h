@@ -91,17 +91,38 @@ struct WaitReply {
   MSGPACK_DEFINE_MAP(tasks, all_ended);
 };
 
+// One piece of one stream of an attempt's output, read from whichever node holds it (the
+// one that ran it, or a copy on the task group's replicas). A whole output is read by
+// asking again from offset + text.size() until offset + text.size() == size, and, while
+// the attempt has not ended, until it has (node/logs_reader.h).
 struct LogsRequest {
   std::string id;
   bool stderr_stream = false;
-  uint32_t attempt = 0;  // 0: the latest
-  MSGPACK_DEFINE_MAP(id, stderr_stream, attempt);
+  uint32_t attempt = 0;    // 0: the latest
+  uint64_t offset = 0;     // first byte wanted, counted from the start of the stream
+  uint32_t max_bytes = 0;  // 0 or above kLogsChunkBytes: kLogsChunkBytes
+  MSGPACK_DEFINE_MAP(id, stderr_stream, attempt, offset, max_bytes);
 };
+inline constexpr uint32_t kLogsChunkBytes = 1024 * 1024;
 struct LogsReply {
   std::string text;
-  bool complete = false;  // false: only the tail kept in the task record
-  std::string node;       // where the full output lives
-  MSGPACK_DEFINE_MAP(text, complete, node);
+  // The attempt has ended and text reaches the end of its output, with nothing missing
+  // between the offset asked for and text.
+  bool complete = false;
+  std::string node;  // id of the node that ran the attempt
+  // Where text starts: the offset asked for, or later when the only bytes to be had are a
+  // copy that kept the last bytes of output larger than its bound (kept_from).
+  uint64_t offset = 0;
+  uint64_t size = 0;       // the stream's bytes as its process wrote them (so far, if running)
+  uint64_t kept_from = 0;  // first byte the answering node holds (0: it holds them all)
+  bool ended = false;      // the attempt has ended: size is final
+  uint32_t attempt = 0;    // the attempt read; 0: the task has not started one
+  uint32_t last_attempt = 0;
+  bool task_ended = false;
+  std::string node_address;  // of the node that ran the attempt
+  std::string source;        // address of the node that answered with these bytes
+  MSGPACK_DEFINE_MAP(text, complete, node, offset, size, kept_from, ended, attempt, last_attempt,
+                     task_ended, node_address, source);
 };
 
 struct CancelRequest {

@@ -49,6 +49,8 @@ struct ExecutorEvent {
   std::string error;       // kStartFailed: why it could not start ("no such file: foo")
   std::string stdout_tail;  // last kMaxOutputTailBytes of each stream
   std::string stderr_tail;
+  int64_t stdout_bytes = -1;  // each stream's size when the process ended (-1: not known)
+  int64_t stderr_bytes = -1;
 };
 
 }  // namespace magpie

@@ -76,12 +76,14 @@ HttpServer::HttpServer(HttpServerOptions options, std::shared_ptr<SnapshotBox> s
       log_(std::move(logger)),
       api_(options_.node_address, options_.node_security, std::move(snapshots), log_),
       events_(options_.node_address, options_.node_security, log_),
+      logs_(options_.node_address, options_.node_security, log_),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
   events_.StopAll();  // open event streams end within a second, not when their clients go
+  logs_.StopAll();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -94,8 +96,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   Status s = ParseHttpListen(options.listen, &host, &port);
   if (!s.ok()) return s;
   std::unique_ptr<HttpServer> h(new HttpServer(options, std::move(snapshots), std::move(logger)));
-  // Each open event stream holds a thread: they get threads of their own.
-  const int threads = std::max(1, options.threads) + kMaxEventStreams;
+  // Each open event stream or output read holds a thread: they get threads of their own.
+  const int threads = std::max(1, options.threads) + kMaxEventStreams + kMaxLogStreams;
   h->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   h->server_->set_payload_max_length(kMaxBodyBytes);
   h->server_->set_read_timeout(std::chrono::seconds(10));
@@ -152,6 +154,7 @@ void HttpServer::Route() {
     Send(res, api_.Groups());
   });
   events_.Route(srv);
+  logs_.Route(srv);
   srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     Send(res, api_.Metrics());
   });

@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "node/http_api.h"
 #include "node/http_events.h"
+#include "node/http_logs.h"
 #include "node/http_snapshot.h"
 
 namespace httplib {
@@ -69,6 +70,7 @@ class HttpServer {
   std::shared_ptr<spdlog::logger> log_;
   HttpApi api_;
   HttpEvents events_;  // GET /api/v1/events (server-sent events)
+  HttpLogs logs_;      // GET /api/v1/tasks/{id}/logs
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;

@@ -74,8 +74,10 @@ struct FinishEntry {
   // A lost attempt its holder handed back without starting it: it does not count against
   // the lost attempts that fail a task (nothing of it ran, so it cannot be what kills nodes).
   bool handed_back = false;
+  int64_t stdout_bytes = -1;  // what the process wrote in all (-1: not known)
+  int64_t stderr_bytes = -1;
   MSGPACK_DEFINE(task_id, attempt, outcome, exit_code, signal, ended_ms, reason, stdout_tail,
-                     stderr_tail, started_ms, handed_back);
+                     stderr_tail, started_ms, handed_back, stdout_bytes, stderr_bytes);
 };
 
 // The holders' word that the processes of these attempts have started: an assigned task

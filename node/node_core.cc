@@ -371,6 +371,8 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   f.stdout_tail = ev.stdout_tail;
   f.stderr_tail = ev.stderr_tail;
   if (ev.kind != ExecutorEvent::Kind::kStartFailed) f.started_ms = la.started_ms;
+  f.stdout_bytes = ev.stdout_bytes;
+  f.stderr_bytes = ev.stderr_bytes;
   if (ev.kind == ExecutorEvent::Kind::kStartFailed) {
     f.outcome = Outcome::kFailed;
     f.reason = ev.error;

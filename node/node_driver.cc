@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include <zmq_addon.hpp>
 
@@ -24,7 +24,6 @@ namespace {
 // Bounds on one loop turn: a flood of requests cannot starve the executor or the disk.
 constexpr size_t kMaxFramesPerTurn = 4096;
 constexpr int kMaxReadyPerTurn = 64;
-constexpr size_t kMaxLogBytes = 8 * 1024 * 1024;
 constexpr auto kMaxPollWait = std::chrono::milliseconds(250);
 
 const char* EntryTypeLabel(EntryType t) {
@@ -54,19 +53,6 @@ const char* FinishOutcomeLabel(const std::string& payload) {
   } catch (const std::exception&) {
     return "unknown";
   }
-}
-
-std::string ReadFileCapped(const std::string& path, size_t cap, bool* complete) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return {};
-  f.seekg(0, std::ios::end);
-  std::streamoff size = f.tellg();
-  std::streamoff from = size > static_cast<std::streamoff>(cap) ? size - cap : 0;
-  *complete = from == 0;
-  f.seekg(from);
-  std::string out(static_cast<size_t>(size - from), '\0');
-  f.read(out.data(), static_cast<std::streamsize>(out.size()));
-  return out;
 }
 
 // Whether a message came over a connection the ZAP handler accepted with the member key.
@@ -142,9 +128,8 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   s = d->core_->Recover(d->storage_.get(), d->clock_.Now());
   if (!s.ok()) return s;
 
-  d->output_dir_ = config.data_dir + "/output";
   ProcessExecutorOptions eo;
-  eo.output_dir = d->output_dir_;
+  eo.output_dir = config.data_dir + "/output";
   eo.node_address = config.listen;
   eo.watchdog = d->watchdog_.get();
   d->executor_ = std::make_unique<ProcessExecutor>(eo, d->log_, &d->clock_);
@@ -158,6 +143,15 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
     to.curve_secret = config.keys->member.secret_z85;
   }
   d->transport_ = std::make_unique<ZmqTransport>(&d->zmq_context_, to, d->log_);
+  OutputServiceOptions oo;
+  oo.data_dir = config.data_dir;
+  oo.copies.keep_bytes = config.output_keep_bytes;
+  NodeDriver* raw = d.get();
+  OutputService::Hooks hooks;
+  hooks.send_peer = [raw](PeerMessage m) { raw->transport_->Send(m); };
+  hooks.reply = [raw](const ReplyTo& to, const ReplyFrame& frame) { raw->SendReply(to, frame); };
+  hooks.ask_core = [raw](const ReplyTo& to, const RequestFrame& frame) { raw->core_asks_.emplace_back(to, frame); };
+  d->output_ = std::make_unique<OutputService>(oo, d->core_.get(), std::move(hooks), d->log_);
 
   sigset_t set;
   sigemptyset(&set);
@@ -240,7 +234,7 @@ Status NodeDriver::Run() {
     }
 
     transport_->Flush();
-    Instant next = std::min(core_->NextDeadline(), executor_->NextDeadline());
+    Instant next = std::min({core_->NextDeadline(), executor_->NextDeadline(), output_->NextDeadline()});
     auto wait = std::chrono::milliseconds(0);
     if (stalled_) next = next_disk_retry_;  // the core's deadlines wait with it
     if ((stalled_ || !core_->HasReady()) && next > now) {
@@ -270,6 +264,7 @@ Status NodeDriver::Run() {
                      si.ssi_signo);
           stop_requested = true;
           stop_deadline = now + Duration::Seconds(5);
+          output_->ReleaseAllExits();  // a stop is bounded: ends are not held for copies
           core_->Stop(now);
         }
       }
@@ -277,6 +272,7 @@ Status NodeDriver::Run() {
     // Handshakes wait on the ZAP handler's answer: before the requests they let through.
     if (zap_) zap_->Service();
     ReceiveRequests(now);
+    output_->Tick(now);
     if (stalled_) {
       // Read-only: the core stands still (its processes' ends wait in the executor).
       if (stop_requested) {
@@ -287,6 +283,7 @@ Status NodeDriver::Run() {
       RetryStalledWrite(now);
       continue;
     }
+    for (auto& [to, frame] : std::exchange(core_asks_, {})) core_->Request(now, to, frame);
     PollExecutor(now);
     core_->Tick(now);
     MaybePublishSnapshot(now);
@@ -340,6 +337,7 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
       log_->debug("dropped a bad peer frame: {}", msg.status().ToString());
       return;
     }
+    if (output_->OnPeerMessage(now, *msg)) return;  // output is file IO: the driver's
     core_->Step(now, *msg);
     return;
   }
@@ -352,7 +350,9 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
     return;
   }
   to.request_id = frame->request_id;
-  if (frame->type == RequestType::kLogs) return AnswerLogs(to, frame->body);
+  // Output lives in files: the driver answers, looking the task up through the core (or,
+  // read-only, in this node's own replicas: output already written is still served).
+  if (frame->type == RequestType::kLogs) return output_->OnLogsRequest(now, to, frame->body, stalled_.has_value());
   if (stalled_) {
     return SendReply(to, ReplyFrame{to.request_id,
                                     Status::Unavailable("node " + config_.listen + " is read-only: its disk "
@@ -362,43 +362,6 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
                                     {}});
   }
   core_->Request(now, to, *frame);
-}
-
-void NodeDriver::AnswerLogs(const ReplyTo& to, const std::string& body) {
-  auto req = UnpackBody<LogsRequest>(body);
-  if (!req.ok()) return SendReply(to, ReplyFrame{to.request_id, req.status(), {}});
-  const Task* t = core_->LookupTask(req->id);
-  if (t == nullptr) {
-    return SendReply(to, ReplyFrame{to.request_id,
-                                    Status::NotFound("no task with id or name '" + req->id + "'"), {}});
-  }
-  if (t->attempts.empty()) {
-    return SendReply(to, ReplyFrame{to.request_id,
-                                    Status::FailedPrecondition("task " + t->id + " has not run yet"), {}});
-  }
-  const Attempt* a = &t->attempts.back();
-  if (req->attempt != 0) {
-    a = nullptr;
-    for (const auto& x : t->attempts) {
-      if (x.number == req->attempt) a = &x;
-    }
-    if (a == nullptr) {
-      return SendReply(to, ReplyFrame{to.request_id,
-                                      Status::NotFound("task " + t->id + " has no attempt " +
-                                                       std::to_string(req->attempt)), {}});
-    }
-  }
-  LogsReply reply;
-  reply.node = a->node;
-  if (a->node == core_->options().node_id) {
-    std::string path = output_dir_ + "/" + t->id + "/" + std::to_string(a->number) +
-                       (req->stderr_stream ? ".err" : ".out");
-    reply.text = ReadFileCapped(path, kMaxLogBytes, &reply.complete);
-  }
-  if (reply.text.empty() && !reply.complete && a == &t->attempts.back()) {
-    reply.text = req->stderr_stream ? t->stderr_tail : t->stdout_tail;
-  }
-  SendReply(to, ReplyFrame{to.request_id, Status::Ok(), PackBody(reply)});
 }
 
 void NodeDriver::SendReply(const ReplyTo& to, const ReplyFrame& frame) {
@@ -423,8 +386,12 @@ void NodeDriver::PollExecutor(Instant now) {
                                                                      : "exited";
       ++counters_.attempts_exited[how];
     }
+    // An attempt that wrote output ends, for the core, once its copies are on the group's
+    // replicas (bounded): then "ended" implies "its output outlives this node".
+    if (output_->HoldExit(now, ev)) continue;
     core_->OnExecutorEvent(now, ev);
   }
+  for (const auto& ev : output_->TakeReleasedExits()) core_->OnExecutorEvent(now, ev);
 }
 
 Status NodeDriver::Flush() {
@@ -475,10 +442,15 @@ void NodeDriver::Deliver(Ready& rd) {
   }
   Instant now = clock_.Now();
   for (const auto& m : rd.messages) transport_->Send(m);
-  for (const auto& r : rd.replies) SendReply(r.to, r.frame);
+  for (const auto& r : rd.replies) {
+    if (!output_->OnCoreReply(now, r.to, r.frame)) SendReply(r.to, r.frame);
+  }
   for (const auto& k : rd.kills) executor_->Kill(k);
   for (const auto& e : rd.extends) executor_->Extend(e);
-  for (const auto& sp : rd.starts) executor_->Start(sp, now);
+  for (const auto& sp : rd.starts) {
+    output_->OnStart(sp);
+    executor_->Start(sp, now);
+  }
   core_->Advance(now);
   // Built-ins finish at once: feed them back in this turn, so they batch with the rest.
   PollExecutor(now);

@@ -17,6 +17,7 @@
 #include "node/cluster_key.h"
 #include "node/http_snapshot.h"
 #include "node/node_core.h"
+#include "node/output_service.h"
 #include "node/process_executor.h"
 #include "node/real_clock.h"
 #include "node/watchdog.h"
@@ -43,6 +44,9 @@ struct NodeConfig {
   // Below this much free space in the data directory the node turns read-only before the
   // disk is full: RocksDB is never taken to ENOSPC (Debian's build asserts on it).
   uint64_t min_free_disk_mb = 128;
+  // Bytes of each output stream of an ended attempt copied to its group's replicas (the
+  // last ones, if more), unless the task says otherwise; 0: no copies.
+  uint64_t output_keep_bytes = 1024 * 1024;
 };
 
 class NodeDriver {
@@ -71,7 +75,6 @@ class NodeDriver {
 
   void ReceiveRequests(Instant now);
   void HandleFrame(Instant now, std::vector<zmq::message_t>& parts);
-  void AnswerLogs(const ReplyTo& to, const std::string& body);
   void SendReply(const ReplyTo& to, const ReplyFrame& frame);
   void PollExecutor(Instant now);
   // Carries out Ready batches until the core has nothing more (bounded per call). A batch
@@ -97,8 +100,11 @@ class NodeDriver {
   std::unique_ptr<ZapHandler> zap_;  // before router_: it must outlive the socket it watches
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<ZmqTransport> transport_;
+  // Task output beyond the running node: `logs` from anywhere, copies on the replicas.
+  std::unique_ptr<OutputService> output_;
+  // Requests the output service has for the core, made at the start of the next turn.
+  std::vector<std::pair<ReplyTo, RequestFrame>> core_asks_;
   int signal_fd_ = -1;
-  std::string output_dir_;
   // Routing frames of clients, so a reply retraces the path of its request.
   std::map<std::string, std::vector<std::string>> envelopes_;
   // Metrics for the HTTP side: counted only when a snapshot box is set.

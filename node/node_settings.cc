@@ -79,6 +79,10 @@ const std::vector<SettingKey>& AllSettings() {
           "... and past this many of one submitter's (0: no limit)"),
       Int("min_free_disk_mb", &S::min_free_disk_mb, 0, kMaxCount,
           "turn read-only below this much free space in the data directory (0: never)"),
+      Int("output_keep_bytes", &S::output_keep_bytes, 0, kMaxOutputKeepBytes,
+          "bytes of each output stream of an ended attempt copied to its task group's replicas, "
+          "so the output outlives this node (the last ones if it wrote more; a task's own "
+          "output_keep_bytes wins; 0: no copies)"),
       String("log_level", &S::log_level, "trace, debug, info, warn, error, critical or off"),
       String("log_format", &S::log_format,
              "text, or json: one JSON object a line (time, level, logger, msg)"),
@@ -157,6 +161,7 @@ NodeConfig ToNodeConfig(const NodeSettings& s) {
   c.max_queued_tasks = static_cast<uint64_t>(s.max_queued);
   c.max_queued_per_submitter = static_cast<uint64_t>(s.max_queued_per_submitter);
   c.min_free_disk_mb = static_cast<uint64_t>(s.min_free_disk_mb);
+  c.output_keep_bytes = static_cast<uint64_t>(s.output_keep_bytes);
   return c;
 }
 

@@ -31,6 +31,7 @@ struct NodeSettings {
   int64_t max_queued = static_cast<int64_t>(NodeConfig().max_queued_tasks);
   int64_t max_queued_per_submitter = static_cast<int64_t>(NodeConfig().max_queued_per_submitter);
   int64_t min_free_disk_mb = static_cast<int64_t>(NodeConfig().min_free_disk_mb);
+  int64_t output_keep_bytes = static_cast<int64_t>(NodeConfig().output_keep_bytes);
   std::string log_level = "info";
   std::string log_format = "text";
 };

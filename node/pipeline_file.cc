@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "node/byte_size.h"
 #include "node/duration.h"
 #include "node/pipeline_graph.h"
 
@@ -18,7 +19,7 @@ namespace {
 
 constexpr const char* kTaskFields =
     "name, command, after, priority, env, cwd, labels, slots, timeout, retries, backoff, "
-    "idempotency_key";
+    "idempotency_key, output_keep";
 // A pipeline file is read whole; this is far above any honest one.
 constexpr std::uintmax_t kMaxFileBytes = 64 * 1024 * 1024;
 
@@ -72,6 +73,13 @@ class TaskReader {
     auto ms = ParseDurationMs(n.Scalar());
     if (!ms.ok()) return Err(n, field + ": " + ms.status().message());
     return ms;
+  }
+
+  Result<int64_t> Bytes(const YAML::Node& n, const std::string& field) const {
+    if (!n.IsScalar()) return Err(n, field + " must be a size like 8MiB or 1048576");
+    auto bytes = ParseByteSize(n.Scalar());
+    if (!bytes.ok()) return Err(n, field + ": " + bytes.status().message());
+    return bytes;
   }
 
   Result<std::vector<std::string>> StringList(const YAML::Node& n, const std::string& field) const {
@@ -213,6 +221,8 @@ Result<ParsedTask> ReadTask(const YAML::Node& node, const std::string& name_from
       MAGPIE_ASSIGN_OR_RETURN(spec.backoff_ms, r.DurationMs(v, "backoff"));
     } else if (field == "idempotency_key") {
       MAGPIE_ASSIGN_OR_RETURN(spec.idempotency_key, r.Str(v, "idempotency_key"));
+    } else if (field == "output_keep") {
+      MAGPIE_ASSIGN_OR_RETURN(spec.output_keep_bytes, r.Bytes(v, "output_keep"));
     } else {
       return r.Err(kv.first, "unknown field " + Quote(field) + " (known: " + kTaskFields + ")");
     }

@@ -131,13 +131,15 @@ bool MakeDirs(const std::string& path) {
 }
 
 // The last `max_bytes` of a file (`path` relative to `dir_fd`): what a user reads first
-// when a task fails.
-std::string ReadTail(int dir_fd, const std::string& path, size_t max_bytes) {
+// when a task fails. *size: the file's size (-1 when it cannot be read).
+std::string ReadTail(int dir_fd, const std::string& path, size_t max_bytes, int64_t* size_out) {
+  *size_out = -1;
   int fd = openat(dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   std::string tail;
   struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+  if (fstat(fd, &st) == 0) *size_out = st.st_size;
+  if (*size_out > 0) {
     size_t size = static_cast<size_t>(st.st_size);
     size_t want = std::min(size, max_bytes);
     tail.resize(want);
@@ -603,8 +605,8 @@ bool ProcessExecutor::TryReap(pid_t pid) {
       event.signal = info.si_status;  // CLD_KILLED or CLD_DUMPED
     }
   }
-  event.stdout_tail = ReadTail(output_dir_fd_, child.out_path, kMaxOutputTailBytes);
-  event.stderr_tail = ReadTail(output_dir_fd_, child.err_path, kMaxOutputTailBytes);
+  event.stdout_tail = ReadTail(output_dir_fd_, child.out_path, kMaxOutputTailBytes, &event.stdout_bytes);
+  event.stderr_tail = ReadTail(output_dir_fd_, child.err_path, kMaxOutputTailBytes, &event.stderr_bytes);
   logger_->debug("task {} attempt {} (pid {}) ended: exit {} signal {}", key.first, key.second, pid,
                  event.exit_code, event.signal);
   if (child.pidfd >= 0) {

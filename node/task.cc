@@ -93,6 +93,9 @@ std::string ValidateSpec(const TaskSpec& spec) {
     return "slots must be between 1 and 1024, not " + std::to_string(spec.slots);
   }
   if (spec.timeout_ms < 0) return "timeout must not be negative";
+  if (spec.output_keep_bytes < 0 || spec.output_keep_bytes > kMaxOutputKeepBytes) {
+    return "output_keep_bytes must be between 0 (the node's default) and 1 GiB";
+  }
   if (spec.max_attempts < 1 || spec.max_attempts > 100) {
     return "max_attempts (retries + 1) must be between 1 and 100, not " +
            std::to_string(spec.max_attempts);

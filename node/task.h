@@ -103,12 +103,15 @@ struct TaskSpec {
   std::vector<std::string> on_children;
   // Set: this is a schedule, and the rest of the spec is its tasks' template.
   ScheduleSpec schedule;
+  // Bytes of each output stream copied to the task group's replicas when an attempt ends
+  // (the last ones, if it wrote more); 0: the running node's --output-keep-bytes.
+  int64_t output_keep_bytes = 0;
 
   bool is_schedule() const { return !schedule.cron.empty() || schedule.every_ms > 0; }
 
   MSGPACK_DEFINE(name, command, env, cwd, priority, after, labels, slots, timeout_ms,
                      max_attempts, backoff_ms, idempotency_key, submitted_by, cache_key, parent,
-                     on_children, schedule);
+                     on_children, schedule, output_keep_bytes);
 };
 
 struct Attempt {
@@ -124,9 +127,13 @@ struct Attempt {
   uint32_t restarted_from = 0;  // attempt number this chain restarted (0: none)
   uint64_t life = 0;            // the holder's incarnation when granted
   int64_t granted_ms = 0;       // started_ms is when its process started (0: not yet)
+  // Bytes its process wrote to each stream, from its Finish (-1: not known, as for an
+  // attempt lost with its node).
+  int64_t stdout_bytes = -1;
+  int64_t stderr_bytes = -1;
 
   MSGPACK_DEFINE(number, node, started_ms, ended_ms, exit_code, signal, outcome, reason,
-                     stolen_from, restarted_from, life, granted_ms);
+                     stolen_from, restarted_from, life, granted_ms, stdout_bytes, stderr_bytes);
 };
 
 // One committed entry that named a task, as `magpie history` shows it (the audit trail).
@@ -208,6 +215,8 @@ std::string ValidateSpec(const TaskSpec& spec);
 inline constexpr size_t kMaxCommandArgs = 4096;
 inline constexpr size_t kMaxSpecBytes = 256 * 1024;
 inline constexpr size_t kMaxOutputTailBytes = 4096;
+// The most of each output stream a task may ask to keep beyond the node that ran it.
+inline constexpr int64_t kMaxOutputKeepBytes = int64_t{1} << 30;
 inline constexpr int32_t kMaxLostAttempts = 10;
 // How long a successful run serves cache hits after it ended.
 inline constexpr int64_t kCacheTtlMs = 24LL * 3600 * 1000;

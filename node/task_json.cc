@@ -49,6 +49,8 @@ json AttemptToJson(const Attempt& a) {
   j["reason"] = StringOrNull(a.reason);
   j["stolen_from"] = StringOrNull(a.stolen_from);
   j["restarted_from"] = a.restarted_from == 0 ? json(nullptr) : json(a.restarted_from);
+  j["stdout_bytes"] = a.stdout_bytes < 0 ? json(nullptr) : json(a.stdout_bytes);
+  j["stderr_bytes"] = a.stderr_bytes < 0 ? json(nullptr) : json(a.stderr_bytes);
   return j;
 }
 
@@ -71,6 +73,7 @@ json TaskToJson(const Task& t) {
   j["idempotency_key"] = StringOrNull(s.idempotency_key);
   j["cache_key"] = StringOrNull(s.cache_key);
   j["submitted_by"] = StringOrNull(s.submitted_by);
+  j["output_keep_bytes"] = s.output_keep_bytes == 0 ? json(nullptr) : json(s.output_keep_bytes);
   json attempts = json::array();
   for (const Attempt& a : t.attempts) attempts.push_back(AttemptToJson(a));
   j["attempts"] = std::move(attempts);

@@ -764,6 +764,8 @@ ApplyResult TaskTable::ApplyFinish(const FinishEntry& e) {
   cur->signal = e.signal;
   cur->outcome = e.outcome;
   cur->reason = e.reason;
+  cur->stdout_bytes = e.stdout_bytes;
+  cur->stderr_bytes = e.stderr_bytes;
   t.stdout_tail = e.stdout_tail;
   t.stderr_tail = e.stderr_tail;
   Touch(t);

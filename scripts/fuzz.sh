@@ -17,7 +17,7 @@ case $seconds in
   '' | *[!0-9]* | 0) echo "usage: scripts/fuzz.sh [SECONDS >= 1] [TARGET...]"; exit 2 ;;
 esac
 all_targets=(client_frame peer_envelope gossip_codec steal_messages raft_message disk_records
-             node_peer pipeline_file)
+             node_peer pipeline_file output_messages)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 cpus=$(nproc)

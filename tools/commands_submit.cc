@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/sha256.h"
+#include "node/byte_size.h"
 #include "node/duration.h"
 #include "node/pipeline_file.h"
 #include "node/task_json.h"
@@ -49,6 +50,7 @@ struct SubmitFlags {
   std::vector<std::string> inputs;
   std::string parent;
   std::string on_children;
+  std::string output_keep;
   std::string file;
   bool dry_run = false;
   bool json = false;
@@ -136,6 +138,11 @@ Result<TaskSpec> SpecFromFlags(const SubmitFlags& f, std::vector<std::string> ar
     auto ms = ParseDurationMs(f.timeout);
     if (!ms.ok()) return Status::InvalidArgument("--timeout: " + ms.status().message());
     spec.timeout_ms = *ms;
+  }
+  if (!f.output_keep.empty()) {
+    auto bytes = ParseByteSize(f.output_keep);
+    if (!bytes.ok()) return Status::InvalidArgument("--output-keep: " + bytes.status().message());
+    spec.output_keep_bytes = *bytes;
   }
   if (f.backoff_opt->count() > 0) {
     auto ms = ParseDurationMs(f.backoff);
@@ -314,6 +321,10 @@ void AddTaskFlags(CLI::App* sub, SubmitFlags* f) {
   f->backoff_opt = sub->add_option("--backoff", f->backoff,
                                    "Delay before the first retry, doubling after (default 1s)");
   opts.push_back(f->backoff_opt);
+  opts.push_back(sub->add_option("--output-keep", f->output_keep,
+                                 "Bytes of each output stream kept beyond the node that runs it, "
+                                 "on the task group's replicas: 8MiB, 1GiB (default: the node's "
+                                 "--output-keep-bytes, 1 MiB)"));
   opts.push_back(sub->add_option("--on-children", f->on_children,
                                  "Merge step (a shell command) this task runs once the children "
                                  "it submitted have all ended; MAGPIE_CHILDREN* describe them "

@@ -50,6 +50,67 @@ async function getJson(path) {
   return body;
 }
 
+// The first maxBytes of a text response (output can be large: the rest is not fetched),
+// or the API's error.
+async function getText(path, maxBytes) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const r = await fetch(path, { cache: "no-store", headers });
+  if (!r.ok) {
+    let error = r.statusText;
+    try { error = (await r.json()).error || error; } catch (e) { /* not JSON */ }
+    return { error };
+  }
+  const reader = r.body.getReader();
+  const chunks = [];
+  let size = 0;
+  let more = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size >= maxBytes) { more = true; reader.cancel(); break; }
+  }
+  const all = new Uint8Array(Math.min(size, maxBytes));
+  let at = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.length, all.length - at));
+    all.set(part, at);
+    at += part.length;
+    if (at >= all.length) break;
+  }
+  return { text: new TextDecoder().decode(all), more };
+}
+
+// The selected task's output: fetched again only when its latest attempt or state changed,
+// or while it runs.
+const OUTPUT_BYTES = 64 * 1024;
+let outputShown = null;
+
+async function refreshOutput(h) {
+  const last = h.attempts[h.attempts.length - 1];
+  const key = h.id + "/" + (last ? last.number + "/" + last.outcome : "none") + "/" + h.state;
+  if (key === outputShown && h.state !== "running") return;
+  outputShown = key;
+  for (const stream of ["stdout", "stderr"]) {
+    const pre = document.getElementById(stream);
+    const note = document.getElementById(stream + "-note");
+    if (!last) {
+      pre.textContent = "";
+      note.textContent = "(not started)";
+      continue;
+    }
+    const got = await getText("/api/v1/tasks/" + encodeURIComponent(h.id) + "/logs?stream=" + stream +
+                              "&attempt=" + last.number, OUTPUT_BYTES);
+    pre.textContent = got.error ? "" : got.text;
+    note.textContent = got.error ? "(" + got.error + ")"
+      : "(attempt " + last.number + (got.more ? ", the first " + OUTPUT_BYTES / 1024 +
+                                     " KiB: magpie logs prints it all" : "") + ")";
+  }
+}
+
 function fill(tableId, items, addRow) {
   const body = document.querySelector("#" + tableId + " tbody");
   body.replaceChildren();
@@ -142,6 +203,7 @@ async function refreshDetail() {
     cell(row, a.reason);
     cell(row, a.stolen_from);
   });
+  await refreshOutput(h);
   await drawDag(h.id);
 }
 

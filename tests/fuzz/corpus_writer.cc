@@ -18,6 +18,7 @@
 #include "gossip/peer_envelope.h"
 #include "node/client_protocol.h"
 #include "node/log_entry.h"
+#include "node/output_messages.h"
 #include "node/raft/raft_log.h"
 #include "node/raft/raft_messages.h"
 #include "node/steal_messages.h"
@@ -457,6 +458,31 @@ void StealSeeds(Corpus& c) {
   c.Put(s, "members_reply", Sel(23, PackBody(MembersReply{{member}})));
 }
 
+// Output messages: selectors are the switch in output_messages_fuzzer.cc.
+void OutputSeeds(Corpus& c) {
+  const std::string o = "output_messages";
+  OutputData data;
+  data.seq = 3;
+  data.found = true;
+  data.size = 12;
+  data.offset = 6;
+  data.data = "world\n";
+  OutputData elsewhere;
+  elsewhere.seq = 4;
+  elsewhere.holders = {"10.0.0.2:7400", "10.0.0.3:7400"};
+  OutputData kept = data;
+  kept.kept_from = 6;
+  kept.runner_address = "10.0.0.1:7400";
+  c.Put(o, "read", Sel(0, EncodePayload(OutputRead{3, "g1-1", 2, true, 6, 1048576})));
+  c.Put(o, "data", Sel(1, EncodePayload(data)));
+  c.Put(o, "data_not_here", Sel(1, EncodePayload(elsewhere)));
+  c.Put(o, "data_kept", Sel(1, EncodePayload(kept)));
+  c.Put(o, "offer", Sel(2, EncodePayload(OutputOffer{"g1-1", 2, "n1", "10.0.0.1:7400", 12, 0, 1048576, false})));
+  c.Put(o, "offer_relay", Sel(2, EncodePayload(OutputOffer{"g1-1", 2, "n1", "10.0.0.1:7400", 12, 4, 8, true})));
+  c.Put(o, "kept", Sel(3, EncodePayload(OutputKept{"g1-1", 2, "n2", true, "", 3})));
+  c.Put(o, "kept_refused", Sel(3, EncodePayload(OutputKept{"g1-1", 2, "n3", false, "holds no replica", 0})));
+}
+
 // Disk records: selectors are the order of kDecoders in disk_records_fuzzer.cc.
 void DiskSeeds(Corpus& c, const Recording& rec) {
   const std::string d = "disk_records";
@@ -613,6 +639,7 @@ int main(int argc, char** argv) {
   GossipSeeds(corpus);
   RaftSeeds(corpus);
   StealSeeds(corpus);
+  OutputSeeds(corpus);
   DiskSeeds(corpus, rec);
   PipelineSeeds(corpus);
   ClientFrameSeeds(corpus, rec);
