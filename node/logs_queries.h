@@ -32,8 +32,9 @@ class LogsQueries {
   using ReplyFn = std::function<void(const ReplyTo&, const ReplyFrame&)>;
   using AskCoreFn = std::function<void(const ReplyTo&, const RequestFrame&)>;
 
-  // Queries open at once; past it a request is refused (Busy) rather than queued.
-  static constexpr size_t kMaxQueries = 1024;
+  // Queries open at once (each may hold a chunk of up to 1 MiB); past it a request is
+  // refused (Busy) rather than queued.
+  static constexpr size_t kMaxQueries = 256;
 
   // core, store and reader must outlive this.
   LogsQueries(const NodeCore* core, const OutputStore* store, OutputReader* reader,

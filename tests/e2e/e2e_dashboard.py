@@ -4,8 +4,8 @@ a diamond pipeline submitted with `magpie submit -f` and run to the end, then th
 `/` loaded in headless Chromium (Debian's `chromium`, which scripts/bootstrap.sh installs;
 no playwright, no npm). From the DOM after the page's JavaScript ran, it checks that all
 three members are listed, the pipeline's tasks are in the task list, and the pipeline's DAG
-is drawn (an SVG box per task, coloured by state, and an arrow per `after`) when the link
-selects a task (#token=...&task=ID). Without the token the page says it needs one and
+is drawn (an SVG box per task, coloured by state, and an arrow per `after`), and the
+task's stdout shown, when the link selects a task (#token=...&task=ID). Without the token the page says it needs one and
 shows no data. A screenshot goes to <build dir>/artifacts/dashboard.png."""
 import html.parser
 import os
@@ -151,6 +151,10 @@ check("detail" not in dom.hidden and ids["join"] in dom.text.get("detail-id", ""
       f"the link did not select {ids['join']}: {dom.text.get('detail-id')!r}")
 check(dom.rows.get("attempts") and dom.rows["attempts"][-1][6] == "succeeded",
       f"the selected task's attempts: {dom.rows.get('attempts')}")
+# Its output, read through the node serving the page from whichever node ran it.
+check(dom.text.get("stdout", "").strip() == f"join {TOKEN}",
+      f"the selected task's stdout: {dom.text.get('stdout')!r} {dom.text.get('stdout-note')!r}")
+check(dom.text.get("stderr", "") == "", f"the selected task's stderr: {dom.text.get('stderr')!r}")
 drawn = {n.get("data-id"): n.get("data-state") for n in dom.dag_nodes}
 check(drawn == {tid: "succeeded" for tid in ids.values()},
       f"the DAG draws {drawn}, want the four tasks of the pipeline, succeeded")
