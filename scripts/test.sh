@@ -35,7 +35,7 @@ fi
 acceptance="$root/../shared/acceptance"
 # The outside acceptance tests whose features this build has (see docs/DESIGN.md).
 accepted_tests=(t_foundation_dag t_foundation_kill9 t_gossip_members t_stealing_spread t_replica_owner_kill
-                t_mixed_durations)
+                t_mixed_durations t_read_anywhere)
 if [ -d "$acceptance" ]; then
   echo "== acceptance tests: ${accepted_tests[*]}"
   for t in "${accepted_tests[@]}"; do
