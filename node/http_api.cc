@@ -221,6 +221,7 @@ HttpResponse HttpApi::TaskHistory(const std::string& id) {
   out["id"] = t.id;
   out["name"] = t.spec.name;
   out["state"] = TaskStateName(t.state);
+  out["pending_reason"] = reply->pending_reason.empty() ? Json(nullptr) : Json(reply->pending_reason);
   out["submitted_at"] = TimeToJson(t.submitted_ms);
   out["finished_at"] = TimeToJson(t.finished_ms);
   Json attempts = Json::array();

@@ -185,7 +185,8 @@ async function refreshDetail() {
   section.hidden = false;
   document.getElementById("detail-id").textContent = h.id + (h.name ? " (" + h.name + ")" : "");
   document.getElementById("detail-summary").textContent =
-    "state " + h.state + ", submitted " + time(h.submitted_at) +
+    "state " + h.state + (h.pending_reason ? " (" + h.pending_reason + ")" : "") +
+    ", submitted " + time(h.submitted_at) +
     (h.finished_at ? ", finished " + time(h.finished_at) : "") +
     (h.progress ? "\nprogress " + h.progress.percent + "% " + h.progress.message +
                   " (attempt " + h.progress.attempt + ")" : "") +
