@@ -57,7 +57,11 @@ for tid in ids:
     # Attempts of one task never overlap: each ends before the next one starts.
     spans = []
     for at in attempts:
-        check(at["started_at"] and at["ended_at"], f"task {tid}: attempt without start or end: {at}")
+        check(at["ended_at"], f"task {tid}: an attempt of an ended task without an end: {at}")
+        if at["started_at"] is None:
+            # Held ahead and handed back before its process started: nothing ran.
+            check(at["outcome"] == "lost", f"task {tid}: an attempt that never started ended {at['outcome']}: {at}")
+            continue
         spans.append((ms(at["started_at"]), ms(at["ended_at"]), at["number"]))
     spans.sort()
     for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
