@@ -22,6 +22,11 @@ struct BuggifySwitches {
   // before it commits; and grants itself past its free slots.
   bool start_before_commit = false;
   bool overfill_slots = false;
+  // The safety net: a leader that has begun handing its group over still grants and
+  // acknowledges lease renewals (the old CanGrant); a node whose watchdog died goes on
+  // running tasks.
+  bool grant_during_transfer = false;
+  bool ignore_dead_watchdog = false;
 };
 
 #ifdef MAGPIE_BUGGIFY

@@ -659,11 +659,12 @@ Instant NodeCore::NextDeadline() const {
     // message bring the core back.
     if (CanGrant(*r, last_now_)) {
       if (!r->table.ForeignWaits().empty()) next = std::min(next, r->next_upstream_poll);
-      next = std::min(next, NextScheduleDeadline(*r));
+      // A stopping node grants and fires nothing (Schedule): those deadlines would spin.
+      if (!stopping_) next = std::min(next, NextScheduleDeadline(*r));
       for (const auto& [id, l] : r->leases) {
         if (!l.expiry_proposed) next = std::min(next, std::max(l.last_renewal + LeaderLease(), r->leases_valid_from));
       }
-      if (used_slots_ < options_.slots) {
+      if (!stopping_ && used_slots_ < options_.slots) {
         int64_t nb = r->table.NextNotBefore(last_now_.unix_millis());
         if (nb != INT64_MAX) next = std::min(next, Instant::FromMicros(nb * 1000));
       }

@@ -23,7 +23,6 @@ namespace {
 
 // Bounds on one loop turn: a flood of requests cannot starve the executor or the disk.
 constexpr size_t kMaxFramesPerTurn = 4096;
-constexpr int kMaxReadyPerTurn = 64;
 constexpr auto kMaxPollWait = std::chrono::milliseconds(250);
 
 const char* EntryTypeLabel(EntryType t) {
@@ -63,6 +62,54 @@ bool FromMember(const zmq::message_t& message) {
 }
 
 }  // namespace
+
+// The real node's world: RocksDB, ZeroMQ, processes and the output service.
+class NodeDriver::Io : public DriverIo {
+ public:
+  explicit Io(NodeDriver* d) : d_(d) {}
+
+  Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
+    *pending = false;
+    auto write_start = std::chrono::steady_clock::now();
+    Status s = d_->CheckFreeSpace();
+    if (s.ok()) s = d_->storage_->Write(batch, sync);
+    if (d_->snapshot_box_) {
+      int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - write_start)
+                       .count();
+      (sync ? d_->counters_.write_synced : d_->counters_.write_unsynced).Observe(us);
+    }
+    return s;
+  }
+  Status ResumeDisk() override {
+    d_->next_disk_check_ = Instant();  // look now, not in up to 100 ms
+    Status s = d_->CheckFreeSpace();
+    if (s.ok()) s = d_->storage_->Resume();
+    return s;
+  }
+  void Send(PeerMessage message) override { d_->transport_->Send(message); }
+  void Reply(const ReplyTo& to, const ReplyFrame& frame) override {
+    if (!d_->output_->OnCoreReply(d_->clock_.Now(), to, frame)) d_->SendReply(to, frame);
+  }
+  void Start(Instant now, const StartProcess& start) override {
+    d_->output_->OnStart(start);
+    d_->executor_->Start(start, now);
+  }
+  void Kill(const KillProcess& kill) override { d_->executor_->Kill(kill); }
+  void Extend(const ExtendDeadline& extend) override { d_->executor_->Extend(extend); }
+  std::vector<ExecutorEvent> TakeExecutorEvents(Instant now) override {
+    return d_->TakeExecutorEvents(now);
+  }
+  bool WatchdogAlive() override { return d_->watchdog_->alive(); }
+  void OnReadyTaken(Instant now, const Ready& rd) override {
+    if (!d_->snapshot_box_) return;
+    d_->CountApplied(rd);
+    d_->counters_.attempts_started += rd.starts.size();
+  }
+
+ private:
+  NodeDriver* d_;
+};
 
 void NodeDriver::BlockStopSignals() {
   sigset_t set;
@@ -152,6 +199,10 @@ Result<std::unique_ptr<NodeDriver>> NodeDriver::Open(const NodeConfig& config,
   hooks.reply = [raw](const ReplyTo& to, const ReplyFrame& frame) { raw->SendReply(to, frame); };
   hooks.ask_core = [raw](const ReplyTo& to, const RequestFrame& frame) { raw->core_asks_.emplace_back(to, frame); };
   d->output_ = std::make_unique<OutputService>(oo, d->core_.get(), std::move(hooks), d->log_);
+  d->io_ = std::make_unique<Io>(raw);
+  DriverLoopOptions lo;
+  lo.address = config.listen;
+  d->loop_ = std::make_unique<DriverLoop>(d->core_.get(), d->io_.get(), d->log_, lo);
 
   sigset_t set;
   sigemptyset(&set);
@@ -223,21 +274,15 @@ void NodeDriver::CountApplied(const Ready& rd) {
 }
 
 Status NodeDriver::Run() {
-  bool stop_requested = false;
-  Instant stop_deadline = Instant::Never();
   for (;;) {
-    Status s = Flush();
-    if (!s.ok()) return s;
+    loop_->Flush(clock_.Now());
     Instant now = clock_.Now();
-    if (core_->stopping() && (core_->stopped() || now >= stop_deadline) && !core_->HasReady()) {
-      break;
-    }
+    if (loop_->Done(now)) break;
 
     transport_->Flush();
-    Instant next = std::min({core_->NextDeadline(), executor_->NextDeadline(), output_->NextDeadline()});
+    Instant next = std::min({loop_->NextDeadline(), executor_->NextDeadline(), output_->NextDeadline()});
     auto wait = std::chrono::milliseconds(0);
-    if (stalled_) next = next_disk_retry_;  // the core's deadlines wait with it
-    if ((stalled_ || !core_->HasReady()) && next > now) {
+    if ((loop_->stalled() || !core_->HasReady()) && next > now) {
       wait = std::min<std::chrono::milliseconds>(
           kMaxPollWait, std::chrono::milliseconds((next - now).millis() + 1));
       // Messages wait for a new peer's connection: look again soon.
@@ -247,6 +292,7 @@ Status NodeDriver::Run() {
         {router_->handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, signal_fd_, ZMQ_POLLIN, 0},
         {nullptr, executor_->wake_fd(), ZMQ_POLLIN, 0},
+        {nullptr, watchdog_->socket_fd(), ZMQ_POLLIN, 0},
     };
     if (zap_) zap_->AppendPollItems(&items);
     try {
@@ -259,38 +305,24 @@ Status NodeDriver::Run() {
     if (items[1].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
       while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
-        if (!stop_requested) {
-          log_->info("signal {}: stopping; running attempts end as lost and run again later",
-                     si.ssi_signo);
-          stop_requested = true;
-          stop_deadline = now + Duration::Seconds(5);
-          output_->ReleaseAllExits();  // a stop is bounded: ends are not held for copies
-          core_->Stop(now);
-        }
+        output_->ReleaseAllExits();  // a stop is bounded: ends are not held for copies
+        loop_->Stop(now, "signal " + std::to_string(si.ssi_signo));
       }
     }
+    if (items[3].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) watchdog_->CheckAlive();
     // Handshakes wait on the ZAP handler's answer: before the requests they let through.
     if (zap_) zap_->Service();
     ReceiveRequests(now);
     output_->Tick(now);
-    if (stalled_) {
-      // Read-only: the core stands still (its processes' ends wait in the executor).
-      if (stop_requested) {
-        log_->warn("stopping while read-only: the refused write is dropped; nothing it held "
-                   "was acknowledged");
-        break;
-      }
-      RetryStalledWrite(now);
-      continue;
+    if (!loop_->stalled()) {
+      for (auto& [to, frame] : std::exchange(core_asks_, {})) core_->Request(now, to, frame);
     }
-    for (auto& [to, frame] : std::exchange(core_asks_, {})) core_->Request(now, to, frame);
-    PollExecutor(now);
-    core_->Tick(now);
+    loop_->Turn(now);
     MaybePublishSnapshot(now);
   }
   executor_->KillAll();
   log_->info("stopped");
-  return Status::Ok();
+  return loop_->failure();
 }
 
 void NodeDriver::ReceiveRequests(Instant now) {
@@ -321,7 +353,7 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
 
   const zmq::message_t& payload = parts.back();
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
-  if (stalled_ && IsPeerFrame(bytes)) return;  // read-only: peers see silence, as from a pause
+  if (loop_->stalled() && IsPeerFrame(bytes)) return;  // read-only: peers see silence, as from a pause
   if (IsPeerFrame(bytes)) {
     // A client key of --allow-keys may talk to the node as a client, never as a peer: only
     // the member key (the ZAP handler's user id "member") joins, gossips, votes or steals.
@@ -352,15 +384,8 @@ void NodeDriver::HandleFrame(Instant now, std::vector<zmq::message_t>& parts) {
   to.request_id = frame->request_id;
   // Output lives in files: the driver answers, looking the task up through the core (or,
   // read-only, in this node's own replicas: output already written is still served).
-  if (frame->type == RequestType::kLogs) return output_->OnLogsRequest(now, to, frame->body, stalled_.has_value());
-  if (stalled_) {
-    return SendReply(to, ReplyFrame{to.request_id,
-                                    Status::Unavailable("node " + config_.listen + " is read-only: its disk "
-                                                        "refused a write (" + stall_reason_.ToString() +
-                                                        "); it takes no requests until a retry succeeds; "
-                                                        "use another node"),
-                                    {}});
-  }
+  if (frame->type == RequestType::kLogs) return output_->OnLogsRequest(now, to, frame->body, loop_->stalled());
+  if (loop_->stalled()) return SendReply(to, ReplyFrame{to.request_id, loop_->ReadOnlyError(), {}});
   core_->Request(now, to, *frame);
 }
 
@@ -378,8 +403,9 @@ void NodeDriver::SendReply(const ReplyTo& to, const ReplyFrame& frame) {
   }
 }
 
-void NodeDriver::PollExecutor(Instant now) {
-  for (const auto& ev : executor_->Poll(now)) {
+std::vector<ExecutorEvent> NodeDriver::TakeExecutorEvents(Instant now) {
+  std::vector<ExecutorEvent> out;
+  for (auto& ev : executor_->Poll(now)) {
     if (snapshot_box_) {
       const char* how = ev.kind == ExecutorEvent::Kind::kStartFailed ? "start_failed"
                         : ev.signal != 0                             ? "signalled"
@@ -389,71 +415,10 @@ void NodeDriver::PollExecutor(Instant now) {
     // An attempt that wrote output ends, for the core, once its copies are on the group's
     // replicas (bounded): then "ended" implies "its output outlives this node".
     if (output_->HoldExit(now, ev)) continue;
-    core_->OnExecutorEvent(now, ev);
+    out.push_back(std::move(ev));
   }
-  for (const auto& ev : output_->TakeReleasedExits()) core_->OnExecutorEvent(now, ev);
-}
-
-Status NodeDriver::Flush() {
-  for (int turn = 0; turn < kMaxReadyPerTurn && !stalled_ && core_->HasReady(); ++turn) {
-    Ready rd = core_->TakeReady();
-    if (rd.messages_before_write > 0) {
-      // Raft leaders' appends: their followers write while we do.
-      const auto early_end = rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write);
-      for (auto it = rd.messages.begin(); it != early_end; ++it) transport_->Send(*it);
-      rd.messages.erase(rd.messages.begin(), early_end);
-      rd.messages_before_write = 0;
-    }
-    if (!rd.writes.empty()) {
-      auto write_start = std::chrono::steady_clock::now();
-      Status s = CheckFreeSpace();
-      if (s.ok()) s = storage_->Write(rd.writes, rd.sync);
-      if (snapshot_box_) {
-        int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::steady_clock::now() - write_start)
-                         .count();
-        (rd.sync ? counters_.write_synced : counters_.write_unsynced).Observe(us);
-      }
-      if (!s.ok()) {
-        // Going on could acknowledge what is not stored. Hold this batch and everything it
-        // would send; try again every second (the disk may fill up and empty again).
-        const Instant now = clock_.Now();
-        stall_reason_ = s;
-        stalled_since_ = now;
-        next_disk_retry_ = now + Duration::Seconds(1);
-        next_stall_log_ = now + Duration::Seconds(30);
-        log_->critical("read-only: the disk refused a write ({}); this node grants and "
-                       "acknowledges nothing until a retry succeeds (every second); nothing "
-                       "acknowledged is lost",
-                       s.ToString());
-        stalled_ = std::move(rd);
-        return Status::Ok();
-      }
-    }
-    Deliver(rd);
-  }
-  return Status::Ok();
-}
-
-void NodeDriver::Deliver(Ready& rd) {
-  if (snapshot_box_) {
-    CountApplied(rd);
-    counters_.attempts_started += rd.starts.size();
-  }
-  Instant now = clock_.Now();
-  for (const auto& m : rd.messages) transport_->Send(m);
-  for (const auto& r : rd.replies) {
-    if (!output_->OnCoreReply(now, r.to, r.frame)) SendReply(r.to, r.frame);
-  }
-  for (const auto& k : rd.kills) executor_->Kill(k);
-  for (const auto& e : rd.extends) executor_->Extend(e);
-  for (const auto& sp : rd.starts) {
-    output_->OnStart(sp);
-    executor_->Start(sp, now);
-  }
-  core_->Advance(now);
-  // Built-ins finish at once: feed them back in this turn, so they batch with the rest.
-  PollExecutor(now);
+  for (auto& ev : output_->TakeReleasedExits()) out.push_back(std::move(ev));
+  return out;
 }
 
 Status NodeDriver::CheckFreeSpace() {
@@ -467,27 +432,6 @@ Status NodeDriver::CheckFreeSpace() {
   if (free_mb >= config_.min_free_disk_mb) return Status::Ok();
   return Status::IOError("only " + std::to_string(free_mb) + " MB free in " + config_.data_dir +
                          ", below --min-free-disk-mb " + std::to_string(config_.min_free_disk_mb));
-}
-
-void NodeDriver::RetryStalledWrite(Instant now) {
-  if (!stalled_ || now < next_disk_retry_) return;
-  next_disk_retry_ = now + Duration::Seconds(1);
-  next_disk_check_ = Instant();  // look now, not in up to 100 ms
-  Status s = CheckFreeSpace();
-  if (s.ok()) s = storage_->Resume();
-  if (s.ok()) s = storage_->Write(stalled_->writes, stalled_->sync);
-  if (!s.ok()) {
-    stall_reason_ = s;
-    if (now >= next_stall_log_) {
-      next_stall_log_ = now + Duration::Seconds(30);
-      log_->error("still read-only after {} s: {}", (now - stalled_since_).millis() / 1000, s.ToString());
-    }
-    return;
-  }
-  log_->warn("the disk takes writes again after {} s read-only; serving", (now - stalled_since_).millis() / 1000);
-  Ready rd = std::move(*stalled_);
-  stalled_.reset();
-  Deliver(rd);
 }
 
 }  // namespace magpie

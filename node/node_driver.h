@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "gossip/zmq_transport.h"
 #include "node/cluster_key.h"
+#include "node/driver_loop.h"
 #include "node/http_snapshot.h"
 #include "node/node_core.h"
 #include "node/output_service.h"
@@ -73,21 +74,20 @@ class NodeDriver {
  private:
   NodeDriver(NodeConfig config, std::shared_ptr<spdlog::logger> logger);
 
+  // The node's world as the driver loop sees it (node/driver_loop.h).
+  class Io;
+
   void ReceiveRequests(Instant now);
   void HandleFrame(Instant now, std::vector<zmq::message_t>& parts);
   void SendReply(const ReplyTo& to, const ReplyFrame& frame);
-  void PollExecutor(Instant now);
-  // Carries out Ready batches until the core has nothing more (bounded per call). A batch
-  // the disk refuses stalls the node (below) instead.
-  Status Flush();
-  // After a Ready's write succeeded: messages, replies, processes, then Advance.
-  void Deliver(Ready& rd);
-  // Read-only while stalled_: every second, Storage::Resume and the refused write again.
-  void RetryStalledWrite(Instant now);
+  // Ended processes for the core: those whose output copies are done, or need none.
+  std::vector<ExecutorEvent> TakeExecutorEvents(Instant now);
   void CountApplied(const Ready& rd);
   void MaybePublishSnapshot(Instant now);
   // Binds the client and peer socket, with CurveZMQ and the ZAP handler unless --insecure.
   Status Listen();
+  // Ok, or why the data directory is too full to write to (statvfs below min_free_disk_mb).
+  Status CheckFreeSpace();
 
   NodeConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -113,17 +113,9 @@ class NodeDriver {
   Instant next_snapshot_at_;
   DriverCounters counters_;
   uint64_t peer_frames_refused_ = 0;  // peer frames from client keys, not members
-  // Disk trouble (docs/security.md): the Ready whose write the disk refused, with all it
-  // would have sent, waits here; meanwhile the node is read-only: it steps no core, so it
-  // grants and acknowledges nothing, and answers every client with stall_reason_.
-  std::optional<Ready> stalled_;
-  Status stall_reason_;
-  Instant stalled_since_;
-  Instant next_disk_retry_;
-  Instant next_stall_log_;
+  std::unique_ptr<Io> io_;
+  std::unique_ptr<DriverLoop> loop_;
   Instant next_disk_check_;
-  // Ok, or why the data directory is too full to write to (statvfs below min_free_disk_mb).
-  Status CheckFreeSpace();
 };
 
 }  // namespace magpie

@@ -497,20 +497,33 @@ bool Watchdog::Flush() {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
-    // The watchdog is gone. The node carries on; its tasks keep PDEATHSIG, but nothing
-    // outside the node enforces their deadlines any more.
-    alive_ = false;
-    logger_->error(
-        "watchdog (pid {}) is gone ({}): task processes are no longer guarded against "
-        "this node freezing",
-        pid_, strerror(errno));
-    int status;
-    waitpid(pid_, &status, WNOHANG);
-    queued_.clear();
+    MarkGone(strerror(errno));
     return true;
   }
   queued_.erase(queued_.begin(), queued_.begin() + static_cast<ptrdiff_t>(sent));
   return queued_.empty();
+}
+
+bool Watchdog::CheckAlive() {
+  if (!alive_) return false;
+  char byte;
+  ssize_t n = recv(socket_fd_, &byte, 1, MSG_DONTWAIT);
+  if (n == 0) {
+    MarkGone("its socket closed");
+  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    MarkGone(strerror(errno));
+  }
+  return alive_;
+}
+
+void Watchdog::MarkGone(const char* why) {
+  alive_ = false;
+  queued_.clear();
+  logger_->critical("watchdog (pid {}) is gone ({}): nothing outside the node guards its task "
+                    "processes any more",
+                    pid_, why);
+  int status;
+  waitpid(pid_, &status, WNOHANG);
 }
 
 }  // namespace magpie

@@ -66,8 +66,15 @@ class Watchdog {
   bool Flush();
 
   pid_t pid() const { return pid_; }
-  // False once a send failed because the watchdog process is gone.
+  // False once the watchdog process is known to be gone: a send failed, or CheckAlive saw
+  // its end of the socket close.
   bool alive() const { return alive_; }
+  // Looks at the socket without blocking: the watchdog never writes after its start, so
+  // anything readable is its end closing (it died). Call it when the socket polls
+  // readable (socket_fd()); returns alive().
+  bool CheckAlive();
+  // For the driver's poll: readable (end of file) when the watchdog dies.
+  int socket_fd() const { return socket_fd_; }
 
  private:
   // One fixed-size record on the wire; several ride in one SOCK_SEQPACKET datagram.
@@ -85,6 +92,7 @@ class Watchdog {
   Watchdog(pid_t pid, int socket_fd, std::shared_ptr<spdlog::logger> logger);
 
   void Send(uint32_t op, int pgid, std::chrono::steady_clock::time_point deadline);
+  void MarkGone(const char* why);
 
   pid_t pid_;
   int socket_fd_;

@@ -17,7 +17,10 @@ void FaultInjector::Note(SimTime now, int node, const std::string& what) {
 }
 
 void FaultInjector::Start(SimTime now) {
-  if ((plan_.faults & (kFaultCrash | kFaultPause | kFaultPartition)) == 0) return;
+  if ((plan_.faults & (kFaultCrash | kFaultPause | kFaultPartition | kFaultStop | kFaultWatchdog |
+                       kFaultDisk)) == 0) {
+    return;
+  }
   events_->Push(now + Duration::Micros(prng_->Between(0, 2 * plan_.gap_mean_us)),
                 EventKind::kFaultTick, -1, 0);
 }
@@ -25,13 +28,16 @@ void FaultInjector::Start(SimTime now) {
 int FaultInjector::NodeFaults() const {
   int n = 0;
   for (int i = 0; i < plan_.nodes; ++i) n += !target_->NodeUp(i) || target_->NodePaused(i);
-  return n;
+  return n + disk_faults_;
 }
 
 int FaultInjector::PickNode(bool up_and_running) {
   std::vector<int> candidates;
   for (int i = 0; i < plan_.nodes; ++i) {
-    if (!up_and_running || (target_->NodeUp(i) && !target_->NodePaused(i))) candidates.push_back(i);
+    if (!up_and_running ||
+        (target_->NodeUp(i) && !target_->NodePaused(i) && target_->NodeGuarded(i))) {
+      candidates.push_back(i);
+    }
   }
   if (candidates.empty()) return -1;
   return candidates[prng_->Below(candidates.size())];
@@ -64,6 +70,9 @@ void FaultInjector::OnTick(SimTime now) {
   if (On(kFaultCrash)) choices.push_back(Kind::kCrash);
   if (On(kFaultPause)) choices.push_back(Kind::kPause);
   if (On(kFaultPartition) && plan_.nodes >= 2 && !partitioned_) choices.push_back(Kind::kPartition);
+  if (On(kFaultStop)) choices.push_back(Kind::kStop);
+  if (On(kFaultWatchdog)) choices.push_back(Kind::kWatchdog);
+  if (On(kFaultDisk)) choices.push_back(Kind::kDisk);
   if (choices.empty()) return;
   const Kind kind = choices[prng_->Below(choices.size())];
   if (kind == Kind::kPartition) return StartPartition(now);
@@ -71,6 +80,9 @@ void FaultInjector::OnTick(SimTime now) {
   const int node = PickNode(true);
   if (node < 0) return;
   if (kind == Kind::kCrash) return StartCrash(now, node, false);
+  if (kind == Kind::kStop) return StartStop(now, node);
+  if (kind == Kind::kWatchdog) return StartWatchdogLoss(now, node);
+  if (kind == Kind::kDisk) return StartDiskFull(now, node);
   StartPause(now);
 }
 
@@ -83,6 +95,45 @@ void FaultInjector::StartCrash(SimTime now, int node, bool in_sync) {
   a.kind = Kind::kCrash;
   a.node = node;
   Schedule(now + Duration::Micros(prng_->Between(plan_.down_min_us, plan_.down_max_us)), a);
+}
+
+void FaultInjector::StartStop(SimTime now, int node) {
+  ++stats_.stops;
+  Note(now, node, "stop node " + std::to_string(node) + " (SIGTERM)");
+  target_->StopNode(now, node);
+  Active a;
+  a.kind = Kind::kStop;
+  a.node = node;
+  Schedule(now + Duration::Micros(prng_->Between(plan_.down_min_us, plan_.down_max_us)), a);
+}
+
+void FaultInjector::StartWatchdogLoss(SimTime now, int node) {
+  ++stats_.watchdogs_lost;
+  Note(now, node, "the watchdog of node " + std::to_string(node) + " dies");
+  target_->LoseWatchdog(now, node);
+  if (prng_->Chance(1, 2)) {
+    // The danger the watchdog is for: its node frozen past every lease it holds, soon
+    // after the death; a real node polls the watchdog's socket and notices within a turn.
+    Active p;
+    p.kind = Kind::kPauseBegins;
+    p.node = node;
+    Schedule(now + Duration::Micros(prng_->Between(100'000, 1'000'000)), p);
+  }
+  Active a;
+  a.kind = Kind::kStop;  // the node stops by itself: restart it later
+  a.node = node;
+  Schedule(now + Duration::Micros(prng_->Between(plan_.down_min_us, plan_.down_max_us)), a);
+}
+
+void FaultInjector::StartDiskFull(SimTime now, int node) {
+  ++stats_.disks_full;
+  ++disk_faults_;
+  Note(now, node, "the disk of node " + std::to_string(node) + " is full");
+  target_->SetDiskFull(now, node, true);
+  Active a;
+  a.kind = Kind::kDisk;
+  a.node = node;
+  Schedule(now + Duration::Micros(prng_->Between(plan_.pause_min_us, plan_.pause_max_us)), a);
 }
 
 void FaultInjector::StartPause(SimTime now) {
@@ -229,9 +280,29 @@ void FaultInjector::OnEnd(SimTime now, uint64_t record_id) {
     case Kind::kCrashInSync:
       if (target_->NodeUp(a.node) && NodeFaults() < plan_.max_faulty) StartCrash(now, a.node, true);
       break;
+    case Kind::kPauseBegins:
+      // The pause that follows a watchdog's death: past any lease the node holds.
+      if (!target_->NodeUp(a.node) || target_->NodePaused(a.node) || NodeFaults() >= plan_.max_faulty) break;
+      ++stats_.pauses;
+      Note(now, a.node, "pause node " + std::to_string(a.node));
+      target_->PauseNode(now, a.node);
+      a.kind = Kind::kPause;
+      Schedule(now + Duration::Micros(prng_->Between(5'000'000, plan_.pause_max_us)), a);
+      break;
     case Kind::kPause:
       Note(now, a.node, "resume node " + std::to_string(a.node));
       target_->ResumeNode(now, a.node);
+      break;
+    case Kind::kStop:
+      Note(now, a.node, "restart node " + std::to_string(a.node));
+      target_->RestartNode(now, a.node, false);
+      break;
+    case Kind::kWatchdog:  // never scheduled: its node's restart is a kStop
+      break;
+    case Kind::kDisk:
+      --disk_faults_;
+      Note(now, a.node, "the disk of node " + std::to_string(a.node) + " has room again");
+      target_->SetDiskFull(now, a.node, false);
       break;
     case Kind::kPartition:
       Note(now, -1, "heal partition");
@@ -261,10 +332,12 @@ void FaultInjector::Stop(SimTime now) {
   stopped_ = true;
   Note(now, -1, "heal everything");
   for (auto& [id, a] : active_) {
-    if (a.kind == Kind::kCrash) target_->RestartNode(now, a.node, false);
+    if (a.kind == Kind::kCrash || a.kind == Kind::kStop) target_->RestartNode(now, a.node, false);
     if (a.kind == Kind::kPause) target_->ResumeNode(now, a.node);
+    if (a.kind == Kind::kDisk) target_->SetDiskFull(now, a.node, false);
   }
   active_.clear();
+  disk_faults_ = 0;
   partitioned_ = false;
   target_->network().Calm();
 }

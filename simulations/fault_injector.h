@@ -36,11 +36,20 @@ class FaultTarget {
   virtual ~FaultTarget() = default;
   virtual bool NodeUp(int node) const = 0;
   virtual bool NodePaused(int node) const = 0;
+  // Its watchdog is alive. A node whose watchdog just died is not paused by another fault
+  // until it has had its turn to notice: no node can guard against both at one instant.
+  virtual bool NodeGuarded(int node) const = 0;
   virtual void CrashNode(SimTime now, int node) = 0;
   // Restarts the node as soon as its watchdog has swept the last life.
   virtual void RestartNode(SimTime now, int node, bool wipe) = 0;
   virtual void PauseNode(SimTime now, int node) = 0;
   virtual void ResumeNode(SimTime now, int node) = 0;
+  // SIGTERM: the node stops gracefully and goes down by itself.
+  virtual void StopNode(SimTime now, int node) = 0;
+  // The node's watchdog process dies.
+  virtual void LoseWatchdog(SimTime now, int node) = 0;
+  // The node's disk refuses writes (full) until set back.
+  virtual void SetDiskFull(SimTime now, int node, bool full) = 0;
   virtual SimNetwork& network() = 0;
   // Every group's serving leader among the up nodes, in node then group order.
   virtual std::vector<GroupLead> Leaders() const = 0;
@@ -67,6 +76,9 @@ struct FaultStats {
   uint64_t partitions = 0;
   uint64_t flaps = 0;
   uint64_t leader_cuts = 0;  // partitions that put a group's leader in a minority
+  uint64_t stops = 0;        // graceful restarts
+  uint64_t watchdogs_lost = 0;
+  uint64_t disks_full = 0;
 };
 
 class FaultInjector {
@@ -87,7 +99,8 @@ class FaultInjector {
   const FaultPlan& plan() const { return plan_; }
 
  private:
-  enum class Kind : uint8_t { kCrash, kCrashInSync, kPause, kPartition, kFlap };
+  enum class Kind : uint8_t { kCrash, kCrashInSync, kPause, kPartition, kFlap, kStop, kWatchdog, kDisk,
+                            kPauseBegins };  // kPauseBegins: a pause drawn earlier starts
   struct Active {
     Kind kind;
     int node = -1;
@@ -99,11 +112,18 @@ class FaultInjector {
 
   bool On(uint32_t bit) const { return (plan_.faults & bit) != 0; }
   int NodeFaults() const;
+  // Nodes under a fault the target does not show as down or paused (a full disk).
+  int disk_faults_ = 0;
   int PickNode(bool up_and_running);
   std::vector<int> PickSide(int min, int max);
   void Schedule(SimTime at, Active a);
   void StartCrash(SimTime now, int node, bool in_sync);
   void StartPause(SimTime now);
+  // A graceful restart; a watchdog that dies (and, half the time, a pause of its node
+  // longer than any lease a moment later: the case the watchdog is for); a full disk.
+  void StartStop(SimTime now, int node);
+  void StartWatchdogLoss(SimTime now, int node);
+  void StartDiskFull(SimTime now, int node);
   void StartPartition(SimTime now);
   // False when no group has a serving leader (or fewer than 3 nodes): nothing drawn.
   bool StartLeaderMinority(SimTime now);

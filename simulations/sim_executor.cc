@@ -120,6 +120,7 @@ void SimExecutor::CheckDeadline(SimTime now, uint64_t process_id) {
   if (it == live_.end()) return;
   // An Extend may have moved the deadline since this check was scheduled.
   if (clock_->LocalAt(now) < it->second.kill_deadline) return;
+  if (!watchdog_alive_) return;  // nothing outside the node enforces it any more
   // The watchdog kills the group; the node (if alive) sees the exit as a kill.
   KillProcess k{it->second.task_id, it->second.attempt, Outcome::kLost};
   Kill(now, k);

@@ -80,6 +80,12 @@ class SimExecutor {
   void Sweep(SimTime now, uint64_t incarnation);
 
   SimTime sweep_done_at() const { return sweep_done_at_; }
+  // The watchdog process dies (killed by hand, out of memory): deadlines are no longer
+  // enforced from outside the node. A node's death still ends its processes (they carry
+  // PDEATHSIG). Each new life of the node starts a new watchdog (NewLife).
+  void LoseWatchdog() { watchdog_alive_ = false; }
+  void NewLife() { watchdog_alive_ = true; }
+  bool watchdog_alive() const { return watchdog_alive_; }
   size_t live() const { return live_.size(); }
   const std::map<uint64_t, SimProcess>& processes() const { return live_; }
   // The live process of this attempt, if any.
@@ -99,6 +105,7 @@ class SimExecutor {
   std::map<uint64_t, SimProcess> live_;                             // by process id
   std::map<std::pair<std::string, uint32_t>, uint64_t> by_attempt_;  // live ones
   SimTime sweep_done_at_ = SimTime::Zero();
+  bool watchdog_alive_ = true;
 };
 
 }  // namespace magpie

@@ -24,6 +24,64 @@ std::vector<Entry> DecodeLogEntries(const WriteBatch& batch) {
 
 }  // namespace
 
+// The machine as the driver loop sees it.
+class SimNode::Io : public DriverIo {
+ public:
+  explicit Io(SimNode* n) : n_(n) {}
+
+  Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
+    *pending = false;
+    if (n_->disk_full_) return Status::IOError("No space left on device (simulated)");
+    // Into the page cache at once; durable only when the fsync ends.
+    Status s = n_->storage_.Write(batch, /*sync=*/false);
+    if (!s.ok() || !sync) return s;
+    *pending = true;
+    n_->in_flight_entries_ = DecodeLogEntries(batch);
+    const SimTime now = n_->now_;
+    const SimTime done = now + Duration::Micros(n_->prng_->Between(n_->options_.fsync_min_us,
+                                                                   n_->options_.fsync_max_us));
+    n_->events_->Push(done, EventKind::kSyncDone, n_->options_.index, n_->incarnation_);
+    n_->hooks_->OnSyncStarted(now, n_->options_.index, done);
+    return Status::Ok();
+  }
+  Status ResumeDisk() override {
+    return n_->disk_full_ ? Status::IOError("No space left on device (simulated)") : Status::Ok();
+  }
+  void Send(PeerMessage m) override {
+    auto it = n_->addresses_->find(m.to);
+    if (it == n_->addresses_->end() || !n_->network_->IsNode(it->second)) {
+      ++n_->stats_.unknown_destinations;
+      return;
+    }
+    Packet p;
+    p.kind = Packet::Kind::kPeer;
+    p.from = n_->options_.index;
+    p.to = it->second;
+    p.peer = std::move(m);
+    n_->network_->Send(n_->now_, std::move(p));
+  }
+  void Reply(const ReplyTo& to, const ReplyFrame& frame) override { n_->SendReply(n_->now_, to, frame); }
+  void Start(Instant, const StartProcess& sp) override {
+    auto failed = n_->executor_.Start(n_->now_, n_->incarnation_, sp);
+    if (failed) n_->exits_.push_back(std::move(*failed));
+  }
+  void Kill(const KillProcess& k) override { n_->executor_.Kill(n_->now_, k); }
+  void Extend(const ExtendDeadline& e) override { n_->executor_.Extend(n_->now_, e); }
+  std::vector<ExecutorEvent> TakeExecutorEvents(Instant) override {
+    std::vector<ExecutorEvent> out;
+    while (!n_->exits_.empty() && out.size() < kMaxInputsPerTurn) {
+      out.push_back(std::move(n_->exits_.front()));
+      n_->exits_.pop_front();
+    }
+    return out;
+  }
+  bool WatchdogAlive() override { return n_->executor_.watchdog_alive(); }
+  void OnReadyTaken(Instant, const Ready& rd) override { n_->OnReadyTaken(rd); }
+
+ private:
+  SimNode* n_;
+};
+
 std::vector<std::string> JoinAddresses(int index, int nodes) {
   constexpr int kJoinEveryoneUpTo = 32;
   constexpr int kSeeds = 3;
@@ -53,6 +111,8 @@ SimNode::SimNode(SimNodeOptions options, SimClock clock, Prng* prng, EventQueue*
       log_level_(log_level),
       executor_(options_.index, options_.executor, &clock_, prng, events, trace, observer,
                 next_process_id) {}
+
+SimNode::~SimNode() = default;
 
 void SimNode::LoadIdentity(SimTime now) {
   auto v = storage_.Get(Column::kMeta, kNodeIdKey);
@@ -95,6 +155,8 @@ void SimNode::Boot(SimTime now, bool wipe) {
   co.seed = prng_->Next();
   co.stealing = options_.stealing;
   core_ = std::make_unique<NodeCore>(co, log_);
+  now_ = now;
+  executor_.NewLife();
   Status s = core_->Recover(&storage_, clock_.LocalAt(now));
   if (!s.ok()) {
     core_.reset();
@@ -106,7 +168,12 @@ void SimNode::Boot(SimTime now, bool wipe) {
   // The core replays its log through its Readies: the oracle checks the table once that
   // is done (MaybeReportRecovered).
   recovery_reported_ = false;
-  Drain(now);
+  io_ = std::make_unique<Io>(this);
+  DriverLoopOptions lo;
+  lo.max_ready_per_turn = kMaxReadyPerTurn;
+  lo.address = options_.address;
+  loop_ = std::make_unique<DriverLoop>(core_.get(), io_.get(), log_, lo);
+  loop_->Flush(clock_.LocalAt(now));
   AfterTurn(now);
 }
 
@@ -118,7 +185,7 @@ void SimNode::MaybeReportRecovered(SimTime now) {
 
 void SimNode::Crash(SimTime now) {
   if (!up()) return;
-  if (busy_) {
+  if (loop_->writing()) {
     // An fsync was in flight. The disk may have taken the batch or not: both happen.
     bool reached_disk = sync_finished_;
     if (!reached_disk && prng_->Chance(1, 2)) {
@@ -128,18 +195,29 @@ void SimNode::Crash(SimTime now) {
     if (reached_disk) hooks_->OnDurableUnapplied(now, options_.index, in_flight_entries_);
   }
   storage_.Crash();
+  Exit(now);
+}
+
+void SimNode::Exit(SimTime now) {
+  loop_.reset();
+  io_.reset();
   core_.reset();
   log_.reset();
   inbox_.clear();
   exits_.clear();
-  busy_ = false;
   sync_finished_ = false;
-  in_flight_ = Ready{};
   in_flight_entries_.clear();
   paused_ = false;
   ++tick_generation_;
   tick_at_ = SimTime::Never();
   executor_.NodeDied(now, incarnation_);
+}
+
+void SimNode::Stop(SimTime now) {
+  if (!up()) return;
+  now_ = now;
+  loop_->Stop(clock_.LocalAt(now), "SIGTERM");
+  if (!paused_) ScheduleTurn(now);
 }
 
 void SimNode::Pause(SimTime now) {
@@ -151,7 +229,7 @@ void SimNode::Resume(SimTime now) {
   paused_ = false;
   if (sync_finished_) {
     FinishSync(now);
-  } else if (!busy_) {
+  } else if (!loop_->writing()) {
     ScheduleTurn(now);
   }
 }
@@ -168,7 +246,7 @@ void SimNode::DeliverRequest(SimTime now, int client, const std::string& client_
   in.route = client_route;
   in.bytes = std::move(bytes);
   inbox_.push_back(std::move(in));
-  if (!paused_ && !busy_) ScheduleTurn(now);
+  if (!paused_ && !loop_->writing()) ScheduleTurn(now);
 }
 
 void SimNode::DeliverPeer(SimTime now, PeerMessage message) {
@@ -181,14 +259,14 @@ void SimNode::DeliverPeer(SimTime now, PeerMessage message) {
   in.kind = Input::Kind::kPeer;
   in.peer = std::move(message);
   inbox_.push_back(std::move(in));
-  if (!paused_ && !busy_) ScheduleTurn(now);
+  if (!paused_ && !loop_->writing()) ScheduleTurn(now);
 }
 
 void SimNode::OnProcessEnd(SimTime now, uint64_t process_id, bool killed) {
   auto ended = executor_.End(now, process_id, killed);
   if (!ended || !up() || ended->first != incarnation_) return;
   exits_.push_back(std::move(ended->second));
-  if (!paused_ && !busy_) ScheduleTurn(now);
+  if (!paused_ && !loop_->writing()) ScheduleTurn(now);
 }
 
 void SimNode::ScheduleTurn(SimTime now) {
@@ -205,30 +283,24 @@ void SimNode::TickDue(SimTime now, uint64_t generation) {
 
 void SimNode::Turn(SimTime now) {
   turn_scheduled_ = false;
-  if (!up() || paused_ || busy_) return;
-  const Instant local = clock_.LocalAt(now);
+  if (!up() || paused_ || loop_->writing()) return;
+  now_ = now;
   size_t fed = 0;
-  // The real driver's order: requests, then executor events, then the tick.
+  // The real driver's order: requests, then the loop's turn (executor events, the tick).
   while (!inbox_.empty() && fed < kMaxInputsPerTurn) {
     Input in = std::move(inbox_.front());
     inbox_.pop_front();
     Feed(now, in);
     ++fed;
   }
-  while (!exits_.empty() && fed < kMaxInputsPerTurn) {
-    ExecutorEvent ev = std::move(exits_.front());
-    exits_.pop_front();
-    core_->OnExecutorEvent(local, ev);
-    ++fed;
-  }
-  core_->Tick(local);
-  Drain(now);
+  loop_->Turn(clock_.LocalAt(now));
   AfterTurn(now);
-  hooks_->OnTurnEnd(now, options_.index);
+  if (up()) hooks_->OnTurnEnd(now, options_.index);
 }
 
 void SimNode::Feed(SimTime now, Input& in) {
   if (in.kind == Input::Kind::kPeer) {
+    if (loop_->stalled()) return;  // read-only: peers see silence, as from a pause
     core_->Step(clock_.LocalAt(now), in.peer);
   } else {
     HandleFrame(now, in.route, in.bytes);
@@ -249,6 +321,7 @@ void SimNode::HandleFrame(SimTime now, const std::string& route, const std::stri
     AnswerLogs(now, to, frame->body);
     return;
   }
+  if (loop_->stalled()) return SendReply(now, to, ReplyFrame{to.request_id, loop_->ReadOnlyError(), {}});
   core_->Request(clock_.LocalAt(now), to, *frame);
 }
 
@@ -284,77 +357,34 @@ void SimNode::SendReply(SimTime now, const ReplyTo& to, const ReplyFrame& frame)
   network_->Send(now, std::move(p));
 }
 
-void SimNode::Drain(SimTime now) {
-  for (int i = 0; i < kMaxReadyPerTurn && up() && core_->HasReady(); ++i) {
-    Ready rd = core_->TakeReady();
-    ++stats_.readies;
-    trace_->Record(now, options_.index, TraceKind::kReady,
-                   (rd.writes.size() << 1) | (rd.sync ? 1 : 0),
-                   (rd.messages.size() << 48) ^ (rd.replies.size() << 32) ^
-                       (rd.starts.size() << 16) ^ rd.kills.size());
-    // Entries the core applied while taking this Ready are committed (on a quorum of
-    // their group); the oracle learns of them now, group by group, before any reply leaves.
-    if (!rd.applied.empty()) {
-      std::vector<AppliedEntry> applied = std::move(rd.applied);
-      rd.applied.clear();
-      for (const auto& a : applied) {
-        trace_->Record(now, options_.index, TraceKind::kCommit, a.entry.index,
-                       static_cast<uint64_t>(a.entry.type));
-      }
-      // A replay after a restart re-applies what the oracle heard of in an earlier life:
-      // the world checks the replayed tables once, in OnRecovered (recovered() is false
-      // until then).
-      {
-        std::vector<Entry> run;
-        for (size_t i = 0; i < applied.size() && up(); ++i) {
-          run.push_back(std::move(applied[i].entry));
-          if (i + 1 == applied.size() || applied[i + 1].group != applied[i].group) {
-            hooks_->OnCommitted(now, options_.index, applied[i].group, run);
-            run.clear();
-          }
-        }
-      }
-      if (!up()) return;
-    }
-    MaybeReportRecovered(now);
-    if (!up()) return;
-    // 0. Raft leaders' appends may leave before the write (RaftReady::messages_before_write).
-    if (rd.messages_before_write > 0) {
-      Ready early;
-      early.messages.assign(std::make_move_iterator(rd.messages.begin()),
-                            std::make_move_iterator(rd.messages.begin() +
-                                                    static_cast<ptrdiff_t>(rd.messages_before_write)));
-      rd.messages.erase(rd.messages.begin(), rd.messages.begin() + static_cast<ptrdiff_t>(rd.messages_before_write));
-      rd.messages_before_write = 0;
-      Act(now, early);
-    }
-    // 1. Persist: into the page cache at once; durable only when the fsync ends.
-    if (!rd.writes.empty()) {
-      Status s = storage_.Write(rd.writes, /*sync=*/false);
-      if (!s.ok()) {
-        hooks_->OnNodeError(now, options_.index, "storage refused a batch: " + s.ToString());
-        Crash(now);
-        return;
-      }
-    }
-    if (rd.sync) {
-      busy_ = true;
-      in_flight_entries_ = DecodeLogEntries(rd.writes);
-      in_flight_ = std::move(rd);
-      const SimTime done =
-          now + Duration::Micros(prng_->Between(options_.fsync_min_us, options_.fsync_max_us));
-      events_->Push(done, EventKind::kSyncDone, options_.index, incarnation_);
-      hooks_->OnSyncStarted(now, options_.index, done);
-      return;
-    }
-    // 2. Then act, 3. then Advance.
-    Act(now, rd);
-    core_->Advance(clock_.LocalAt(now));
+void SimNode::OnReadyTaken(const Ready& rd) {
+  const SimTime now = now_;
+  ++stats_.readies;
+  trace_->Record(now, options_.index, TraceKind::kReady,
+                 (rd.writes.size() << 1) | (rd.sync ? 1 : 0),
+                 (rd.messages.size() << 48) ^ (rd.replies.size() << 32) ^
+                     (rd.starts.size() << 16) ^ rd.kills.size());
+  // Entries the core applied while taking this Ready are committed (on a quorum of their
+  // group); the oracle learns of them now, group by group, before any reply leaves. A
+  // replay after a restart re-applies what the oracle heard of in an earlier life: the
+  // world checks the replayed tables once, in OnRecovered (recovered() is false until then).
+  for (const auto& a : rd.applied) {
+    trace_->Record(now, options_.index, TraceKind::kCommit, a.entry.index,
+                   static_cast<uint64_t>(a.entry.type));
   }
+  std::vector<Entry> run;
+  for (size_t i = 0; i < rd.applied.size(); ++i) {
+    run.push_back(rd.applied[i].entry);
+    if (i + 1 == rd.applied.size() || rd.applied[i + 1].group != rd.applied[i].group) {
+      hooks_->OnCommitted(now, options_.index, rd.applied[i].group, run);
+      run.clear();
+    }
+  }
+  MaybeReportRecovered(now);
 }
 
 void SimNode::SyncDone(SimTime now, uint64_t incarnation) {
-  if (!up() || !busy_ || incarnation != incarnation_ || sync_finished_) return;
+  if (!up() || !loop_->writing() || incarnation != incarnation_ || sync_finished_) return;
   storage_.Write(WriteBatch(), /*sync=*/true);  // the fsync: every earlier write is durable
   ++stats_.syncs;
   if (paused_) {
@@ -365,45 +395,27 @@ void SimNode::SyncDone(SimTime now, uint64_t incarnation) {
 }
 
 void SimNode::FinishSync(SimTime now) {
-  busy_ = false;
   sync_finished_ = false;
-  Ready rd = std::move(in_flight_);
-  in_flight_ = Ready{};
   in_flight_entries_.clear();
-  Act(now, rd);
-  core_->Advance(clock_.LocalAt(now));
-  Drain(now);
+  now_ = now;
+  loop_->WriteDone(clock_.LocalAt(now));
   AfterTurn(now);
-}
-
-void SimNode::Act(SimTime now, Ready& rd) {
-  for (auto& m : rd.messages) {
-    auto it = addresses_->find(m.to);
-    if (it == addresses_->end() || !network_->IsNode(it->second)) {
-      ++stats_.unknown_destinations;
-      continue;
-    }
-    Packet p;
-    p.kind = Packet::Kind::kPeer;
-    p.from = options_.index;
-    p.to = it->second;
-    p.peer = std::move(m);
-    network_->Send(now, std::move(p));
-  }
-  for (const auto& r : rd.replies) SendReply(now, r.to, r.frame);
-  for (const auto& k : rd.kills) executor_.Kill(now, k);
-  for (const auto& e : rd.extends) executor_.Extend(now, e);
-  for (const auto& sp : rd.starts) {
-    auto failed = executor_.Start(now, incarnation_, sp);
-    if (failed) exits_.push_back(std::move(*failed));
-  }
 }
 
 void SimNode::AfterTurn(SimTime now) {
   if (!up()) return;
-  if (!busy_ && !paused_) {
-    if (core_->HasReady()) ScheduleTurn(now);  // the per-turn bound cut it short
-    const Instant deadline = core_->NextDeadline();
+  if (loop_->Done(clock_.LocalAt(now))) {
+    // The stop is over: the process exits. What it wrote is in the page cache, which an
+    // exit does not lose.
+    storage_.Write(WriteBatch(), /*sync=*/true);
+    hooks_->OnNodeStopped(now, options_.index);
+    Exit(now);
+    return;
+  }
+  if (!loop_->writing() && !paused_) {
+    // The per-turn bound cut it short (read-only, the core waits for the disk instead).
+    if (!loop_->stalled() && core_->HasReady()) ScheduleTurn(now);
+    const Instant deadline = loop_->NextDeadline();
     if (deadline <= clock_.LocalAt(now)) {
       // The core wants a tick it has just had. Once is a race; turn after turn it is a
       // busy loop: node_driver.cc polls with a zero timeout while the deadline is past.
@@ -427,8 +439,9 @@ void SimNode::AfterTurn(SimTime now) {
       }
     }
   }
-  if (!inbox_.empty() || !exits_.empty()) {
-    if (!paused_ && !busy_) ScheduleTurn(now);
+  // Ends of processes wait for the core while the node is read-only; inputs do not.
+  if (!inbox_.empty() || (!exits_.empty() && !loop_->stalled())) {
+    if (!paused_ && !loop_->writing()) ScheduleTurn(now);
   }
 }
 

@@ -1,14 +1,15 @@
 // One simulated machine: a NodeCore (the same class magpie-node runs), its MemoryStorage,
-// its clock, its simulated processes, and the driver loop that carries out the core's
-// Ready batches exactly as node/node_core.h says:
-//
-//   feed queued inputs; Tick; while HasReady: rd = TakeReady();
-//     write rd.writes (page cache); if rd.sync: the node waits for fsync (simulated time
-//     passes, a crash in between loses the batch or, torn, keeps it);
-//     then send messages and replies, start, kill, extend; Advance(now).
+// its clock, its simulated processes, and the driver loop magpie-node runs
+// (node/driver_loop.h) over them: feed queued inputs, then the loop's Turn (executor
+// events, Tick, Ready batches carried out as node/node_core.h says). A write goes to the
+// page cache at once; a synced one keeps the loop waiting while simulated time passes (a
+// crash in between loses the batch or, torn, keeps it). A disk that refuses writes stalls
+// the node read-only, as on a real one.
 //
 // While an fsync is in flight, or while paused, inputs wait in the inbox. A crash loses the
-// core, the inbox and every unsynced write; the watchdog kills the life's processes.
+// core, the inbox and every unsynced write; the watchdog kills the life's processes. A
+// graceful stop (SIGTERM) runs the loop until the core has stopped, then the node exits:
+// nothing written is lost.
 #ifndef MAGPIE_SIMULATIONS_SIM_NODE_H_
 #define MAGPIE_SIMULATIONS_SIM_NODE_H_
 
@@ -21,6 +22,7 @@
 
 #include <spdlog/logger.h>
 
+#include "node/driver_loop.h"
 #include "node/log_entry.h"
 #include "node/node_core.h"
 #include "simulations/sim_clock.h"
@@ -46,6 +48,8 @@ class NodeHooks {
   virtual void OnNodeError(SimTime now, int node, const std::string& what) = 0;
   // An fsync started; the fault injector may crash the node before it ends.
   virtual void OnSyncStarted(SimTime now, int node, SimTime done_at) = 0;
+  // A graceful stop is over: the node's process exits (nothing written is lost).
+  virtual void OnNodeStopped(SimTime now, int node) {}
   // A turn (inputs fed, Tick, Ready batches) is over; the node may be down after it. The
   // membership checker reads the gossip state here: only a Tick declares a member dead.
   virtual void OnTurnEnd(SimTime now, int node) = 0;
@@ -98,6 +102,7 @@ class SimNode {
           SimNetwork* network, TraceHash* trace, NodeHooks* hooks, ProcessObserver* observer,
           const std::map<std::string, int>* addresses, uint64_t* next_process_id,
           std::shared_ptr<spdlog::sinks::sink> log_sink, spdlog::level::level_enum log_level);
+  ~SimNode();
   SimNode(const SimNode&) = delete;
   SimNode& operator=(const SimNode&) = delete;
 
@@ -108,6 +113,10 @@ class SimNode {
   void Crash(SimTime now);
   void Pause(SimTime now);
   void Resume(SimTime now);
+  // SIGTERM: a graceful stop; the node goes down by itself once the loop is Done.
+  void Stop(SimTime now);
+  // The disk refuses every write (full) until set back; a node that meets it stalls.
+  void SetDiskFull(bool full) { disk_full_ = full; }
 
   // Inputs from the world.
   void DeliverRequest(SimTime now, int client, const std::string& client_route, std::string bytes);
@@ -122,7 +131,10 @@ class SimNode {
   // Booted and its core has replayed the log it recovered (the oracle was told).
   bool recovered() const { return up() && recovery_reported_; }
   bool paused() const { return paused_; }
-  bool busy() const { return busy_; }
+  // An fsync is in flight, or the node is read-only: inputs wait.
+  bool busy() const { return loop_ != nullptr && (loop_->writing() || loop_->stalled()); }
+  bool stalled() const { return loop_ != nullptr && loop_->stalled(); }
+  bool stopping() const { return up() && core_->stopping(); }
   uint64_t incarnation() const { return incarnation_; }
   const std::string& node_id() const { return node_id_; }
   const std::string& group_id() const { return group_id_; }
@@ -144,15 +156,19 @@ class SimNode {
     PeerMessage peer;
   };
 
+  class Io;
+
   void LoadIdentity(SimTime now);
   void Feed(SimTime now, Input& in);
   void HandleFrame(SimTime now, const std::string& route, const std::string& bytes);
   void AnswerLogs(SimTime now, const ReplyTo& to, const std::string& body);
   void SendReply(SimTime now, const ReplyTo& to, const ReplyFrame& frame);
-  // Carries out Ready batches until the core has none or an fsync is in flight.
-  void Drain(SimTime now);
-  void Act(SimTime now, Ready& rd);
+  void OnReadyTaken(const Ready& rd);
   void FinishSync(SimTime now);
+  // The loop is Done (a graceful stop is over): the process exits.
+  void Exit(SimTime now);
+  // The core's view of now on this machine's clock.
+  Instant Local(SimTime now) const { return clock_.LocalAt(now); }
   // Reschedules the tick and, if inputs wait, another turn.
   void AfterTurn(SimTime now);
   void ScheduleTurn(SimTime now);
@@ -172,8 +188,12 @@ class SimNode {
   std::shared_ptr<spdlog::logger> log_;
 
   MemoryStorage storage_;  // the disk: outlives every life of the node
+  bool disk_full_ = false;
   SimExecutor executor_;   // the machine's process table and watchdog
   std::unique_ptr<NodeCore> core_;
+  std::unique_ptr<Io> io_;
+  std::unique_ptr<DriverLoop> loop_;
+  SimTime now_;  // of the event being handled: the Io's calls carry no time of their own
   std::string node_id_;
   std::string group_id_;
   uint64_t incarnation_ = 0;
@@ -186,10 +206,8 @@ class SimNode {
   int spinning_turns_ = 0;
   SimTime tick_at_ = SimTime::Never();
 
-  // The Ready whose fsync is in flight.
-  bool busy_ = false;
+  // The fsync in flight (the loop holds its Ready).
   bool sync_finished_ = false;  // the fsync ended while the node was paused
-  Ready in_flight_;
   std::vector<Entry> in_flight_entries_;
   NodeStats stats_;
 };

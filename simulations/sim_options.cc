@@ -20,6 +20,7 @@ constexpr FaultName kFaultNames[] = {
     {kFaultReorder, "reorder"},     {kFaultDelay, "delay"}, {kFaultCrash, "crash"},
     {kFaultWipe, "wipe"},           {kFaultPause, "pause"}, {kFaultSkew, "skew"},
     {kFaultDrift, "drift"},         {kFaultDriftBeyond, "drift-beyond"},
+    {kFaultStop, "stop"},           {kFaultWatchdog, "watchdog"}, {kFaultDisk, "disk"},
 };
 
 constexpr int64_t kMaxDurationS = 24 * 3600;
@@ -60,7 +61,7 @@ Result<uint32_t> ParseFaults(const std::string& list) {
     if (!found) {
       return Status::InvalidArgument("unknown fault '" + word + "' (none, all, or a comma list of "
                                      "partition,drop,dup,reorder,delay,crash,wipe,pause,skew,drift,"
-                                     "drift-beyond)");
+                                     "drift-beyond,stop,watchdog,disk)");
     }
   }
   return faults;
@@ -101,7 +102,8 @@ Status ValidateOptions(const SimOptions& o) {
                                      "' (ack_before_durable, grant_running_task, "
                                      "forget_lost_on_recover, regrant_without_lease_wait, "
                                      "ack_before_quorum, accept_stale_finish, fire_twice, hidden_partition, "
-                                     "start_before_commit, overfill_slots)");
+                                     "start_before_commit, overfill_slots, grant_during_transfer, "
+                                     "ignore_dead_watchdog)");
     }
   }
   return Status::Ok();
@@ -134,7 +136,13 @@ SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify) {
   } else {
     o.faults = 0;
     for (const auto& f : kFaultNames) {
-      if (f.bit != kFaultDriftBeyond && p.Chance(1, 2)) o.faults |= f.bit;
+      if (f.bit <= kFaultDrift && p.Chance(1, 2)) o.faults |= f.bit;
+    }
+    // The node faults added later come from a stream of their own, so that every other
+    // option a seed draws stays what it was.
+    Prng q(seed ^ 0x4e6f'6465'4661'756cULL);  // "NodeFaul"
+    for (uint32_t bit : {kFaultStop, kFaultWatchdog, kFaultDisk}) {
+      if (q.Chance(1, 2)) o.faults |= bit;
     }
   }
   if (!(o.faults & kFaultCrash)) o.faults &= ~kFaultWipe;  // a wipe happens at a restart
@@ -165,7 +173,8 @@ std::string Usage() {
          "  --schedules N  the clients add N schedules (--every 5s..20s) checked to fire once per slot\n"
          "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
          "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish,\n"
-         "               fire_twice (with --schedules), start_before_commit, overfill_slots\n"
+         "               fire_twice (with --schedules), start_before_commit, overfill_slots,\n"
+         "               grant_during_transfer, ignore_dead_watchdog\n"
          "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
          "               at t=100..130 s and hides it from the membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"

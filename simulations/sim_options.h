@@ -25,9 +25,12 @@ enum FaultBit : uint32_t {
   kFaultSkew = 1u << 8,        // clock offsets between nodes
   kFaultDrift = 1u << 9,       // clock rates within max_drift (5 %)
   kFaultDriftBeyond = 1u << 10,// clock rates beyond max_drift: only fencing must hold
+  kFaultStop = 1u << 11,       // graceful restarts (SIGTERM): leaders hand over first
+  kFaultWatchdog = 1u << 12,   // a node's watchdog dies, and the node may then be paused
+  kFaultDisk = 1u << 13,       // a node's disk refuses writes (full) for a while
 };
 // `all`: every fault except drift-beyond, which is a separate mode.
-inline constexpr uint32_t kAllFaults = (1u << 10) - 1;
+inline constexpr uint32_t kAllFaults = ((1u << 14) - 1) & ~kFaultDriftBeyond;
 
 Result<uint32_t> ParseFaults(const std::string& list);
 // "none", or the comma list in a fixed order.
@@ -39,7 +42,8 @@ std::string FaultsName(uint32_t faults);
 inline constexpr const char* kBuggifyNames[] = {
     "ack_before_durable",         "grant_running_task", "forget_lost_on_recover",
     "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish", "fire_twice",
-    "hidden_partition", "start_before_commit", "overfill_slots"};
+    "hidden_partition", "start_before_commit", "overfill_slots", "grant_during_transfer",
+    "ignore_dead_watchdog"};
 
 struct SimOptions {
   uint64_t seed = 1;

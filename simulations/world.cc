@@ -30,6 +30,8 @@ void SetBuggify(const std::string& name) {
   b.fire_twice = name == "fire_twice";
   b.start_before_commit = name == "start_before_commit";
   b.overfill_slots = name == "overfill_slots";
+  b.grant_during_transfer = name == "grant_during_transfer";
+  b.ignore_dead_watchdog = name == "ignore_dead_watchdog";
 }
 
 }  // namespace
@@ -252,6 +254,16 @@ void World::NoteGroupLosses(SimTime now) {
   }
 }
 
+void World::StopNode(SimTime now, int node) { nodes_[node]->Stop(now); }
+
+bool World::NodeGuarded(int node) const { return nodes_[node]->executor().watchdog_alive(); }
+
+void World::OnNodeStopped(SimTime now, int node) { record_.Crashed(now, node); }
+
+void World::LoseWatchdog(SimTime now, int node) { nodes_[node]->executor().LoseWatchdog(); }
+
+void World::SetDiskFull(SimTime now, int node, bool full) { nodes_[node]->SetDiskFull(full); }
+
 void World::RestartNode(SimTime now, int node, bool wipe) {
   events_.Push(now, EventKind::kRestartNode, node, wipe ? 1 : 0);
 }
@@ -305,6 +317,12 @@ void World::Dispatch(const Event& e) {
     case EventKind::kLivenessProbe: return Probe(now_);
     case EventKind::kRestartNode: {
       SimNode& n = *nodes_[e.target];
+      if (n.up() && (n.stopping() || !n.executor().watchdog_alive())) {
+        // A graceful stop is under way (or about to begin: the node has yet to notice
+        // that its watchdog died): restart once the process has exited.
+        events_.Push(now_ + Duration::Millis(100), EventKind::kRestartNode, e.target, e.arg);
+        return;
+      }
       if (n.up()) return;
       // The real node waits on its last watchdog's flock before it opens storage: no
       // attempt of the previous life may still run when recovery declares them lost.

@@ -121,6 +121,7 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   void OnNodeError(SimTime now, int node, const std::string& what) override;
   void OnSyncStarted(SimTime now, int node, SimTime done_at) override;
   void OnTurnEnd(SimTime now, int node) override;
+  void OnNodeStopped(SimTime now, int node) override;
   // ProcessObserver
   void OnProcessStart(SimTime now, const SimProcess& p) override;
   void OnProcessStop(SimTime now, const SimProcess& p) override;
@@ -134,6 +135,10 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   void RestartNode(SimTime now, int node, bool wipe) override;
   void PauseNode(SimTime now, int node) override;
   void ResumeNode(SimTime now, int node) override;
+  void StopNode(SimTime now, int node) override;
+  bool NodeGuarded(int node) const override;
+  void LoseWatchdog(SimTime now, int node) override;
+  void SetDiskFull(SimTime now, int node, bool full) override;
   SimNetwork& network() override { return *network_; }
   std::vector<GroupLead> Leaders() const override;
 
