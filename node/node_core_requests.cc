@@ -351,10 +351,12 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     return Reply(from, kType, SubmitReply{ids, existing});
   }
 
-  r.next_seq = seq;
-  uint64_t last = 0;
+  // The whole request is one proposal: taken whole or refused whole, so a refusal (too
+  // much uncommitted work, an oversized task) leaves nothing behind that commits unanswered.
   std::vector<SubmitEntry> entries;
+  std::vector<std::string> payloads;
   entries.reserve(order.size());
+  payloads.reserve(order.size());
   for (size_t i : order) {
     SubmitEntry& e = entries.emplace_back();
     e.id = ids[i];
@@ -362,22 +364,21 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
     e.spec = specs[i];
     e.spec.after = after[i];
     e.submitted_ms = now.unix_millis();
+    payloads.push_back(EncodePayload(e));
+  }
+  auto last = r.raft.ProposeAll(now, EntryType::kSubmit, std::move(payloads));
+  if (!last.ok()) return ReplyError(from, kType, last.status());
+  r.next_seq = seq;
+  for (const SubmitEntry& e : entries) {
     r.inflight_ids.insert(e.id);
     if (!e.spec.name.empty()) r.inflight_names[e.spec.name] = e.id;
     if (!e.spec.idempotency_key.empty()) r.inflight_keys[e.spec.idempotency_key] = e.id;
-    auto idx = Propose(r, EntryType::kSubmit, EncodePayload(e));
-    if (!idx.ok()) {
-      // Past the bound on uncommitted entries (or leadership just ended): the client
-      // retries; the entries already proposed commit without an answer.
-      return ReplyError(from, kType, idx.status());
-    }
-    last = *idx;
   }
   GrantBehindSubmit(now, r, entries);
   if (MAGPIE_BUGGIFY_ON(ack_before_durable)) {
     return Reply(from, kType, SubmitReply{std::move(ids), std::move(existing)});
   }
-  r.pending[last] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, kType, std::move(ids), std::move(existing)}};
+  r.pending[*last] = Proposed<PendingReply>{r.raft.term(), PendingReply{from, kType, std::move(ids), std::move(existing)}};
 }
 
 Status NodeCore::Admit(const std::vector<const TaskSpec*>& new_specs) const {

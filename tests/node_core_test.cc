@@ -23,6 +23,50 @@ TEST(NodeCore, SubmitIsAnsweredOnlyAfterItsEntryIsSynced) {
   EXPECT_GT(h.storage().synced_writes(), synced);
 }
 
+// A submit of many tasks is one proposal: when the group's bound on uncommitted work is
+// reached partway through a request, the whole request is refused, and nothing of it
+// commits unanswered. Before, the tasks ahead of the refusal committed with no reply.
+TEST(NodeCore, ASubmitIsTakenWholeOrRefusedWhole) {
+  CoreHarness h;
+  const std::string big(250 * 1024, 'x');  // under the 256 KiB bound on one task spec
+  auto task = [&](const std::string& key) {
+    TaskSpec s = Spec({"echo", big});
+    s.idempotency_key = key;
+    return s;
+  };
+  // Four requests of 60 tasks (each under the 16 MiB bound on a request), 59 MiB proposed
+  // and not yet committed (the driver has not run); the group's bound is 64 MiB. The fifth
+  // request crosses it partway.
+  for (uint64_t r = 0; r < 4; ++r) {
+    std::vector<TaskSpec> specs;
+    for (int i = 0; i < 60; ++i) specs.push_back(task("a" + std::to_string(r) + "-" + std::to_string(i)));
+    h.core().Request(h.now(), ReplyTo{"c", 1000 + r},
+                     RequestFrame{RequestType::kSubmit, 1000 + r, PackBody(SubmitRequest{specs, false})});
+  }
+  std::vector<TaskSpec> second;
+  for (int i = 0; i < 40; ++i) second.push_back(task("b" + std::to_string(i)));
+  h.core().Request(h.now(), ReplyTo{"c", 2000},
+                   RequestFrame{RequestType::kSubmit, 2000, PackBody(SubmitRequest{second, false})});
+  h.Drain();
+  ASSERT_EQ(h.replies().size(), 5u);
+  for (const ClientReply& r : h.replies()) {
+    if (r.to.request_id == 2000) {
+      EXPECT_EQ(r.frame.status.code(), Status::Code::kBusy) << r.frame.status.ToString();
+    } else {
+      EXPECT_TRUE(r.frame.status.ok()) << r.frame.status.ToString();
+    }
+  }
+  EXPECT_EQ(h.core().tasks().size(), 240u) << "a refused submit left tasks behind";
+  // The retry, once the first request committed, gets fresh ids for every task.
+  ReplyFrame f = h.Call(RequestType::kSubmit, PackBody(SubmitRequest{second, false}));
+  ASSERT_TRUE(f.status.ok()) << f.status.ToString();
+  auto reply = UnpackBody<SubmitReply>(f.body);
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ(reply->ids.size(), 40u);
+  for (bool existing : reply->existing) EXPECT_FALSE(existing);
+  EXPECT_EQ(h.core().tasks().size(), 280u);
+}
+
 TEST(NodeCore, DiamondWithFailingArmBlocksOnlyItsDownstream) {
   CoreHarness h;
   auto ids = h.Submit({Spec({"true"}, "a"), Spec({"true"}, "b", {"a"}),

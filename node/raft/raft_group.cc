@@ -240,7 +240,23 @@ std::string RaftGroup::NotLeaderMessage() const {
 }
 
 Result<uint64_t> RaftGroup::Propose(Instant now, EntryType type, std::string payload) {
+  std::vector<std::string> one;
+  one.push_back(std::move(payload));
+  return ProposeAll(now, type, std::move(one));
+}
+
+Result<uint64_t> RaftGroup::ProposeAll(Instant now, EntryType type, std::vector<std::string> payloads) {
   Observe(now);
+  if (Status s = CheckProposal(type, payloads); !s.ok()) return s;
+  uint64_t last = 0;
+  for (auto& payload : payloads) {
+    uncommitted_bytes_ += payload.size();
+    last = AppendLocal(Entry{0, term_, type, std::move(payload)});
+  }
+  return last;
+}
+
+Status RaftGroup::CheckProposal(EntryType type, const std::vector<std::string>& payloads) const {
   if (role_ != RaftRole::kLeader) return Status::Unavailable(NotLeaderMessage());
   if (!transferee_.empty()) {
     return Status::Unavailable("leadership of group " + config_.group_id +
@@ -250,17 +266,27 @@ Result<uint64_t> RaftGroup::Propose(Instant now, EntryType type, std::string pay
   if (type == kRaftConfigEntryType) {
     return Status::InvalidArgument("membership changes go through ProposeMembershipChange");
   }
-  if (payload.size() > config_.max_entry_bytes) {
-    return Status::InvalidArgument("entry of " + std::to_string(payload.size()) +
-                                   " bytes exceeds the limit of " +
-                                   std::to_string(config_.max_entry_bytes));
+  if (payloads.empty()) return Status::InvalidArgument("nothing to propose");
+  size_t bytes = 0;
+  for (const auto& payload : payloads) {
+    if (payload.size() > config_.max_entry_bytes) {
+      return Status::InvalidArgument("entry of " + std::to_string(payload.size()) +
+                                     " bytes exceeds the limit of " +
+                                     std::to_string(config_.max_entry_bytes));
+    }
+    bytes += payload.size();
   }
-  if (log_.last_index() - log_.committed() >= config_.max_uncommitted_entries ||
-      uncommitted_bytes_ + payload.size() > config_.max_uncommitted_bytes) {
+  if (payloads.size() > config_.max_uncommitted_entries || bytes > config_.max_uncommitted_bytes) {
+    return Status::InvalidArgument(std::to_string(payloads.size()) + " entries of " +
+                                   std::to_string(bytes) + " bytes in all are more than group " +
+                                   config_.group_id + " takes at once (" +
+                                   std::to_string(config_.max_uncommitted_bytes) + " bytes): split them");
+  }
+  if (log_.last_index() - log_.committed() + payloads.size() > config_.max_uncommitted_entries ||
+      uncommitted_bytes_ + bytes > config_.max_uncommitted_bytes) {
     return Status::Busy("group " + config_.group_id + " has too much uncommitted work; retry later");
   }
-  uncommitted_bytes_ += payload.size();
-  return AppendLocal(Entry{0, term_, type, std::move(payload)});
+  return Status::Ok();
 }
 
 uint64_t RaftGroup::AppendLocal(Entry e) {

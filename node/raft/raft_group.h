@@ -146,6 +146,9 @@ class RaftGroup {
   // leader (the message names the leader, also in leader_id()), Busy past the bounds on
   // uncommitted entries, InvalidArgument for an oversized payload.
   Result<uint64_t> Propose(Instant now, EntryType type, std::string payload);
+  // Appends every payload, in order, or none of them (the same refusals, judged for the
+  // whole batch before anything is appended); returns the last index.
+  Result<uint64_t> ProposeAll(Instant now, EntryType type, std::vector<std::string> payloads);
   // One change at a time, once the leader has committed an entry of its term (§4.1).
   Result<uint64_t> ProposeMembershipChange(Instant now, RaftChangeKind kind, RaftMember member);
   // Hands leadership to a caught-up voter (§3.10), e.g. before a graceful stop. Proposals
@@ -240,6 +243,8 @@ class RaftGroup {
   void FollowLeader(Instant now, const std::string& leader);
   std::string NotLeaderMessage() const;
   uint64_t AppendLocal(Entry e);
+  // Why a batch of proposals would be refused now; Ok if it would be taken whole.
+  Status CheckProposal(EntryType type, const std::vector<std::string>& payloads) const;
 
   // raft_election.cc
   enum class CampaignKind { kPreVote, kElection, kTransfer };  // transfer: bypasses stickiness
