@@ -35,6 +35,7 @@
 #include "node/event_ring.h"
 #include "node/name_lookup.h"
 #include "base/prng.h"
+#include "node/renewals_in_flight.h"
 #include "node/replica.h"
 #include "node/round_trip_estimate.h"
 #include "node/steal_messages.h"
@@ -434,12 +435,7 @@ class NodeCore {
   bool blind_backoff_ = false;  // the backoff came from an empty answer to a blind request
   Instant next_renew_at_;
   uint64_t next_renew_seq_ = 1;
-  struct RenewSent {
-    Instant at;
-    std::string group;
-    std::set<AttemptRef> asked;
-  };
-  std::map<uint64_t, RenewSent> renew_sent_at_;  // by renewal seq (bounded)
+  RenewalsInFlight renewals_;
   std::map<uint64_t, Instant> steal_asked_at_;   // steal request seq -> when sent (bounded)
   // Held attempts' specs, and their order of arrival; their slots in held_slots_.
   std::map<std::string, TaskSpec> held_specs_;

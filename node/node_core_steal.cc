@@ -16,7 +16,6 @@ constexpr size_t kAnswersRememberedPerThief = 8;
 constexpr Duration kFinishResendInterval = Duration::Seconds(1);
 constexpr int kMaxFinishSends = 60;
 constexpr size_t kMaxStealScan = 4096;
-constexpr size_t kMaxRenewalsRemembered = 64;
 constexpr Duration kStartNewsDelay = Duration::Millis(20);
 }  // namespace
 
@@ -397,19 +396,18 @@ void NodeCore::RenewLeases(Instant now) {
     renew.seq = next_renew_seq_++;
     renew.holder_id = options_.node_id;
     renew.group = key.second;
-    renew_sent_at_[renew.seq] = RenewSent{now, renew.group,
-                                          std::set<AttemptRef>(renew.attempts.begin(), renew.attempts.end())};
+    renewals_.Sent(renew.seq, RenewalSent{now, renew.group,
+                                          std::set<AttemptRef>(renew.attempts.begin(), renew.attempts.end())});
     SendPeer(key.first, kLeaseRenewType, renew);
   }
-  while (renew_sent_at_.size() > kMaxRenewalsRemembered) renew_sent_at_.erase(renew_sent_at_.begin());
+  renewals_.ForgetSentBefore(now - HolderLease());
 }
 
 void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
-  auto sent = renew_sent_at_.find(ack.seq);
-  if (sent == renew_sent_at_.end()) return;  // too old to trust
-  const RenewSent renewal = std::move(sent->second);
+  std::optional<RenewalSent> answered = renewals_.TakeAnswered(ack.seq);
+  if (!answered) return;  // unknown, or too old to extend anything
+  const RenewalSent renewal = std::move(*answered);
   const Instant sent_at = renewal.at;
-  renew_sent_at_.erase(sent);
   if (ack.not_leader) {
     // Asked the wrong node: it vouches for nothing. Ask again soon, where gossip or the
     // group's members now say the leader is.
