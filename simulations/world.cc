@@ -262,7 +262,12 @@ void World::OnNodeStopped(SimTime now, int node) { record_.Crashed(now, node); }
 
 void World::LoseWatchdog(SimTime now, int node) { nodes_[node]->executor().LoseWatchdog(); }
 
-void World::SetDiskFull(SimTime now, int node, bool full) { nodes_[node]->SetDiskFull(full); }
+void World::SetDiskFull(SimTime now, int node, bool full) {
+  // A node whose disk refuses a write turns read-only and falls silent to its peers, as if
+  // paused: gossip may rightly suspect it.
+  record_.Disturbed(now, node, node);
+  nodes_[node]->SetDiskFull(full);
+}
 
 void World::RestartNode(SimTime now, int node, bool wipe) {
   events_.Push(now, EventKind::kRestartNode, node, wipe ? 1 : 0);
