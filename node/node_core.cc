@@ -9,6 +9,10 @@
 
 namespace magpie {
 
+namespace {
+constexpr int32_t kSigKill = 9;  // SIGKILL on Linux; the core includes no system headers
+}  // namespace
+
 NodeCore::NodeCore(CoreOptions options, std::shared_ptr<spdlog::logger> logger)
     : options_(std::move(options)),
       log_(std::move(logger)),
@@ -386,6 +390,12 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   } else if (la.killed_for != Outcome::kNone) {
     f.outcome = la.killed_for;
     f.reason = OutcomeName(la.killed_for);
+  } else if (ev.signal == kSigKill && la.extended_to != Instant() && now >= la.extended_to) {
+    // Not ours: the watchdog kills at the deadline it was last given, when this node could
+    // not renew the lease in time (it was paused, cut off, or raced it). The attempt was
+    // lost, not the task's failure: it runs again without counting against max_attempts.
+    f.outcome = Outcome::kLost;
+    f.reason = "killed at its lease deadline: this node could not renew the lease in time";
   } else if (ev.signal != 0) {
     f.outcome = Outcome::kFailed;
     f.reason = "killed by signal " + std::to_string(ev.signal);

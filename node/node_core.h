@@ -383,6 +383,7 @@ class NodeCore {
   std::map<std::string, std::unique_ptr<Replica>> replicas_;
   TaskTable empty_table_;
   uint64_t life_ = 0;  // this start's incarnation
+  Instant recovered_at_;  // this start's first `now`
   uint64_t persisted_incarnation_ = 0;
   std::map<std::string, uint64_t> replay_to_;  // group -> last log index found at Recover
 

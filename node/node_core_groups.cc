@@ -124,6 +124,7 @@ Status NodeCore::Recover(const Storage* storage, Instant now) {
   MAGPIE_CHECK(storage_ == nullptr, "Recover called twice");
   storage_ = storage;
   last_now_ = std::max(last_now_, now);
+  recovered_at_ = now;
 
   // A store from before replica groups has the home group's log without Raft state; its
   // entries would be read as uncommitted and lost. Refuse it rather than lose tasks.
@@ -450,8 +451,11 @@ void NodeCore::ManageMembers(Replica& r, Instant now) {
   for (const auto& m : cfg.members) {
     if (m.id == options_.node_id) continue;
     auto v = membership_->Find(m.id, now);
-    const bool gone = !v.has_value() ||
-                      ((v->state == MemberState::kDead || v->state == MemberState::kLeft) &&
+    // A member gossip does not know counts as gone only once this node has been up for
+    // replace_after: right after a restart gossip knows nobody yet, and a leader elected
+    // then would remove live members.
+    const bool gone = (!v.has_value() && now - recovered_at_ >= options_.replace_after) ||
+                      (v.has_value() && (v->state == MemberState::kDead || v->state == MemberState::kLeft) &&
                        Duration::Millis(v->state_age_ms) >= options_.replace_after);
     if (gone) {
       // A copy: the proposal replaces the configuration cfg and m live in.

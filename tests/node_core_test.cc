@@ -67,6 +67,30 @@ TEST(NodeCore, ASubmitIsTakenWholeOrRefusedWhole) {
   EXPECT_EQ(h.core().tasks().size(), 280u);
 }
 
+// The watchdog kills an attempt at the last deadline it was given when its node could not
+// renew the lease in time (paused, cut off): the attempt is lost, not a failure of the
+// task. A SIGKILL from anyone else before that deadline is the task's own failure.
+TEST(NodeCore, AKillAtTheLeaseDeadlineIsALostAttemptNotAFailure) {
+  CoreHarness h;
+  TaskSpec s = Spec({"sleep", "60"});
+  s.max_attempts = 2;
+  const std::string late = h.Submit(s);
+  const std::string early = h.Submit(s);
+  ASSERT_EQ(h.running().count(late), 1u);
+  ASSERT_EQ(h.running().count(early), 1u);
+  const Instant deadline = h.running()[late].kill_deadline;
+  ASSERT_NE(deadline, Instant::Never());
+  h.core().OnExecutorEvent(deadline + Duration::Millis(1),
+                           ExecutorEvent{ExecutorEvent::Kind::kExited, late, 1, -1, 9, "", "", ""});
+  h.core().OnExecutorEvent(h.now() + Duration::Seconds(1),
+                           ExecutorEvent{ExecutorEvent::Kind::kExited, early, 1, -1, 9, "", "", ""});
+  h.running().clear();
+  h.Advance(Duration::Millis(100));
+  ASSERT_GE(h.Get(late).attempts.size(), 1u);
+  EXPECT_EQ(h.Get(late).attempts[0].outcome, Outcome::kLost) << h.Get(late).attempts[0].reason;
+  EXPECT_EQ(h.Get(early).attempts[0].outcome, Outcome::kFailed);
+}
+
 TEST(NodeCore, DiamondWithFailingArmBlocksOnlyItsDownstream) {
   CoreHarness h;
   auto ids = h.Submit({Spec({"true"}, "a"), Spec({"true"}, "b", {"a"}),
