@@ -438,7 +438,13 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
 }
 
 void NodeCore::SendFinishes(Instant now) {
-  for (auto it = finishes_.begin(); it != finishes_.end();) it = SendFinish(now, it);
+  while (!finishes_due_.empty() && finishes_due_.begin()->first <= now) {
+    const auto [at, ref] = *finishes_due_.begin();
+    finishes_due_.erase(finishes_due_.begin());
+    auto it = finishes_.find(ref);
+    if (it == finishes_.end() || it->second.send_at != at) continue;  // gone, or due later
+    SendFinish(now, it);
+  }
 }
 
 std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
@@ -462,6 +468,7 @@ std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
       pf.proposed_term = r->raft.term();
     }
     pf.send_at = now + kFinishResendInterval;
+    finishes_due_.emplace(pf.send_at, it->first);
     return std::next(it);
   }
   if (pf.send_at > now) return std::next(it);
@@ -475,6 +482,7 @@ std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
     SendPeer(leader, kFinishReportType, FinishReport{options_.node_id, pf.finish});
   }
   pf.send_at = now + kFinishResendInterval;
+  finishes_due_.emplace(pf.send_at, it->first);
   return std::next(it);
 }
 
