@@ -882,6 +882,11 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
       }
     }
   }
+  // A new run waits for the outcome its upstreams in other groups have now, learned again
+  // through Upstream entries, as it does for those in this group: an old success of an
+  // upstream restarted since must not release it (an R=3 swarm, seed 8: a downstream ran
+  // after its upstream in another group had been restarted and then cancelled).
+  t.met_upstreams.clear();
   ResolveDependencies(t);
   if (t.state != TaskState::kBlocked) UnblockDownstream(t);
   ApplyResult r;
