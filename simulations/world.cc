@@ -109,6 +109,7 @@ void World::OnCommitted(SimTime now, int node, const std::string& group,
   }
   // Every applied Grant may be the one a process starts under, replay or not.
   safety_->NoteGrants(entries);
+  safety_->NoteApplied(now, node, group, entries);
   // A replay re-applies what was checked in an earlier life, and what arrives before it
   // is over is applied unchecked too: OnRecovered checks the result, allowing the
   // restarts among them.
