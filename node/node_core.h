@@ -229,6 +229,7 @@ class NodeCore {
   void TakeRaftReady(Replica& r, Ready& rd);
   void InstallSnapshot(Replica& r, const RaftSnapshotToApply& snap, Ready& rd);
   void ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready& rd);
+  Entry StampedLive(const Entry& e) const;  // BUGGIFY apply_reads_clock
   void BecameServing(Replica& r);
   void LostLeadership(Replica& r);
   void MaybeCompact(Replica& r, Ready& rd);
