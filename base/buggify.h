@@ -1,7 +1,7 @@
 // Deliberate faults in the product code, after FoundationDB's BUGGIFY: each switch breaks
 // one promise on purpose so the simulator's checkers can prove they catch it. They exist
-// only in the simulator's build of the core (MAGPIE_BUGGIFY); in every other build each
-// site is the constant false and compiles away.
+// only in the simulator's build of the core, Raft and gossip (MAGPIE_BUGGIFY); in every
+// other build each site is the constant false and compiles away.
 #ifndef MAGPIE_BASE_BUGGIFY_H_
 #define MAGPIE_BASE_BUGGIFY_H_
 
@@ -22,11 +22,71 @@ struct BuggifySwitches {
   // before it commits; and grants itself past its free slots.
   bool start_before_commit = false;
   bool overfill_slots = false;
+  // Raft (node/raft): a follower's (or candidate's) appends and votes are answered without
+  // an fsync, so a crash can take back what a leader or candidate already counted.
+  bool raft_ack_before_durable = false;
+  // Raft: an entry of an earlier term is committed once a majority holds it (the Figure 8
+  // case of the Raft paper, §5.4.2), not only under an entry of the leader's own term.
+  bool raft_commit_old_term = false;
+  // Stealing, victim side: the answer to a thief leaves when the Grants are proposed, not
+  // once they commit.
+  bool steal_answer_before_commit = false;
+  // Leases, holder side: a holder whose lease runs out counts it as renewed, keeps its
+  // attempt running and keeps moving its watchdog's deadline.
+  bool outlive_lease = false;
+  // Fencing: a restarted node runs again the attempts its earlier life held, under their
+  // old numbers, instead of reporting them lost so that they run under new ones.
+  bool rerun_after_restart = false;
+  // DAG order: an upstream that is running counts as done for its downstreams.
+  bool after_running_is_enough = false;
+  // DAG order across groups: an upstream in another group counts as done at once.
+  bool foreign_upstream_met_at_once = false;
+  // The table is a function of the log: an end applied live is stamped with the applying
+  // node's clock, a replayed one with the entry's time.
+  bool apply_reads_clock = false;
+  // Gossip: a member once declared dead stays dead, though it comes back at a higher
+  // incarnation.
+  bool dead_stays_dead = false;
+  // Schedules: only a group's home node fires its schedules; another leader does not.
+  bool only_home_fires = false;
+  // The driver's contract: a thief that does not ask now leaves its next look where it was,
+  // in the past, so NextDeadline stays there and a real driver would spin.
+  bool thief_forgets_backoff = false;
   // The safety net: a leader that has begun handing its group over still grants and
   // acknowledges lease renewals (the old CanGrant); a node whose watchdog died goes on
   // running tasks.
   bool grant_during_transfer = false;
   bool ignore_dead_watchdog = false;
+};
+
+// Every switch by the name --buggify takes.
+struct BuggifySwitchName {
+  const char* name;
+  bool BuggifySwitches::*on;
+};
+inline constexpr BuggifySwitchName kBuggifySwitchNames[] = {
+    {"ack_before_durable", &BuggifySwitches::ack_before_durable},
+    {"grant_running_task", &BuggifySwitches::grant_running_task},
+    {"forget_lost_on_recover", &BuggifySwitches::forget_lost_on_recover},
+    {"regrant_without_lease_wait", &BuggifySwitches::regrant_without_lease_wait},
+    {"ack_before_quorum", &BuggifySwitches::ack_before_quorum},
+    {"accept_stale_finish", &BuggifySwitches::accept_stale_finish},
+    {"fire_twice", &BuggifySwitches::fire_twice},
+    {"start_before_commit", &BuggifySwitches::start_before_commit},
+    {"overfill_slots", &BuggifySwitches::overfill_slots},
+    {"raft_ack_before_durable", &BuggifySwitches::raft_ack_before_durable},
+    {"raft_commit_old_term", &BuggifySwitches::raft_commit_old_term},
+    {"steal_answer_before_commit", &BuggifySwitches::steal_answer_before_commit},
+    {"outlive_lease", &BuggifySwitches::outlive_lease},
+    {"rerun_after_restart", &BuggifySwitches::rerun_after_restart},
+    {"after_running_is_enough", &BuggifySwitches::after_running_is_enough},
+    {"foreign_upstream_met_at_once", &BuggifySwitches::foreign_upstream_met_at_once},
+    {"apply_reads_clock", &BuggifySwitches::apply_reads_clock},
+    {"dead_stays_dead", &BuggifySwitches::dead_stays_dead},
+    {"only_home_fires", &BuggifySwitches::only_home_fires},
+    {"thief_forgets_backoff", &BuggifySwitches::thief_forgets_backoff},
+    {"grant_during_transfer", &BuggifySwitches::grant_during_transfer},
+    {"ignore_dead_watchdog", &BuggifySwitches::ignore_dead_watchdog},
 };
 
 #ifdef MAGPIE_BUGGIFY

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/buggify.h"
 #include "gossip/cluster_scale.h"
 #include "gossip/membership.h"
 
@@ -75,7 +76,9 @@ void Membership::HandleAlive(Instant now, const GossipUpdate& u) {
     Broadcast(u);
     return;
   }
-  // A newer incarnation: it is alive, whatever we thought.
+  // A newer incarnation: it is alive, whatever we thought (the deliberate bug keeps a dead
+  // member dead).
+  if (MAGPIE_BUGGIFY_ON(dead_stays_dead) && m.state == MemberState::kDead) return;
   const MemberState old = m.state;
   const bool changed = m.address != u.address || m.load != u.load;
   m.address = u.address;

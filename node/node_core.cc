@@ -11,6 +11,9 @@ namespace magpie {
 
 namespace {
 constexpr int32_t kSigKill = 9;  // SIGKILL on Linux; the core includes no system headers
+// How often a tick looks for attempts granted here that nothing runs: a lost attempt is
+// reported this much later at most, and a tick no longer walks every running task.
+constexpr Duration kSweepInterval = Duration::Millis(100);
 }  // namespace
 
 NodeCore::NodeCore(CoreOptions options, std::shared_ptr<spdlog::logger> logger)
@@ -592,7 +595,10 @@ void NodeCore::Tick(Instant now) {
   for (auto& [g, r] : replicas_) ManageMembers(*r, now);
   EnforceTimeouts(now);
   RenewLeases(now);
-  SweepOwnAttempts(now);
+  if (now >= next_sweep_at_) {
+    SweepOwnAttempts(now);
+    next_sweep_at_ = now + kSweepInterval;
+  }
   SendFinishes(now);
   ExpireLeases(now);
   RetryParked(now);
@@ -688,7 +694,7 @@ Instant NodeCore::NextDeadline() const {
   if (!local_.empty()) next = std::min(next, next_renew_at_);
   for (const auto& [wid, w] : waiters_) next = std::min(next, w.deadline);
   next = std::min(next, NextWatchDeadline());
-  for (const auto& [ref, f] : finishes_) next = std::min(next, f.send_at);
+  if (!finishes_due_.empty()) next = std::min(next, finishes_due_.begin()->first);
   for (const auto& p : parked_) next = std::min(next, std::min(p.deadline, last_now_ + Duration::Millis(50)));
   for (const auto& [seq, f] : forwarded_) next = std::min(next, f.deadline);
   next = std::min(next, name_lookups_.NextDeadline());

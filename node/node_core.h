@@ -230,6 +230,7 @@ class NodeCore {
   void TakeRaftReady(Replica& r, Ready& rd);
   void InstallSnapshot(Replica& r, const RaftSnapshotToApply& snap, Ready& rd);
   void ApplyEntries(Replica& r, const std::vector<Entry>& entries, Ready& rd);
+  Entry StampedLive(const Entry& e) const;  // BUGGIFY apply_reads_clock
   void BecameServing(Replica& r);
   void LostLeadership(Replica& r);
   void MaybeCompact(Replica& r, Ready& rd);
@@ -398,6 +399,13 @@ class NodeCore {
   std::map<std::string, LocalAttempt> local_;  // attempts this node runs, by task id
   std::vector<AttemptRef> starts_to_report_;    // started here since the last ProposeStarts
   std::map<AttemptRef, PendingFinish> finishes_;
+  // finishes_ by when each is next due, so that a tick looks only at those due rather than
+  // at every end not yet acknowledged (thousands, on a thief cut off from its victims).
+  // Lazy: an entry whose finish is gone, or was rescheduled, is skipped when it comes up.
+  std::set<std::pair<Instant, AttemptRef>> finishes_due_;
+  // The sweep of attempts granted to this node that nothing here runs walks every running
+  // task of every group: once a tick was most of a busy node's time.
+  Instant next_sweep_at_;
   int32_t used_slots_ = 0;
 
   std::map<uint64_t, Waiter> waiters_;

@@ -12,6 +12,8 @@ namespace magpie {
 
 void NodeCore::FireSchedules(Instant now, Replica& r) {
   if (r.table.schedule_ids().empty() || !CanGrant(r, now)) return;
+  // The deliberate bug: schedules stop when their group's leadership leaves its home node.
+  if (MAGPIE_BUGGIFY_ON(only_home_fires) && r.group != options_.group_id) return;
   const int64_t now_ms = now.unix_millis();
   const uint64_t term = r.raft.term();
   for (const std::string& id : r.table.schedule_ids()) {
@@ -41,6 +43,7 @@ void NodeCore::FireSchedules(Instant now, Replica& r) {
 
 Instant NodeCore::NextScheduleDeadline(const Replica& r) const {
   Instant next = Instant::Never();
+  if (MAGPIE_BUGGIFY_ON(only_home_fires) && r.group != options_.group_id) return next;
   for (const std::string& id : r.table.schedule_ids()) {
     const Task* s = r.table.Find(id);
     if (s == nullptr || s->paused || r.fires_proposed.count(id) != 0) continue;

@@ -118,7 +118,9 @@ void NodeCore::MaybeSteal(Instant now) {
   // Not asking now: with a slot free (a held task wider than it waits for more), look again
   // later, or NextDeadline would stay on a past next_steal_at_.
   auto not_now = [&] {
-    if (free_slots > 0) next_steal_at_ = std::max(next_steal_at_, now + options_.steal_backoff_max);
+    if (free_slots > 0 && !MAGPIE_BUGGIFY_ON(thief_forgets_backoff)) {
+      next_steal_at_ = std::max(next_steal_at_, now + options_.steal_backoff_max);
+    }
   };
   if (want <= 0) return not_now();
   if (ahead) {
@@ -361,6 +363,9 @@ void NodeCore::RenewLeases(Instant now) {
       Instant base = std::min(now, r->raft.QuorumContactSince());
       if (base > la.lease_base) la.lease_base = base;
     }
+    // The deliberate bug: the holder counts its lease from half a lease ago at the most,
+    // renewed or not, so it never kills the attempt and keeps its watchdog's deadline ahead.
+    if (MAGPIE_BUGGIFY_ON(outlive_lease) && !la.held) la.lease_base = std::max(la.lease_base, now - HolderLease() / 2);
     // The lease is ours to keep only while a renewal sent within it was answered.
     if (now >= la.lease_base + HolderLease() && la.held) {
       held_out.push_back(id);  // never started: nothing to kill, and its leader re-grants it
@@ -436,7 +441,13 @@ void NodeCore::OnLeaseRenewAck(Instant now, const LeaseRenewAck& ack) {
 }
 
 void NodeCore::SendFinishes(Instant now) {
-  for (auto it = finishes_.begin(); it != finishes_.end();) it = SendFinish(now, it);
+  while (!finishes_due_.empty() && finishes_due_.begin()->first <= now) {
+    const auto [at, ref] = *finishes_due_.begin();
+    finishes_due_.erase(finishes_due_.begin());
+    auto it = finishes_.find(ref);
+    if (it == finishes_.end() || it->second.send_at != at) continue;  // gone, or due later
+    SendFinish(now, it);
+  }
 }
 
 std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
@@ -460,6 +471,7 @@ std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
       pf.proposed_term = r->raft.term();
     }
     pf.send_at = now + kFinishResendInterval;
+    finishes_due_.emplace(pf.send_at, it->first);
     return std::next(it);
   }
   if (pf.send_at > now) return std::next(it);
@@ -473,6 +485,7 @@ std::map<AttemptRef, NodeCore::PendingFinish>::iterator NodeCore::SendFinish(
     SendPeer(leader, kFinishReportType, FinishReport{options_.node_id, pf.finish});
   }
   pf.send_at = now + kFinishResendInterval;
+  finishes_due_.emplace(pf.send_at, it->first);
   return std::next(it);
 }
 
@@ -499,6 +512,12 @@ void NodeCore::SweepOwnAttempts(Instant now) {
       // The deliberate bug: a restarted node forgets the attempts it held, which then stay
       // "running" forever.
       if (earlier_life && MAGPIE_BUGGIFY_ON(forget_lost_on_recover)) continue;
+      // The deliberate bug: it runs them again, under the numbers they started with.
+      if (earlier_life && MAGPIE_BUGGIFY_ON(rerun_after_restart) && !stopping_) {
+        used_slots_ += t.spec.slots;
+        StartLocal(now, r, t);
+        continue;
+      }
       FinishEntry f;
       f.task_id = t.id;
       f.attempt = a.number;
@@ -565,6 +584,7 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
     ps.thief_id = req.thief_id;
     ps.thief_address = from;
     ps.seq = req.seq;
+    StealReply early{req.seq, options_.node_id, {}};  // the deliberate bug's answer
     for (const Task* t : excess) {
       if (ps.task_ids.size() >= give || thief_free <= 0) break;
       if (t->spec.slots > thief_free || !LabelsMatch(req.labels, t->spec.labels)) continue;
@@ -579,11 +599,17 @@ void NodeCore::OnStealRequest(Instant now, const std::string& sender, const Stea
       if (!idx.ok()) break;
       last = *idx;
       r.granting[t->id] = 0;  // the thief's slots, not ours
+      if (MAGPIE_BUGGIFY_ON(steal_answer_before_commit)) {
+        early.tasks.push_back(StolenTask{t->id, ge.attempt, r.table.RunSpec(*t)});
+      }
       thief_free -= t->spec.slots;
       ps.slots += t->spec.slots;
       ps.task_ids.push_back(t->id);
     }
     if (ps.task_ids.empty()) continue;
+    // The deliberate bug: the thief hears of its Grants as they are proposed, before any
+    // replica holds them; the answer at commit follows as usual (a duplicate to the thief).
+    if (!early.tasks.empty()) SendPeer(from, kStealReplyType, early);
     r.pending_steals[last] = Proposed<PendingSteal>{r.raft.term(), std::move(ps)};
     return;
   }

@@ -204,6 +204,7 @@ const Task* TaskTable::CacheHitFor(const Task& t) const {
 int TaskTable::CountUnmet(const Task& t) {
   int unmet = 0;
   for (const auto& up : t.spec.after) {
+    if (IsForeign(t, up) && MAGPIE_BUGGIFY_ON(foreign_upstream_met_at_once)) continue;
     if (IsForeign(t, up)) {
       if (std::find(t.met_upstreams.begin(), t.met_upstreams.end(), up) == t.met_upstreams.end()) {
         foreign_waits_[up].insert(t.id);
@@ -212,6 +213,7 @@ int TaskTable::CountUnmet(const Task& t) {
       continue;
     }
     const Task* u = Find(up);
+    if (u != nullptr && u->state == TaskState::kRunning && MAGPIE_BUGGIFY_ON(after_running_is_enough)) continue;
     if (u == nullptr || u->state != TaskState::kSucceeded) ++unmet;
   }
   return unmet;
@@ -655,6 +657,8 @@ void TaskTable::RetryOnceUpstreamsAllow(Task& t) {
 void TaskTable::ResolveDependencies(Task& t) {
   int unmet = 0;
   for (const auto& up : t.spec.after) {
+    // The deliberate bug: an upstream in another group is taken as done at once.
+    if (IsForeign(t, up) && MAGPIE_BUGGIFY_ON(foreign_upstream_met_at_once)) continue;
     if (IsForeign(t, up)) {
       // Its outcome arrives as an Upstream entry once this group's leader has learned it.
       if (std::find(t.met_upstreams.begin(), t.met_upstreams.end(), up) != t.met_upstreams.end()) continue;
@@ -671,6 +675,8 @@ void TaskTable::ResolveDependencies(Task& t) {
       return;
     }
     if (u->state == TaskState::kSucceeded) continue;
+    // The deliberate bug: a running upstream is taken as done.
+    if (u->state == TaskState::kRunning && MAGPIE_BUGGIFY_ON(after_running_is_enough)) continue;
     if (u->state == TaskState::kFailed || u->state == TaskState::kCancelled ||
         u->state == TaskState::kBlocked) {
       t.blocked_by = up;
@@ -882,6 +888,11 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
       }
     }
   }
+  // A new run waits for the outcome its upstreams in other groups have now, learned again
+  // through Upstream entries, as it does for those in this group: an old success of an
+  // upstream restarted since must not release it (an R=3 swarm, seed 8: a downstream ran
+  // after its upstream in another group had been restarted and then cancelled).
+  t.met_upstreams.clear();
   ResolveDependencies(t);
   if (t.state != TaskState::kBlocked) UnblockDownstream(t);
   ApplyResult r;

@@ -116,7 +116,14 @@ SwarmSummary RunMany(const std::vector<PlannedRun>& runs, spdlog::level::level_e
       std::fprintf(out, "  %s\n  replay: %s\n", r.violations.front().ToString().c_str(),
                    ReplayCommand(options).c_str());
     }
-    if (!planned.expect.empty() && as_expected) {
+    // A deliberate fault's run proves a checker fires (one `proof:` line each, which
+    // scripts/sim-ci.sh counts per promise); any other expected failure is an open bug's.
+    if (!planned.expect.empty() && !options.buggify.empty()) {
+      std::fprintf(out, "  proof: buggify=%s expect=%s %s\n", options.buggify.c_str(), planned.expect.c_str(),
+                   as_expected ? "caught" : r.passed ? "missed (the run passed)"
+                                                     : ("missed (it broke " + first + " first)").c_str());
+      if (as_expected) ++s.expected_failures;
+    } else if (!planned.expect.empty() && as_expected) {
       ++s.expected_failures;
       std::fprintf(out, "  (expected: a known open bug breaks %s here)\n", planned.expect.c_str());
     } else if (!planned.expect.empty() && r.passed) {

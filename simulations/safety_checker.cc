@@ -90,6 +90,18 @@ void SafetyChecker::CheckAttemptsOfTask(SimTime now, const SimProcess& p) {
   }
 }
 
+void SafetyChecker::NoteApplied(SimTime now, int node, const std::string& group,
+                                const std::vector<Entry>& entries) {
+  const SimNode& n = *(*nodes_)[node];
+  if (!n.up() || entries.empty()) return;
+  std::vector<const Entry*> fresh;
+  for (const auto& e : entries) {
+    if (CheckLogMatching(now, node, group, e)) fresh.push_back(&e);
+  }
+  const Replica* replica = n.core().replica(group);
+  if (replica != nullptr && !fresh.empty()) CheckForeignAfter(now, node, replica->table, fresh);
+}
+
 void SafetyChecker::NoteGrants(const std::vector<Entry>& entries) {
   for (const auto& e : entries) {
     if (e.type != EntryType::kGrant) continue;
@@ -163,18 +175,108 @@ void SafetyChecker::ForgetGroup(View& v, const std::string& group) {
   forget(v.own_finish);
 }
 
-void SafetyChecker::CheckLogMatching(SimTime now, int node, const std::string& group,
+bool SafetyChecker::CheckLogMatching(SimTime now, int node, const std::string& group,
                                      const Entry& e) {
   ++checks_;
   const uint64_t hash = EntryHash(e);
   auto [it, fresh] = log_[group].emplace(e.index, LogRecord{e.term, hash, node, now});
-  if (fresh || (it->second.term == e.term && it->second.hash == hash)) return;
+  if (fresh || (it->second.term == e.term && it->second.hash == hash)) return fresh;
   Report(now, kLogMatching,
          "group " + group + " index " + std::to_string(e.index) + ": node " +
              std::to_string(node) + " applied " + DescribeEntry(e) + " of term " +
              std::to_string(e.term) + ", but node " + std::to_string(it->second.node) +
              " applied a different entry (term " + std::to_string(it->second.term) +
              ") there at t=" + it->second.at.ToString());
+  return false;
+}
+
+void SafetyChecker::CheckForeignAfter(SimTime now, int node, const TaskTable& table,
+                                      const std::vector<const Entry*>& fresh) {
+  auto foreign_ups = [](const Task& t) {
+    std::vector<std::string> out;
+    for (const auto& up : t.spec.after) {
+      if (Oracle::GroupOf(up) != Oracle::GroupOf(t.id)) out.push_back(up);
+    }
+    return out;
+  };
+  auto begin_chain = [&](const std::string& id) {
+    const Task* t = table.Find(id);
+    if (t == nullptr) return;
+    const auto ups = foreign_ups(*t);
+    if (ups.empty()) return;
+    Chain& c = foreign_chains_[id];
+    c.start = now;
+    c.met.clear();
+    for (const auto& up : ups) {
+      if (auto s = succeeded_.find(up); s != succeeded_.end() && s->second) c.met.insert(up);
+    }
+  };
+  std::set<std::string> restarted_here;
+  for (const Entry* e : fresh) {
+    switch (e->type) {
+      case EntryType::kSubmit: {
+        auto s = DecodePayload<SubmitEntry>(e->payload);
+        if (!s.ok()) break;
+        begin_chain(s->id);
+        // A cache hit ends succeeded at its submit.
+        const Task* t = table.Find(s->id);
+        if (t != nullptr && !t->cached_from.empty() && t->state == TaskState::kSucceeded) {
+          succeeded_[s->id] = true;
+          succeeded_at_[s->id] = now;
+        }
+        break;
+      }
+      case EntryType::kRestart: {
+        auto r = DecodePayload<RestartEntry>(e->payload);
+        if (!r.ok()) break;
+        succeeded_[r->task_id] = false;
+        // Only the first restart in a batch applies (the table refuses to restart what has
+        // not ended), as CheckAfter counts it.
+        if (restarted_here.insert(r->task_id).second) begin_chain(r->task_id);
+        break;
+      }
+      case EntryType::kFinish: {
+        auto f = DecodePayload<FinishEntry>(e->payload);
+        if (!f.ok()) break;
+        // Accepted, if the attempt it names carries its outcome (a stale one is refused).
+        const Task* t = table.Find(f->task_id);
+        if (t == nullptr) break;
+        for (const auto& a : t->attempts) {
+          if (a.number != f->attempt || a.outcome != f->outcome) continue;
+          succeeded_[f->task_id] = f->outcome == Outcome::kSucceeded;
+          if (f->outcome == Outcome::kSucceeded) succeeded_at_[f->task_id] = now;
+        }
+        break;
+      }
+      case EntryType::kGrant: {
+        auto g = DecodePayload<GrantEntry>(e->payload);
+        if (!g.ok()) break;
+        auto c = foreign_chains_.find(g->task_id);
+        const Task* t = table.Find(g->task_id);
+        if (c == foreign_chains_.end() || t == nullptr) break;
+        ++checks_;
+        for (const auto& up : foreign_ups(*t)) {
+          if (c->second.met.count(up) != 0) continue;
+          auto at = succeeded_at_.find(up);
+          if (at != succeeded_at_.end() && at->second >= c->second.start) continue;
+          auto s = succeeded_.find(up);
+          Report(now, kAfterHonoured,
+                 "task " + g->task_id + " was granted attempt " + std::to_string(g->attempt) +
+                     " (applied first by node " + std::to_string(node) + ") but its upstream " + up +
+                     " in group " + Oracle::GroupOf(up) + " has not succeeded since the task's chain began at t=" +
+                     c->second.start.ToString() + " (" +
+                     (s == succeeded_.end() ? "no end of it applied anywhere"
+                      : s->second         ? "it succeeded before that, then was restarted"
+                                          : "it stands not succeeded") +
+                     ")");
+          break;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
 }
 
 std::string SafetyChecker::Note(const Entry& e, std::set<std::string>* restarts) {
@@ -304,7 +406,6 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
                                 const std::vector<Entry>& entries) {
   const SimNode& n = *(*nodes_)[node];
   if (!n.up() || entries.empty()) return;
-  for (const auto& e : entries) CheckLogMatching(now, node, group, e);
   const Replica* replica = n.core().replica(group);
   if (replica == nullptr) return;
   View& v = ViewOf(node);

@@ -22,7 +22,9 @@
 //   after-is-honoured          a task is granted only when every task in its `after` has
 //                              succeeded since the task was submitted or restarted, or had
 //                              succeeded by then (DESIGN §3; a restart of an upstream does
-//                              not hold back a downstream that was already released)
+//                              not hold back a downstream that was already released). An
+//                              upstream in another group is judged by that group's log as
+//                              first applied anywhere (the groups' true order)
 //
 // The one-outcome check looks at the tasks named by each committed batch and everything
 // downstream of them (the only tasks an entry can change), and at every task after a
@@ -65,6 +67,9 @@ class SafetyChecker {
   void OnDurableUnapplied(SimTime now, int node, const std::vector<Entry>& entries);
   // Entries a node applied (also in a replay, checked or not): the Grants among them.
   void NoteGrants(const std::vector<Entry>& entries);
+  // Entries a node applied, in a replay too: log-matching, and the groups' history as first
+  // applied anywhere (after-is-honoured across groups).
+  void NoteApplied(SimTime now, int node, const std::string& group, const std::vector<Entry>& entries);
   void OnRecovered(SimTime now, int node);
   void Report(SimTime now, const char* promise, std::string detail);
 
@@ -102,7 +107,10 @@ class SafetyChecker {
   };
   View& ViewOf(int node);
   static void ForgetGroup(View& v, const std::string& group);
-  void CheckLogMatching(SimTime now, int node, const std::string& group, const Entry& e);
+  // Returns whether this is the first apply of (group, index) anywhere.
+  bool CheckLogMatching(SimTime now, int node, const std::string& group, const Entry& e);
+  // after-is-honoured across groups, on the entries of a batch first applied anywhere.
+  void CheckForeignAfter(SimTime now, int node, const TaskTable& table, const std::vector<const Entry*>& fresh);
 
   // Records edges from Submit entries; returns the task an entry names ("" for Noop).
   std::string Note(const Entry& e, std::set<std::string>* restarts);
@@ -132,6 +140,16 @@ class SafetyChecker {
   std::map<std::string, std::set<std::string>> downstream_;       // upstream -> its dependents
   std::map<int, std::set<std::string>> unapplied_restarts_;       // by node, until it recovers
   std::set<std::string> restarted_;  // tasks restarted since their last Grant
+  // Across groups, in true time: whether each task stands succeeded in its group's log as
+  // first applied anywhere, and when it last became so; and, for tasks with an upstream
+  // in another group, when their chain began and which of those upstreams stood succeeded.
+  struct Chain {
+    SimTime start;
+    std::set<std::string> met;
+  };
+  std::map<std::string, bool> succeeded_;
+  std::map<std::string, SimTime> succeeded_at_;
+  std::map<std::string, Chain> foreign_chains_;
   std::vector<Violation> violations_;
   uint64_t checks_ = 0;
 };

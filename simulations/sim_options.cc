@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "base/buggify.h"
 #include "base/prng.h"
 #include "simulations/partition.h"
 #include "simulations/workload.h"
@@ -95,16 +96,13 @@ Status ValidateOptions(const SimOptions& o) {
     return Status::InvalidArgument("drift and drift-beyond exclude each other");
   }
   if (!o.buggify.empty() && o.buggify != "none") {
-    bool known = false;
-    for (const char* b : kBuggifyNames) known = known || o.buggify == b;
-    if (!known) {
-      return Status::InvalidArgument("unknown --buggify '" + o.buggify +
-                                     "' (ack_before_durable, grant_running_task, "
-                                     "forget_lost_on_recover, regrant_without_lease_wait, "
-                                     "ack_before_quorum, accept_stale_finish, fire_twice, hidden_partition, "
-                                     "start_before_commit, overfill_slots, grant_during_transfer, "
-                                     "ignore_dead_watchdog)");
+    bool known = o.buggify == kSimBuggify;
+    std::string names = kSimBuggify;
+    for (const auto& b : kBuggifySwitchNames) {
+      known = known || o.buggify == b.name;
+      names += std::string(", ") + b.name;
     }
+    if (!known) return Status::InvalidArgument("unknown --buggify '" + o.buggify + "' (" + names + ")");
   }
   return Status::Ok();
 }
@@ -150,7 +148,7 @@ SimOptions DrawSwarmOptions(uint64_t seed, const std::string& buggify) {
   o.workload = WorkloadName(AllWorkloads()[p.Below(AllWorkloads().size())]);
   o.buggify = buggify == "none" ? "" : buggify;
   // The schedule switch breaks only what schedules do: give its runs some.
-  if (o.buggify == "fire_twice") o.schedules = 3;
+  if (o.buggify == "fire_twice" || o.buggify == "only_home_fires") o.schedules = 3;
   // Replica groups of three (the core's default) in three seeds of four; one voter in the
   // rest, so the single-replica path (a wipe loses the group) stays covered.
   o.replication = p.Chance(1, 4) ? 1 : 3;
@@ -171,12 +169,10 @@ std::string Usage() {
          "  --replication  voters per replica group, 1..7 (default 3; the swarm draws 1 or 3)\n"
          "  --swarm-replication R  the swarm uses R for every seed instead of drawing it\n"
          "  --schedules N  the clients add N schedules (--every 5s..20s) checked to fire once per slot\n"
-         "  --buggify    ack_before_durable, grant_running_task, forget_lost_on_recover,\n"
-         "               regrant_without_lease_wait, ack_before_quorum, accept_stale_finish,\n"
-         "               fire_twice (with --schedules), start_before_commit, overfill_slots,\n"
-         "               grant_during_transfer, ignore_dead_watchdog\n"
-         "               (faults in the core), hidden_partition (the simulator cuts node 0 off\n"
-         "               at t=100..130 s and hides it from the membership checker)\n"
+         "  --buggify    a deliberate fault in the core (base/buggify.h; docs/simulation.md\n"
+         "               lists them and the promise each breaks), or hidden_partition (the\n"
+         "               simulator cuts node 0 off at t=100..130 s and hides it from the\n"
+         "               membership checker)\n"
          "  --swarm K    run K seeds from --seed on, drawing nodes, duration, faults and\n"
          "               workload per seed; prints a summary\n"
          "  --seeds-file run each line: a seed (drawn as the swarm does) or replay flags,\n"

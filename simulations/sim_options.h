@@ -36,14 +36,11 @@ Result<uint32_t> ParseFaults(const std::string& list);
 // "none", or the comma list in a fixed order.
 std::string FaultsName(uint32_t faults);
 
-// The core's switches (base/buggify.h), and one of the simulator's own: hidden_partition
-// cuts node 0 off from t=100 s to t=130 s without telling the fault record, so that gossip
-// declares a node dead that the record says is healthy (the no-false-death checker fires).
-inline constexpr const char* kBuggifyNames[] = {
-    "ack_before_durable",         "grant_running_task", "forget_lost_on_recover",
-    "regrant_without_lease_wait", "ack_before_quorum",  "accept_stale_finish", "fire_twice",
-    "hidden_partition", "start_before_commit", "overfill_slots", "grant_during_transfer",
-    "ignore_dead_watchdog"};
+// --buggify takes a core switch (kBuggifySwitchNames in base/buggify.h) or the simulator's
+// own hidden_partition, which cuts node 0 off from t=100 s to t=130 s without telling the
+// fault record, so that gossip declares a node dead that the record says is healthy (the
+// no-false-death checker fires).
+inline constexpr const char* kSimBuggify = "hidden_partition";
 
 struct SimOptions {
   uint64_t seed = 1;

@@ -121,9 +121,23 @@ PlannedRequest Workload::Submit(int node, std::vector<TaskSpec> specs) {
   return r;
 }
 
+const std::string* Workload::PickAnyKnown(const ClientMemory& memory) {
+  size_t n = 0;
+  for (const auto& [node, ids] : memory.ids) n += ids.size();
+  if (n == 0) return nullptr;
+  size_t i = prng_->Below(n);
+  for (const auto& [node, ids] : memory.ids) {
+    if (i < ids.size()) return &ids[i];
+    i -= ids.size();
+  }
+  return nullptr;
+}
+
 PlannedRequest Workload::Single(int node, ClientMemory& memory) {
   TaskSpec s = BaseSpec(node, memory, QuickCommand());
-  if (const std::string* up = PickKnown(node, memory); up != nullptr && prng_->Chance(1, 4)) {
+  // Any id this client was given: one another node gave lives in another group, so `after`
+  // crosses groups (Upstream entries) about as often as it stays within one.
+  if (const std::string* up = PickAnyKnown(memory); up != nullptr && prng_->Chance(1, 4)) {
     s.after.push_back(*up);
   }
   return Submit(node, {std::move(s)});

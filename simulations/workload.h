@@ -101,6 +101,7 @@ class Workload {
   PlannedRequest Garbage(int node);
   PlannedRequest AddSchedule(int node, ClientMemory& memory);
   const std::string* PickKnown(int node, const ClientMemory& memory);
+  const std::string* PickAnyKnown(const ClientMemory& memory);
 
   WorkloadKind kind_;
   std::vector<NodeShape> nodes_;

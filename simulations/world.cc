@@ -21,17 +21,7 @@ std::map<std::string, std::pair<uint64_t, TableImage>> ImagesOfNode(const SimNod
 void SetBuggify(const std::string& name) {
   BuggifySwitches& b = Buggify();
   b = BuggifySwitches{};
-  b.ack_before_durable = name == "ack_before_durable";
-  b.grant_running_task = name == "grant_running_task";
-  b.forget_lost_on_recover = name == "forget_lost_on_recover";
-  b.regrant_without_lease_wait = name == "regrant_without_lease_wait";
-  b.ack_before_quorum = name == "ack_before_quorum";
-  b.accept_stale_finish = name == "accept_stale_finish";
-  b.fire_twice = name == "fire_twice";
-  b.start_before_commit = name == "start_before_commit";
-  b.overfill_slots = name == "overfill_slots";
-  b.grant_during_transfer = name == "grant_during_transfer";
-  b.ignore_dead_watchdog = name == "ignore_dead_watchdog";
+  for (const auto& s : kBuggifySwitchNames) b.*s.on = name == s.name;
 }
 
 }  // namespace
@@ -51,7 +41,7 @@ World::World(const SimOptions& options, spdlog::level::level_enum log_level, boo
   for (const auto& c : drawn_.clients) addresses_[c.name] = c.endpoint;
   network_ = std::make_unique<SimNetwork>(drawn_.network, &prng_, &events_, &trace_);
   network_->set_fault_record(&record_);
-  if (options_.buggify == "hidden_partition") {
+  if (options_.buggify == kSimBuggify) {
     network_->HideCut(0, SimTime::Zero() + Duration::Seconds(100), SimTime::Zero() + Duration::Seconds(130));
   }
 
@@ -111,6 +101,7 @@ void World::OnCommitted(SimTime now, int node, const std::string& group,
   }
   // Every applied Grant may be the one a process starts under, replay or not.
   safety_->NoteGrants(entries);
+  safety_->NoteApplied(now, node, group, entries);
   // A replay re-applies what was checked in an earlier life, and what arrives before it
   // is over is applied unchecked too: OnRecovered checks the result, allowing the
   // restarts among them.

@@ -507,6 +507,35 @@ TEST(TaskTable, ForeignUpstreamWaitsForItsCommittedOutcome) {
   EXPECT_TRUE(reloaded.ForeignWaits().empty());
 }
 
+// A restarted task learns its upstreams' outcomes in other groups again, as it would judge
+// those of its own group by their state now: the success that released its first run
+// says nothing about an upstream restarted (and perhaps cancelled) since.
+TEST(TaskTable, ARestartedTaskWaitsAgainForItsForeignUpstream) {
+  TaskTable table;
+  uint64_t index = 0;
+  auto apply = [&](EntryType type, std::string payload) {
+    Entry e;
+    e.index = ++index;
+    e.term = 1;
+    e.type = type;
+    e.payload = std::move(payload);
+    return table.Apply(e);
+  };
+  ASSERT_TRUE(apply(EntryType::kSubmit, EncodePayload(SubmitEntry{"g1-1", 1, Spec({"true"}, "", {"g2-5"}), 1000})).accepted);
+  ASSERT_TRUE(apply(EntryType::kUpstream, EncodePayload(UpstreamEntry{"g2-5", true, TaskState::kSucceeded, 2000})).accepted);
+  ASSERT_TRUE(apply(EntryType::kGrant, EncodePayload(GrantEntry{"g1-1", 1, "n1", "", 2001})).accepted);
+  FinishEntry done{"g1-1", 1, Outcome::kSucceeded, 0, 0, 2002, "exit 0", "", ""};
+  ASSERT_TRUE(apply(EntryType::kFinish, EncodePayload(done)).accepted);
+
+  ASSERT_TRUE(apply(EntryType::kRestart, EncodePayload(RestartEntry{"g1-1", 3000})).accepted);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kPending);
+  EXPECT_EQ(table.ForeignWaits(), std::vector<std::string>{"g2-5"});
+  // The upstream was cancelled meanwhile: the new run is blocked, not released.
+  ASSERT_TRUE(apply(EntryType::kUpstream, EncodePayload(UpstreamEntry{"g2-5", true, TaskState::kCancelled, 2500})).accepted);
+  EXPECT_EQ(table.Find("g1-1")->state, TaskState::kBlocked);
+  EXPECT_EQ(table.Find("g1-1")->blocked_by, "g2-5");
+}
+
 // Two cores wired together (messages held on a wire until delivered), for what only a
 // group of more than one voter shows.
 struct TwoCores {

@@ -2,6 +2,7 @@
 // views the caller's lease logic reads.
 #include <algorithm>
 
+#include "base/buggify.h"
 #include "node/raft/raft_group.h"
 
 namespace magpie {
@@ -40,6 +41,9 @@ RaftReady RaftGroup::TakeReady() {
     // Term and vote are promises to peers (§3.8): synced before any message leaves.
     rd.sync = rd.sync || hard_state_dirty_;
   }
+  // The deliberate bug: a member that does not lead answers appends and votes with the
+  // write still in the page cache; a crash takes back what the leader or candidate counted.
+  if (MAGPIE_BUGGIFY_ON(raft_ack_before_durable) && role_ != RaftRole::kLeader) rd.sync = false;
   // A leader whose term or vote is being written sends nothing early: term and vote are
   // promises, durable before any message carries them.
   const bool may_send_early = role_ == RaftRole::kLeader && !hard_state_dirty_;

@@ -2,6 +2,7 @@
 // matching and conflict resolution, and the leader's commit rule (§3.6.2, Figure 3.7).
 #include <algorithm>
 
+#include "base/buggify.h"
 #include "node/raft/raft_group.h"
 
 namespace magpie {
@@ -228,7 +229,8 @@ bool RaftGroup::MaybeCommit() {
   const uint64_t c = QuorumValue(std::move(matches), members_.Quorum());
   // Figure 3.7: an entry of an earlier term is never committed by counting replicas, only
   // by committing an entry of the current term after it.
-  if (c <= log_.committed() || log_.Term(c) != term_) return false;
+  // (The deliberate bug counts replicas for any term.)
+  if (c <= log_.committed() || (log_.Term(c) != term_ && !MAGPIE_BUGGIFY_ON(raft_commit_old_term))) return false;
   const uint64_t old = log_.committed();
   for (uint64_t i = std::max(old + 1, term_start_index_); i <= c; ++i) {
     uncommitted_bytes_ -= std::min(uncommitted_bytes_, log_.At(i).payload.size());
