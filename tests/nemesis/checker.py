@@ -3,9 +3,10 @@
 
 Input (all in the run's --out directory): `history.jsonl` (client and nemesis operations),
 `observations.jsonl` (task states read during the run), `hb/` (the tasks' heartbeats) and
-`final.json` (every node's `list --json` after the heal, `status` of acknowledged tasks no
-list showed, `history --json` of every task). `check()` is pure, so checker_test.py feeds it
-synthetic runs.
+`final.json`, read after the heal and the quiet period: `records`, each task's record and
+committed history (GET /api/v1/tasks/{id}/history) asked of its group's leader, and `lists`,
+every node's own list of the tasks it holds replicas of. `check()` is pure, so
+checker_test.py feeds it synthetic runs.
 
 Violations, each a list of findings:
   lost                  an acknowledged submit whose id no node knows at the end, or that
@@ -16,9 +17,13 @@ Violations, each a list of findings:
                         node) the task's record does not have
   two_outcomes          two succeeded attempts in one attempt chain, or one not last; a
                         decided end state changed without a restart (the task's committed
-                        history, or two reads); replicas that disagree on a task at the
-                        end; an acknowledged cancel not in effect
+                        history, or two reads); a node whose list contradicts the leader's
+                        record (another end, another outcome of one attempt, an attempt the
+                        leader does not have); an acknowledged cancel not in effect
   not_ended             a task not in an end state after the heal and the quiet period
+  stale_reads           a node whose list, after the quiet period, still shows a task behind
+                        its leader's record (e.g. `running` when it has ended: DESIGN §1.6,
+                        "what a node says is true")
   node_crashes          a node process that exited without being told to
 
     python3 tests/nemesis/checker.py OUT_DIR     # re-checks a saved run
@@ -30,8 +35,11 @@ import sys
 
 ENDED = {"succeeded", "failed", "cancelled", "blocked"}
 DECIDED = {"succeeded", "failed", "cancelled"}   # `blocked` is undone by an upstream's restart
+OPEN = {"running", "none", "", None}             # an attempt's outcome while it is open
+STALE_AFTER_S = 5.0   # a node's list may lag its leader's by this much
 TOLERANCE_S = 0.05
-KINDS = ["lost", "overlapping_attempts", "outlived_record", "two_outcomes", "not_ended", "node_crashes"]
+KINDS = ["lost", "overlapping_attempts", "outlived_record", "two_outcomes", "not_ended", "stale_reads",
+         "node_crashes"]
 
 
 def iso_s(iso):
@@ -91,15 +99,12 @@ def load_run(out_dir):
 # The final view of each task
 
 def final_records(final):
-    """{id: task} from the nodes' lists (the first node's view; disagreement is checked
-    apart), completed by `status` of tasks no list showed."""
-    recs = {}
-    for _, tasks in sorted(final.get("lists", {}).items()):
+    """{id: task}: the leader's record of each task; for a task whose record could not be
+    read, the first node's list (agreement with the leader is checked apart)."""
+    recs = dict(final.get("records") or {})
+    for _, tasks in sorted((final.get("lists") or {}).items()):
         for t in tasks or []:
             recs.setdefault(t["id"], t)
-    for tid, t in (final.get("status") or {}).items():
-        if t and tid not in recs:
-            recs[tid] = t
     return recs
 
 
@@ -124,8 +129,9 @@ def check_lost(submits_ok, recs):
     return out
 
 
-def check_beats(beats, recs):
-    """(overlapping attempts, beats outside their attempt's record)."""
+def check_beats(beats, recs, records_at=None):
+    """(overlapping attempts, beats outside their attempt's record). An attempt whose first
+    beat came after the records were read (records_at) is not expected in them."""
     overlap, outlived = [], []
     for tid, bs in sorted(beats.items()):
         by_att = {}
@@ -145,6 +151,8 @@ def check_beats(beats, recs):
         atts = {a["number"]: a for a in rec.get("attempts", [])}
         for a in nums:
             ra = atts.get(a)
+            if ra is None and records_at is not None and spans[a][0] > records_at - 1.0:
+                continue
             if ra is None:
                 outlived.append({"id": tid, "attempt": a, "why": "beats of an attempt the record does not have"})
                 continue
@@ -246,18 +254,48 @@ def check_observed_flips(observations, recs, restarted, after_of):
     return out
 
 
-def check_agreement(lists):
-    out = []
-    views = {}
-    for node, tasks in sorted((lists or {}).items()):
+def check_agreement(lists, leaders, at):
+    """Each node's list against its group leader's list, read at the same time `at` (Unix
+    seconds): (contradictions, stale views). A view that differs on what both have decided
+    contradicts the leader. A view behind the leader's (an attempt missing or still open, an
+    end not applied) on a task the leader had ended STALE_AFTER_S before is stale: a follower
+    that is up to date is milliseconds behind."""
+    contra, stale = [], []
+    lists = lists or {}
+    ref = {}
+    for g, node in (leaders or {}).items():
+        for t in lists.get(node) or []:
+            if t["id"].split("-")[0] == g:
+                ref[t["id"]] = t
+    for node, tasks in sorted(lists.items()):
         for t in tasks or []:
-            views.setdefault(t["id"], {})[node] = fingerprint(t)
-    for tid, by_node in sorted(views.items()):
-        if len(set(by_node.values())) > 1:
-            states = {n: f[0] for n, f in by_node.items()}
-            out.append({"id": tid, "why": "replicas disagree at the end", "states": states,
-                        "attempts": {n: f[1] for n, f in by_node.items()}})
-    return out
+            rec = ref.get(t["id"])
+            if rec is None or rec is t or fingerprint(t) == fingerprint(rec):
+                continue
+            mine = {a["number"]: a["outcome"] for a in t.get("attempts", [])}
+            theirs = {a["number"]: a["outcome"] for a in rec.get("attempts", [])}
+            why = None
+            for n in sorted(mine):
+                if n not in theirs:
+                    why = f"{node} lists attempt {n}, which the leader does not have"
+                elif mine[n] not in OPEN and theirs[n] not in OPEN and mine[n] != theirs[n]:
+                    why = f"{node} says attempt {n} {mine[n]}, the leader {theirs[n]}"
+                if why:
+                    break
+            if why is None and set(mine) == set(theirs) and t["state"] in DECIDED and \
+                    rec["state"] in DECIDED and t["state"] != rec["state"]:
+                why = f"{node} says {t['state']}, the leader {rec['state']}"
+            item = {"id": t["id"], "node": node, "state": t["state"], "leader_state": rec["state"],
+                    "attempts": sorted(mine.items()), "leader_attempts": sorted(theirs.items())}
+            if why:
+                contra.append(dict(item, why=why))
+                continue
+            done = iso_s(rec.get("finished_at"))
+            if rec["state"] in ENDED and done is not None and at is not None and done < at - STALE_AFTER_S:
+                stale.append(dict(item, why=f"{node} lists it {t['state']} with {len(mine)} attempts, "
+                                            f"{at - done:.0f} s after its leader ended it "
+                                            f"{rec['state']} with {len(theirs)}"))
+    return contra, stale
 
 
 def check_cancels(ops, recs, restarted_after):
@@ -316,10 +354,12 @@ def check(history, observations, beats, final):
 
     v = {k: [] for k in KINDS}
     v["lost"] = check_lost(submits_ok, recs)
-    v["overlapping_attempts"], v["outlived_record"] = check_beats(beats, recs)
-    v["two_outcomes"] = (check_record_outcomes(recs) + check_history_flips(final.get("history")) +
+    v["overlapping_attempts"], v["outlived_record"] = check_beats(beats, recs, final.get("records_at"))
+    contra, v["stale_reads"] = check_agreement(final.get("lists"), final.get("leaders"), final.get("views_at"))
+    histories = {tid: r.get("events") for tid, r in (final.get("records") or {}).items()}
+    v["two_outcomes"] = (check_record_outcomes(recs) + check_history_flips(histories) +
                          check_observed_flips(observations, recs, restarted, after_of) +
-                         check_agreement(final.get("lists")) + check_cancels(ops, recs, restarted_after))
+                         contra + check_cancels(ops, recs, restarted_after))
     # Known tasks: acknowledged, and those an unknown or refused submit made all the same.
     submitted_names = {o.get("name") for o in ops if o["f"] == "submit"}
     known = {tid for tid in acked if tid in recs} | {t["id"] for t in recs.values() if t.get("name") in submitted_names}
@@ -354,7 +394,7 @@ def check(history, observations, beats, final):
         "tasks_with_beats": len(beats),
         "unknown_submits_that_took_effect": sum(1 for n in info_names if n in by_name),
         "refused_submits_that_took_effect": sorted(n for n in failed_names if n in by_name),
-        "histories_checked": len(final.get("history") or {}),
+        "records_from_leaders": len(final.get("records") or {}),
         "quiet_s": final.get("quiet_s"),
     }
     return {"violations": v, "counts": {k: len(v[k]) for k in KINDS}, "stats": stats}

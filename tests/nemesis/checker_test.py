@@ -27,7 +27,10 @@ def attempt(n, node, start, end, outcome, restarted_from=None):
 
 
 def task(tid, name, state, attempts, **kw):
-    return dict({"id": tid, "name": name, "state": state, "attempts": attempts, "cache_hit": False}, **kw)
+    ends = [a["ended_at"] for a in attempts if a["ended_at"]]
+    finished = max(ends) if ends and state in checker.ENDED else None
+    return dict({"id": tid, "name": name, "state": state, "attempts": attempts, "cache_hit": False,
+                 "finished_at": finished}, **kw)
 
 
 def beats(tid, att, node, start, end, step=0.2):
@@ -68,7 +71,23 @@ class Run:
                      self.entry(3, "restart", "ready"), self.entry(4, "grant", "assigned", 2),
                      self.entry(5, "finish", "succeeded", 2)],
         }
+        self.records = {t["id"]: copy.deepcopy(t) for t in self.tasks}
         self.lists = {"n1": copy.deepcopy(self.tasks), "n2": copy.deepcopy(self.tasks)}
+
+    def views(self, tid):
+        """The leader's record of tid and every node's listed copy."""
+        out = [self.records[tid]] if tid in self.records else []
+        return out + [t for v in self.lists.values() for t in v if t["id"] == tid]
+
+    def add_task(self, t):
+        self.records[t["id"]] = copy.deepcopy(t)
+        for v in self.lists.values():
+            v.append(copy.deepcopy(t))
+
+    def drop_task(self, tid):
+        self.records.pop(tid, None)
+        for k in self.lists:
+            self.lists[k] = [t for t in self.lists[k] if t["id"] != tid]
 
     def op(self, f, typ, **kw):
         w = f"w{len(self.history) % 3}"
@@ -80,7 +99,10 @@ class Run:
         return {"index": i, "kind": kind, "state_after": state, "attempt": att, "accepted": accepted}
 
     def final(self):
-        return {"lists": self.lists, "status": {}, "history": self.histories}
+        records = {tid: dict(t, events=self.histories.get(tid, [])) for tid, t in self.records.items()}
+        # n1 leads both groups; the lists were read 100 s in, the records just after.
+        return {"lists": self.lists, "records": records, "leaders": {"g1": "n1", "g2": "n1", "g3": "n1", "g9": "n1"},
+                "views_at": T0 + 100, "records_at": T0 + 101}
 
     def check(self):
         return checker.check(self.history, self.observations, self.beats, self.final())
@@ -99,8 +121,7 @@ class CheckerTest(unittest.TestCase):
 
     def test_lost_acknowledged_task(self):
         run = Run()
-        for v in run.lists.values():
-            del v[0]
+        run.drop_task("g1-1")
         self.only(run.check(), "lost")
 
     def test_id_naming_another_task_is_lost(self):
@@ -144,8 +165,8 @@ class CheckerTest(unittest.TestCase):
 
     def test_two_succeeded_attempts_in_one_chain(self):
         run = Run()
-        for v in run.lists.values():
-            v[1]["attempts"][0]["outcome"] = "succeeded"
+        for t in run.views("g1-2"):
+            t["attempts"][0]["outcome"] = "succeeded"
         r = run.check()
         self.assertGreaterEqual(r["counts"]["two_outcomes"], 1, r["violations"])
         self.assertTrue(any("all succeeded" in x["why"] for x in r["violations"]["two_outcomes"]))
@@ -179,19 +200,57 @@ class CheckerTest(unittest.TestCase):
     def test_blocked_then_succeeded_needs_an_upstream_restart(self):
         run = Run()
         run.op("submit", "ok", name="t-5", id="g3-1", after=["t-1"])
-        t5 = task("g3-1", "t-5", "succeeded", [attempt(1, "N1", T0 + 30, T0 + 31, "succeeded")])
-        for v in run.lists.values():
-            v.append(copy.deepcopy(t5))
+        run.add_task(task("g3-1", "t-5", "succeeded", [attempt(1, "N1", T0 + 30, T0 + 31, "succeeded")]))
         run.beats["g3-1"] = beats("g3-1", 1, "N1", T0 + 30, T0 + 31)
         run.observations.append({"time": 5, "node": "n3", "tasks": {"g3-1": ["blocked", []]}})
         self.only(run.check(), "two_outcomes")
         run.op("restart", "ok", id="g1-1")   # now its upstream was restarted: allowed
         self.assertEqual(sum(run.check()["counts"].values()), 0)
 
-    def test_replicas_disagree(self):
+    def test_node_contradicts_leader(self):
         run = Run()
         run.lists["n2"][0]["state"] = "failed"
         self.only(run.check(), "two_outcomes")
+
+    def test_node_says_another_outcome_of_an_attempt(self):
+        run = Run()
+        run.lists["n2"][1]["attempts"][0]["outcome"] = "failed"   # the leader: lost
+        self.only(run.check(), "two_outcomes")
+
+    def test_node_lists_an_attempt_the_leader_does_not_have(self):
+        run = Run()
+        run.lists["n2"][0]["attempts"].append(attempt(2, "N5", T0 + 5, None, "running"))
+        self.only(run.check(), "two_outcomes")
+
+    def test_stale_list(self):
+        run = Run()
+        t = run.lists["n2"][1]            # n2 still shows attempt 2 of g1-2 running
+        t["state"] = "running"
+        t["attempts"][1]["outcome"] = "running"
+        t["attempts"][1]["ended_at"] = None
+        r = run.check()
+        self.only(r, "stale_reads")
+        self.assertEqual(r["violations"]["stale_reads"][0]["node"], "n2")
+
+    def test_list_lagging_a_recent_end_is_not_stale(self):
+        run = Run()
+        t = run.lists["n2"][1]
+        t["state"] = "running"
+        t["attempts"][1]["outcome"] = "running"
+        run.lists["n1"][1]["finished_at"] = iso(T0 + 100 - checker.STALE_AFTER_S / 2)
+        self.assertEqual(sum(run.check()["counts"].values()), 0)
+
+    def test_attempt_begun_after_the_records_were_read(self):
+        run = Run()
+        run.beats["g1-1"] += beats("g1-1", 2, "N5", T0 + 101.5, T0 + 102)
+        self.assertEqual(sum(run.check()["counts"].values()), 0)
+
+    def test_list_behind_by_an_attempt_is_stale(self):
+        run = Run()
+        t = run.lists["n2"][1]
+        t["state"] = "ready"
+        del t["attempts"][1]
+        self.only(run.check(), "stale_reads")
 
     def test_acknowledged_cancel_not_in_effect(self):
         run = Run()
@@ -200,23 +259,22 @@ class CheckerTest(unittest.TestCase):
 
     def test_failed_with_a_succeeded_attempt(self):
         run = Run()
-        for v in run.lists.values():
-            v[0]["state"] = "failed"
+        for t in run.views("g1-1"):
+            t["state"] = "failed"
         self.only(run.check(), "two_outcomes")
 
     def test_not_ended(self):
         run = Run()
-        for v in run.lists.values():
-            v[1]["state"] = "running"
-            v[1]["attempts"][1]["outcome"] = "none"
-            v[1]["attempts"][1]["ended_at"] = None
+        for t in run.views("g1-2"):
+            t["state"] = "running"
+            t["attempts"][1]["outcome"] = "none"
+            t["attempts"][1]["ended_at"] = None
         self.only(run.check(), "not_ended")
 
     def test_unknown_submit_that_took_effect_must_end(self):
         run = Run()
         run.op("submit", "info", name="t-9", after=[])
-        for v in run.lists.values():
-            v.append(task("g9-1", "t-9", "ready", []))
+        run.add_task(task("g9-1", "t-9", "ready", []))
         self.only(run.check(), "not_ended")
 
     def test_node_crash(self):

@@ -25,6 +25,7 @@ import e2e  # noqa: E402  (BIN, TOKEN, processes_with, and its kill-at-exit list
 PREFIX = "mgn-"
 SUBNET = "10.214.0"
 PORT = 7400
+HTTP_PORT = 8400         # the HTTP API, read by fetch.py at the end of a run
 SLOTS = 3
 REPLICATION = 3
 DISK_MB = 128            # each node's tmpfs
@@ -122,6 +123,7 @@ class Node:
         self.ns = f"{PREFIX}{os.getpid()}-{self.name}"
         self.ip = f"{SUBNET}.{10 + index}"
         self.addr = f"{self.ip}:{PORT}"
+        self.http = f"{self.ip}:{HTTP_PORT}"
         self.disk = os.path.join(root, self.name)        # the tmpfs mount point
         self.data = os.path.join(self.disk, "data")
         self.ballast = os.path.join(self.disk, "ballast")
@@ -134,11 +136,15 @@ class Node:
         self.expected_exit = True   # set False while the node should be running
 
     def command(self):
+        # The first start of the first node makes the cluster; every other start joins
+        # through all the other nodes, any one of which may be down. (A node restarted
+        # without --join starts a cluster of its own, and the others call it left.)
+        join = [] if self.index == 1 and self.starts == 0 else self.join
         cmd = netns_exec(self.ns) + [
             os.path.join(e2e.BIN, "magpie-node"), "--data-dir", self.data, "--listen", self.addr,
             "--slots", str(SLOTS), "--replication", str(REPLICATION),
-            "--min-free-disk-mb", str(MIN_FREE_DISK_MB)]
-        for j in self.join:
+            "--min-free-disk-mb", str(MIN_FREE_DISK_MB), "--http", self.http]
+        for j in join:
             cmd += ["--join", j]
         return cmd
 
@@ -188,13 +194,13 @@ class Cluster:
         self.env = dict(os.environ, MAGPIE_HOME=self.home)
         self.env.pop("MAGPIE_NODE", None)
         self.env.pop("MAGPIE_CLUSTER_KEY_FILE", None)
-        first = f"{SUBNET}.11:{PORT}"
         self.nodes = []
         for i in range(1, nodes_n + 1):
-            join = [] if i == 1 else [first]
-            self.nodes.append(Node(i, root, out_dir, join, self.env))
+            others = [f"{SUBNET}.{10 + j}:{PORT}" for j in range(1, nodes_n + 1) if j != i]
+            self.nodes.append(Node(i, root, out_dir, others, self.env))
         self.made_ns = []
         self.mounts = []
+        self._token = None
 
     # -- network ---------------------------------------------------------------------------
 
@@ -287,6 +293,31 @@ class Cluster:
             return None
         try:
             return json.loads(out)
+        except ValueError:
+            return None
+
+    def token(self):
+        """The HTTP API's bearer token, derived from the cluster key (`magpie token`)."""
+        if self._token is None:
+            r = subprocess.run([os.path.join(e2e.BIN, "magpie"), "token"], capture_output=True, text=True,
+                               timeout=20, stdin=subprocess.DEVNULL, env=self.env)
+            self._token = r.stdout.strip() if r.returncode == 0 else None
+        return self._token
+
+    def fetch(self, request, timeout=300):
+        """fetch.py's answer to `request` (a dict), run in the switch namespace; None if it
+        failed."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        req = dict(request, nodes={n.name: n.http for n in self.nodes}, token=self.token())
+        try:
+            r = subprocess.run(netns_exec(self.sw) + [sys.executable, os.path.join(here, "fetch.py")],
+                               input=json.dumps(req), capture_output=True, text=True, timeout=timeout, env=self.env)
+        except subprocess.TimeoutExpired:
+            return None
+        if r.returncode != 0:
+            return None
+        try:
+            return json.loads(r.stdout)
         except ValueError:
             return None
 

@@ -11,10 +11,8 @@ Exit 0: no violation; 1: violations (see OUT/report.txt); 2: the harness could n
 docs/nemesis.md says what each part does.
 """
 import argparse
-import concurrent.futures
 import json
 import os
-import random
 import re
 import shutil
 import sys
@@ -29,7 +27,6 @@ import nemesis  # noqa: E402
 
 NODES = 5
 FORM_BOUND_S = 60.0
-HISTORY_WORKERS = 4
 
 
 def log(msg):
@@ -60,79 +57,67 @@ def wait_groups(c, bound_s):
     return None
 
 
-def all_views(c):
-    return {n.name: c.json(n, "list", timeout=30) for n in c.nodes}
+def leaders_of(groups):
+    """{group id: node name}: the node that leads and serves each group (by /api/v1/groups;
+    the highest term wins if two say so)."""
+    best = {}
+    for node, g in (groups or {}).items():
+        for x in (g or {}).get("groups", []):
+            if x.get("role") == "leader" and x.get("serving"):
+                if x["id"] not in best or x["term"] > best[x["id"]][1]:
+                    best[x["id"]] = (node, x["term"])
+    return {k: v[0] for k, v in best.items()}
+
+
+def leader_view(views):
+    """(leaders, {id: task as its group's leader lists it})."""
+    leaders = leaders_of(views.get("groups"))
+    out = {}
+    for g, node in leaders.items():
+        for t in (views.get("lists") or {}).get(node) or []:
+            if t["id"].split("-")[0] == g:
+                out[t["id"]] = t
+    return leaders, out
 
 
 def settle(c, names, acked, bound_s):
-    """Polls every node's list until every task of this run is listed, ended, and the same on
-    every replica that lists it. Returns (seconds or None, the last views)."""
+    """Polls every node until each group has a serving leader and, as the leaders list them,
+    every acknowledged task is there and every task of this run has ended. Returns (seconds
+    or None, the last views)."""
     t0 = time.time()
-    views = {}
     while True:
-        views = all_views(c)
-        recs, fps = {}, {}
-        for node, tasks in views.items():
-            for t in tasks or []:
-                if t.get("name") in names:
-                    recs[t["id"]] = t
-                    fps.setdefault(t["id"], set()).add(checker.fingerprint(t))
-        ok = (all(v is not None for v in views.values()) and all(i in recs for i in acked) and
-              all(t["state"] in checker.ENDED for t in recs.values()) and all(len(s) == 1 for s in fps.values()))
-        if ok:
-            return time.time() - t0, views
+        at = time.time()
+        v = c.fetch({"what": "views"}, timeout=60) or {"groups": {}, "lists": {}}
+        v["at"] = at
+        groups = {x["id"] for g in v["groups"].values() if g for x in g.get("groups", [])}
+        leaders, lv = leader_view(v)
+        ours = {i: t for i, t in lv.items() if t.get("name") in names}
+        missing = [i for i in acked if i not in lv]
+        open_ = {i: t["state"] for i, t in ours.items() if t["state"] not in checker.ENDED}
+        if groups and groups <= set(leaders) and not missing and not open_:
+            return time.time() - t0, v
         if time.time() - t0 > bound_s:
             states = {}
-            for t in recs.values():
-                states[t["state"]] = states.get(t["state"], 0) + 1
-            log(f"quiet period: not settled within {bound_s:.0f} s; states {states}; "
-                f"{len([i for i in acked if i not in recs])} acknowledged ids unlisted; "
-                f"{sum(1 for s in fps.values() if len(s) > 1)} tasks the replicas disagree on")
-            return None, views
+            for st in open_.values():
+                states[st] = states.get(st, 0) + 1
+            log(f"quiet period: not settled within {bound_s:.0f} s: groups without a leader "
+                f"{sorted(groups - set(leaders))}; {len(missing)} acknowledged ids not listed by a leader; "
+                f"not ended {states}")
+            return None, v
         time.sleep(1.0)
 
 
-def collect_final(c, views, workload, names, bound_s):
-    """final.json: the lists, `status` of acknowledged ids no list shows, and the committed
-    history of every task of this run."""
-    recs = {}
-    for tasks in views.values():
-        for t in tasks or []:
-            if t.get("name") in names:
-                recs[t["id"]] = t
-    acked = [i for i, _ in workload.acked]
-    rng = random.Random(0)
-    status = {}
-    for tid in acked:
-        if tid not in recs:
-            # Asked of three nodes: one that does not answer must not make a task look lost.
-            for n in rng.sample(c.nodes, 3):
-                t = c.json(n, "status", tid)
-                if t is not None:
-                    status[tid] = t
-                    recs[tid] = t
-                    break
-            else:
-                status[tid] = None
-    deadline = time.time() + bound_s
-    histories = {}
-
-    def one(tid):
-        if time.time() > deadline:
-            return tid, None
-        for n in random.Random(tid).sample(c.nodes, 2):
-            h = c.json(n, "history", tid)
-            if h is not None:
-                return tid, h
-        return tid, None
-
-    with concurrent.futures.ThreadPoolExecutor(HISTORY_WORKERS) as ex:
-        for tid, h in ex.map(one, sorted(recs)):
-            if h is not None:
-                histories[tid] = h
-    return {"lists": {k: [t for t in (v or []) if t.get("name") in names] if v is not None else None
-                      for k, v in views.items()},
-            "status": status, "history": histories}
+def collect_final(c, views, workload, names):
+    """final.json: every node's groups and list (this run's tasks), the group leaders, and
+    the record and committed history of every task of this run, from its group's leader."""
+    leaders, _ = leader_view(views)
+    lists = {k: ([t for t in v if t.get("name") in names] if v is not None else None)
+             for k, v in (views.get("lists") or {}).items()}
+    ids = {i for i, _ in workload.acked} | {t["id"] for v in lists.values() if v for t in v}
+    records_at = time.time()
+    got = c.fetch({"what": "records", "ids": sorted(ids), "leaders": leaders}) or {}
+    return {"lists": lists, "groups": views.get("groups"), "leaders": leaders, "views_at": views.get("at"),
+            "records": got.get("records", {}), "asked": got.get("asked", {}), "records_at": records_at}
 
 
 def write_report(out, report, line, seed, duration, faults):
@@ -221,7 +206,7 @@ def main():
         acked = [i for i, _ in work.acked]
         quiet_s, views = settle(c, names, acked, args.quiet)
         log(f"settled in {quiet_s:.1f} s after the heal" if quiet_s is not None else "not settled")
-        final = collect_final(c, views, work, names, 120.0)
+        final = collect_final(c, views, work, names)
         final["quiet_s"] = None if quiet_s is None else round(time.time() - t_heal, 1)
         nem._watch_crashes()
         hist.close()
