@@ -46,6 +46,15 @@ else
   echo "== acceptance tests skipped: $acceptance not found"
 fi
 
+echo "== nemesis: five real nodes in network namespaces under a seeded fault schedule, about 2 minutes (docs/nemesis.md)"
+# A new seed each run (it is printed; scripts/nemesis --seed N --duration 100 replays the
+# schedule). stale_reads is a diagnosed magpie violation not yet fixed (docs/nemesis.md,
+# "Findings"): it is still counted and printed but does not fail this run; drop
+# --known once it is fixed.
+MAGPIE_BIN_DIR="$bin" scripts/nemesis --seed "${MAGPIE_NEMESIS_SEED:-$(( $(date +%s) % 1000000 ))}" \
+  --duration 100 --out build/nemesis --known stale_reads
+record nemesis $?
+
 echo "== fuzzing every decoder of untrusted bytes, each target for a bounded time (scripts/fuzz.sh)"
 scripts/fuzz.sh "${MAGPIE_FUZZ_SECONDS:-15}"
 record fuzz $?

@@ -26,7 +26,11 @@ Violations, each a list of findings:
                         "what a node says is true")
   node_crashes          a node process that exited without being told to
 
-    python3 tests/nemesis/checker.py OUT_DIR     # re-checks a saved run
+    python3 tests/nemesis/checker.py OUT_DIR [KNOWN_KIND...]    # re-checks a saved run
+
+A kind named as known (run.py --known) is still counted and reported, but does not make the
+exit status non-zero: for a violation of magpie's that is diagnosed and not yet fixed, so
+that a CI run still fails on every other kind.
 """
 import datetime
 import json
@@ -127,6 +131,22 @@ def check_lost(submits_ok, recs):
             out.append({"id": tid, "name": op.get("name"), "op": op.get("index"),
                         "why": f"the id names another task ({t.get('name')!r})"})
     return out
+
+
+def min_gap(beats):
+    """The smallest time from one attempt's last beat to the next attempt's first, over all
+    tasks with more than one attempt that beat (None if none): how close the handovers came."""
+    best = None
+    for bs in beats.values():
+        spans = {}
+        for att, t, _, _ in bs:
+            lo, hi = spans.get(att, (t, t))
+            spans[att] = (min(lo, t), max(hi, t))
+        nums = sorted(spans)
+        for a, b in zip(nums, nums[1:]):
+            gap = spans[b][0] - spans[a][1]
+            best = gap if best is None else min(best, gap)
+    return None if best is None else round(best, 3)
 
 
 def check_beats(beats, recs, records_at=None):
@@ -333,7 +353,17 @@ def pair_ops(history):
     return done
 
 
-def check(history, observations, beats, final):
+def lost_reasons(attempts):
+    out = {}
+    for a in attempts:
+        if a.get("outcome") == "lost":
+            why = " ".join(w for w in (a.get("reason") or "?").split() if not any(ch.isdigit() for ch in w))
+            out[why] = out.get(why, 0) + 1
+    return out
+
+
+def check(history, observations, beats, final, known=()):
+    known_kinds = set(known)
     ops = pair_ops(history)
     recs = final_records(final)
     by_name = {t.get("name"): t for t in recs.values()}
@@ -362,16 +392,16 @@ def check(history, observations, beats, final):
                          contra + check_cancels(ops, recs, restarted_after))
     # Known tasks: acknowledged, and those an unknown or refused submit made all the same.
     submitted_names = {o.get("name") for o in ops if o["f"] == "submit"}
-    known = {tid for tid in acked if tid in recs} | {t["id"] for t in recs.values() if t.get("name") in submitted_names}
+    tasks = {tid for tid in acked if tid in recs} | {t["id"] for t in recs.values() if t.get("name") in submitted_names}
     v["not_ended"] = [{"id": tid, "state": recs[tid]["state"], "why": "not ended after the quiet period"}
-                      for tid in sorted(known) if recs[tid]["state"] not in ENDED]
+                      for tid in sorted(tasks) if recs[tid]["state"] not in ENDED]
     v["node_crashes"] = [{"node": r.get("node"), "exit": r.get("exit"), "why": "exited on its own"}
                          for r in history if r.get("process") == "nemesis" and r.get("f") == "crash"]
 
-    counts = {}
+    by_kind = {}
     for o in ops:
-        counts.setdefault(o["f"], {}).setdefault(o["type"], 0)
-        counts[o["f"]][o["type"]] += 1
+        by_kind.setdefault(o["f"], {}).setdefault(o["type"], 0)
+        by_kind[o["f"]][o["type"]] += 1
     faults = {}
     for r in history:
         if r.get("process") == "nemesis" and r.get("type") == "ok" and r.get("f") not in ("heal-all",):
@@ -379,44 +409,49 @@ def check(history, observations, beats, final):
     failed_names = {o.get("name") for o in ops if o["f"] == "submit" and o["type"] == "fail"}
     info_names = {o.get("name") for o in ops if o["f"] == "submit" and o["type"] == "info"}
     state_counts = {}
-    for tid in known:
+    for tid in tasks:
         s = recs[tid]["state"]
         state_counts[s] = state_counts.get(s, 0) + 1
-    attempts = [a for tid in known for a in recs[tid].get("attempts", [])]
+    attempts = [a for tid in tasks for a in recs[tid].get("attempts", [])]
     stats = {
         "operations": len(ops),
-        "by_kind": counts,
+        "by_kind": by_kind,
         "faults": faults,
-        "tasks_known": len(known),
+        "tasks_known": len(tasks),
         "final_states": state_counts,
         "attempts": len(attempts),
         "attempts_lost": sum(1 for a in attempts if a["outcome"] == "lost"),
         "tasks_with_beats": len(beats),
+        "min_gap_between_attempts_s": min_gap(beats),
+        "attempts_lost_by_reason": lost_reasons(attempts),
         "unknown_submits_that_took_effect": sum(1 for n in info_names if n in by_name),
         "refused_submits_that_took_effect": sorted(n for n in failed_names if n in by_name),
         "records_from_leaders": len(final.get("records") or {}),
         "quiet_s": final.get("quiet_s"),
     }
-    return {"violations": v, "counts": {k: len(v[k]) for k in KINDS}, "stats": stats}
+    counts = {k: len(v[k]) for k in KINDS}
+    failing = {k: n for k, n in counts.items() if n and k not in known_kinds}
+    return {"violations": v, "counts": counts, "known": sorted(known_kinds), "failing": failing, "stats": stats}
 
 
 def summary_line(report, seed=None, duration=None):
     s = report["stats"]
     faults = ", ".join(f"{k} {n}" for k, n in sorted(s["faults"].items())) or "none"
-    viol = ", ".join(f"{k} {n}" for k, n in report["counts"].items())
+    viol = ", ".join(f"{k} {n}" + (" (known)" if k in report.get("known", ()) else "")
+                     for k, n in report["counts"].items())
     head = "nemesis" + (f" seed {seed}" if seed is not None else "") + (f" {duration:.0f} s" if duration else "")
     return (f"{head}: {s['operations']} operations, {s['tasks_known']} tasks, {s['attempts']} attempts; "
             f"faults: {faults}; violations: {viol}")
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: checker.py OUT_DIR", file=sys.stderr)
+    if len(sys.argv) < 2:
+        print("usage: checker.py OUT_DIR [KNOWN_KIND...]", file=sys.stderr)
         return 2
-    report = check(*load_run(sys.argv[1]))
+    report = check(*load_run(sys.argv[1]), known=sys.argv[2:])
     print(json.dumps(report["counts"]))
     print(summary_line(report))
-    return 1 if any(report["counts"].values()) else 0
+    return 1 if report["failing"] else 0
 
 
 if __name__ == "__main__":

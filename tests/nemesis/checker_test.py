@@ -282,6 +282,23 @@ class CheckerTest(unittest.TestCase):
         run.history.append({"process": "nemesis", "f": "crash", "type": "info", "node": "n2", "exit": -6})
         self.only(run.check(), "node_crashes")
 
+    def test_known_kind_is_counted_but_not_failing(self):
+        run = Run()
+        t = run.lists["n2"][1]
+        t["state"] = "running"
+        t["attempts"][1]["outcome"] = "running"
+        r = checker.check(run.history, run.observations, run.beats, run.final(), known=["stale_reads"])
+        self.assertEqual(r["counts"]["stale_reads"], 1)
+        self.assertEqual(r["failing"], {})
+        run.drop_task("g1-1")
+        r = checker.check(run.history, run.observations, run.beats, run.final(), known=["stale_reads"])
+        self.assertEqual(r["failing"], {"lost": 1})
+
+    def test_smallest_gap_between_attempts(self):
+        r = Run().check()
+        # g1-2: attempt 1 beat last near +4, attempt 2 first at +10; g2-2: near +2, then +5.
+        self.assertTrue(2.9 < r["stats"]["min_gap_between_attempts_s"] < 3.3, r["stats"])
+
     def test_load_run_round_trip(self):
         run = Run()
         run.beats["g2-1"].append((1, T0 + 5, "N2", 101))

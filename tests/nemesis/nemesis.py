@@ -5,9 +5,10 @@ same list of faults (kind, targets, start, length), whatever the cluster does. T
 itself is not replayable (real processes, real timing), but its faults are.
 
 Kinds (docs/nemesis.md):
-  kill       SIGKILL a node, restart it on the same data directory after `down_s`
-  pause      SIGSTOP a node for `length_s` (often past the 6 s lease), then SIGCONT
-  term       SIGTERM a node (graceful stop), restart it after `down_s`
+  kill       SIGKILL a node; restart it on the same data directory after `length`
+  pause      SIGSTOP a node for `length` (3-10 s, either side of the 6 s lease), then SIGCONT
+  term       SIGTERM a node (graceful stop); once it has exited and `length` has passed,
+             restart it (past 15 s without an exit it is killed, and that is recorded)
   partition  two sides (1|4 or 2|3) that drop each other's packets both ways
   bridge     two sides of two nodes and one node in the middle that both sides reach
   oneway     one node's packets to some others are dropped; theirs to it still arrive

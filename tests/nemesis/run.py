@@ -143,6 +143,9 @@ def main():
     ap.add_argument("--duration", type=float, default=120.0, help="seconds of faults and workload (default 120)")
     ap.add_argument("--out", default=None, help="where to keep history, logs and report (default nemesis-out/seed-N)")
     ap.add_argument("--quiet", type=float, default=60.0, help="bound on the quiet period after the heal (s)")
+    ap.add_argument("--known", action="append", default=[], choices=checker.KINDS,
+                    help="a violation kind that is diagnosed and not yet fixed: reported, but exit 0 "
+                         "if it is the only kind found (repeatable)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else int(time.time()) % 1000000
     out = os.path.abspath(args.out or f"nemesis-out/seed-{seed}")
@@ -191,7 +194,7 @@ def main():
         work.start()
         nem.start()
         while time.time() - t0 < args.duration:
-            time.sleep(min(5.0, max(0.1, args.duration - (time.time() - t0))))
+            time.sleep(min(15.0, max(0.1, args.duration - (time.time() - t0))))
             ops = len(hist.ops)
             log(f"{time.time() - t0:5.0f} s: {ops} history lines, {len(work.acked)} acknowledged, "
                 f"faults in force: {[f.describe() for f in list(nem.active.values())]}")
@@ -212,15 +215,18 @@ def main():
         hist.close()
         with open(os.path.join(out, "final.json"), "w") as f:
             json.dump(final, f)
-        report = checker.check(*checker.load_run(out))
+        report = checker.check(*checker.load_run(out), known=args.known)
         line = checker.summary_line(report, seed, args.duration)
         write_report(out, report, line, seed, args.duration, faults)
         print(line, flush=True)
-        bad = {k: n for k, n in report["counts"].items() if n}
-        if bad:
-            print(f"VIOLATIONS {bad}: see {out}/report.txt", flush=True)
+        if report["failing"]:
+            for k in report["failing"]:
+                for it in report["violations"][k][:5]:
+                    print(f"  {k}: {json.dumps(it)[:400]}", flush=True)
+            print(f"VIOLATIONS {report['failing']}: see {out}/report.txt", flush=True)
             return 1
-        print(f"PASS: no violation ({out})", flush=True)
+        known = {k: n for k, n in report["counts"].items() if n}
+        print(f"PASS: no violation{f' but known ones {known}' if known else ''} ({out})", flush=True)
         return 0
     except (RuntimeError, OSError) as e:
         print(f"nemesis: harness error: {e}", flush=True)
