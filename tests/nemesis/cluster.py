@@ -11,12 +11,15 @@ Each node's data directory is a small tmpfs of its own, so a full disk can be ma
 node by writing a ballast file into it. <pid> is the pid of the harness, so a leftover of a
 run that died (its pid gone) is recognised and removed by the next run.
 """
+import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -97,6 +100,16 @@ def clean_leftovers():
         if pid is not None and not _pid_alive(pid):
             sh(["umount", "-l", mnt], ok_fail=True)
             removed.append(mnt)
+    # The temporary folders (e2e.py's, holding ours) of runs that could not remove them.
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), "magpie-e2e-*", PREFIX + "*")):
+        pid = _owner_pid(os.path.basename(d))
+        if pid is not None and not _pid_alive(pid) and not _mounts_with(d):
+            shutil.rmtree(d, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(d))
+            except OSError:
+                pass
+            removed.append(d)
     return removed
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 
@@ -137,7 +138,19 @@ def write_report(out, report, line, seed, duration, faults):
                 f.write("  " + json.dumps(it) + "\n")
 
 
+class Stopped(Exception):
+    pass
+
+
+def _stop(signum, _frame):
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main():
+    # Ctrl-C, and SIGTERM from `timeout`: unwind through the cleanup. Set explicitly, since a
+    # process started in the background of a script inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=None, help="fault schedule and workload seed (default: from the time)")
     ap.add_argument("--duration", type=float, default=120.0, help="seconds of faults and workload (default 120)")
@@ -231,7 +244,12 @@ def main():
     except (RuntimeError, OSError) as e:
         print(f"nemesis: harness error: {e}", flush=True)
         return 2
+    except Stopped as e:
+        print(f"nemesis: stopped by {e}; cleaning up", flush=True)
+        return 2
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # a second Ctrl-C must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if work is not None:
             work.stopping.set()
         if nem is not None:
