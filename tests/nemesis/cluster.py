@@ -32,8 +32,9 @@ HTTP_PORT = 8400         # the HTTP API, read by fetch.py at the end of a run
 SLOTS = 3
 REPLICATION = 3
 DISK_MB = 128            # each node's tmpfs
-MIN_FREE_DISK_MB = 16    # the node turns read-only below this (--min-free-disk-mb)
-LEASE_S = 6.0            # CoreOptions::lease (docs/DESIGN.md, "Leases")
+MIN_FREE_DISK_MB = 16    # the node turns read-only below this (--min-free-disk-mb) ...
+NO_RESERVE_NODES = {4, 5}  # ... except these (0: never), so that a full disk reaches them as
+                           # a write that fails with ENOSPC, not as the reserve check
 
 
 def sh(cmd, ok_fail=False, timeout=20):
@@ -147,6 +148,11 @@ class Node:
         self.id = None
         self.starts = 0
         self.expected_exit = True   # set False while the node should be running
+        self.crashes = 0            # exits nobody asked for (nemesis.py restarts the node)
+        self.restart_at = None      # when nemesis.py starts it again after such an exit
+
+    def min_free_disk_mb(self):
+        return 0 if self.index in NO_RESERVE_NODES else MIN_FREE_DISK_MB
 
     def command(self):
         # The first start of the first node makes the cluster; every other start joins
@@ -156,7 +162,7 @@ class Node:
         cmd = netns_exec(self.ns) + [
             os.path.join(e2e.BIN, "magpie-node"), "--data-dir", self.data, "--listen", self.addr,
             "--slots", str(SLOTS), "--replication", str(REPLICATION),
-            "--min-free-disk-mb", str(MIN_FREE_DISK_MB), "--http", self.http]
+            "--min-free-disk-mb", str(self.min_free_disk_mb()), "--http", self.http]
         for j in join:
             cmd += ["--join", j]
         return cmd
@@ -173,6 +179,7 @@ class Node:
         e2e._procs.append(self.proc)
         self.starts += 1
         self.expected_exit = False
+        self.restart_at = None
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -259,22 +266,23 @@ class Cluster:
             os.makedirs(n.data, exist_ok=True)
 
     def fill_disk(self, node, leave_mb):
-        """Writes a ballast file until only leave_mb MB are free on the node's tmpfs."""
+        """Writes a ballast file until only leave_mb MB are free on the node's tmpfs (0: to
+        the last byte, so that a write meets ENOSPC). Returns the MB written."""
         st = os.statvfs(node.disk)
-        free_mb = st.f_bavail * st.f_frsize // (1024 * 1024)
-        mb = max(0, free_mb - leave_mb)
-        with open(node.ballast, "wb") as f:
-            chunk = b"\0" * (1024 * 1024)
-            try:
+        mb = max(0, st.f_bavail * st.f_frsize // (1024 * 1024) - leave_mb)
+        chunk = b"\0" * (1024 * 1024)
+        written = 0
+        try:
+            # Unbuffered: ENOSPC comes from a write here, never from a flush at close.
+            with open(node.ballast, "wb", buffering=0) as f:
                 for _ in range(mb):
                     f.write(chunk)
-                if leave_mb == 0:  # to the last byte: a write must meet ENOSPC
-                    while True:
-                        f.write(b"\0" * 4096)
-                        f.flush()
-            except OSError:
-                pass
-        return mb
+                    written += 1
+                while leave_mb == 0:
+                    f.write(b"\0" * 4096)
+        except OSError:
+            pass   # the disk is full: what was asked
+        return written
 
     def free_disk(self, node):
         try:

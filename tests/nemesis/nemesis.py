@@ -12,8 +12,9 @@ Kinds (docs/nemesis.md):
   partition  two sides (1|4 or 2|3) that drop each other's packets both ways
   bridge     two sides of two nodes and one node in the middle that both sides reach
   oneway     one node's packets to some others are dropped; theirs to it still arrive
-  disk       a node's data directory fills up: to below its --min-free-disk-mb reserve,
-             or to the last byte (a write meets ENOSPC), then is freed
+  disk       a node's data directory fills up, then is freed: to below the 16 MB
+             --min-free-disk-mb reserve of n1-n3 (the node turns read-only on its check), or
+             to the last byte on n4 and n5, which run without a reserve (a write meets ENOSPC)
 
 Rules that keep faults to what the promises cover, while still overlapping: at most two
 nodes are impaired (killed, stopped, stopping or with a full disk) at once, one node has at
@@ -24,7 +25,7 @@ import signal
 import threading
 import time
 
-from cluster import MIN_FREE_DISK_MB
+from cluster import MIN_FREE_DISK_MB, NO_RESERVE_NODES
 
 KINDS = ["kill", "pause", "term", "partition", "bridge", "oneway", "disk"]
 WEIGHTS = [3, 2, 2, 2, 1, 2, 1]
@@ -111,7 +112,8 @@ def plan(seed, duration_s, nodes_n=5):
                 node = rng.choice(free)
                 params = {"node": node}
                 if kind == "disk":
-                    params["mode"] = rng.choice(["reserve", "enospc"])
+                    # A node with a reserve meets it; one without meets ENOSPC in a write.
+                    params["mode"] = "enospc" if node in NO_RESERVE_NODES else "reserve"
                 placed = Fault(len(faults) + 1, kind, t, length, **params)
             else:
                 if any(f.kind in NET_KINDS for f in others):
@@ -191,14 +193,22 @@ class Nemesis:
                              "phase": "heal" if heal else "start", "error": repr(e)})
 
     def _watch_crashes(self):
-        """A node that exited without being told to: recorded, and started again."""
+        """A node that exited without being told to: recorded, and started again after a
+        delay that doubles with each exit (0.5 s to 8 s), so a node that cannot start does
+        not spin."""
+        now = time.time()
         for n in self.c.nodes:
-            if n.proc is not None and not n.expected_exit and n.proc.poll() is not None:
+            if n.proc is None or n.expected_exit:
+                continue
+            if n.proc.poll() is not None and n.restart_at is None:
                 code = n.proc.returncode
                 with self.lock:
-                    self.crashes.append((n.name, code, round(time.time() - self.t0, 3)))
+                    self.crashes.append((n.name, code, round(now - self.t0, 3)))
+                    n.crashes += 1
+                    n.restart_at = now + min(8.0, 0.5 * 2 ** (n.crashes - 1))
                 self.record({"process": "nemesis", "f": "crash", "type": "info", "node": n.name,
                              "exit": code, "log_tail": n.log_tail(20)})
+            if n.restart_at is not None and now >= n.restart_at and not n.alive():
                 n.start()
 
     # -- the faults ----------------------------------------------------------------------
@@ -206,6 +216,9 @@ class Nemesis:
     def _inject(self, f):
         p = f.params
         self.record({"process": "nemesis", "f": f.kind, "type": "invoke", "fault": f.n, "what": f.describe()})
+        # In force before it is made: if making it fails halfway, its heal still runs.
+        with self.lock:
+            self.active[f.n] = f
         if f.kind == "kill":
             n = self.node(p["node"])
             n.expected_exit = True
@@ -231,7 +244,6 @@ class Nemesis:
             filled = self.c.fill_disk(n, MIN_FREE_DISK_MB // 2 if p["mode"] == "reserve" else 0)
             p = dict(p, filled_mb=filled, free_mb=self.c.disk_free_mb(n))
         with self.lock:
-            self.active[f.n] = f
             self.counts[f.kind] = self.counts.get(f.kind, 0) + 1
         self.record({"process": "nemesis", "f": f.kind, "type": "ok", "fault": f.n, "params": p})
 

@@ -5,9 +5,10 @@
 
 Steps: make the namespaces and disks (cluster.py), start the nodes and wait for the
 cluster, run the workload (client.py) and the faults (nemesis.py) for --duration seconds,
-heal everything, wait a quiet period for every task to end and every replica to agree,
-read the final state, check it (checker.py), save everything to --out and clean up.
-Exit 0: no violation; 1: violations (see OUT/report.txt); 2: the harness could not run.
+heal everything, wait a quiet period for every task to end, read the final state
+(fetch.py), check it (checker.py), save everything to --out and clean up.
+Exit 0: no violation (or only --known kinds); 1: violations (see OUT/report.txt);
+2: the harness could not run, or was stopped.
 docs/nemesis.md says what each part does.
 """
 import argparse
@@ -35,24 +36,20 @@ def log(msg):
 
 
 def wait_groups(c, bound_s):
-    """Until each node's home group has min(n, R) voters, by the nodes' own `members now`
-    log lines (membership of groups is not exposed otherwise). Returns seconds, or None."""
+    """Until each node's home group has a leader and min(n, R) voters, as its leader's
+    GET /api/v1/groups says. Returns seconds, or None past bound_s."""
     t0 = time.time()
-    pattern = re.compile(r"^(\S+) .*group ([0-9a-f]{8}): members now \[(.*)\]")
     want = min(len(c.nodes), cl.REPLICATION)
-    groups = {n.id[:8] for n in c.nodes if n.id}
+    homes = {n.id[:8] for n in c.nodes if n.id}
     while time.time() - t0 < bound_s:
-        last = {}
-        for n in c.nodes:
-            try:
-                with open(n.log_path, errors="replace") as f:
-                    for line in f:
-                        m = pattern.search(line)
-                        if m and (m.group(2) not in last or m.group(1) >= last[m.group(2)][0]):
-                            last[m.group(2)] = (m.group(1), m.group(3))
-            except OSError:
-                pass
-        if all(g in last and len([s for s in last[g][1].split(",") if "(" not in s]) == want for g in groups):
+        v = c.fetch({"what": "views"}, timeout=30) or {}
+        leaders = leaders_of(v.get("groups"))
+        voters = {}
+        for g, node in leaders.items():
+            for x in ((v["groups"].get(node) or {}).get("groups", [])):
+                if x["id"] == g:
+                    voters[g] = sum(1 for m in x["members"] if m["voter"] and not m["catching_up"])
+        if all(voters.get(g) == want for g in homes):
             return time.time() - t0
         time.sleep(0.5)
     return None
@@ -81,12 +78,13 @@ def leader_view(views):
     return leaders, out
 
 
-def settle(c, names, acked, bound_s):
+def settle(c, names, acked, bound_s, on_poll=lambda: None):
     """Polls every node until each group has a serving leader and, as the leaders list them,
     every acknowledged task is there and every task of this run has ended. Returns (seconds
     or None, the last views)."""
     t0 = time.time()
     while True:
+        on_poll()
         at = time.time()
         v = c.fetch({"what": "views"}, timeout=60) or {"groups": {}, "lists": {}}
         v["at"] = at
@@ -220,7 +218,7 @@ def main():
             c.wait_answers(n, 30)
         names = {o.get("name") for o in hist.ops if o.get("f") == "submit" and o.get("name")}
         acked = [i for i, _ in work.acked]
-        quiet_s, views = settle(c, names, acked, args.quiet)
+        quiet_s, views = settle(c, names, acked, args.quiet, on_poll=nem._watch_crashes)
         log(f"settled in {quiet_s:.1f} s after the heal" if quiet_s is not None else "not settled")
         final = collect_final(c, views, work, names)
         final["quiet_s"] = None if quiet_s is None else round(time.time() - t_heal, 1)
