@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests, end-to-end tests with the real
-# binaries on loopback, the outside acceptance tests whose features exist, and a bounded
-# fuzzing run. Prints one closing "N passed, M failed" line.
+# binaries on loopback, the outside acceptance tests whose features exist, a two-minute
+# nemesis run (five nodes in network namespaces under faults), and a bounded fuzzing run.
+# Prints one closing "N passed, M failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
