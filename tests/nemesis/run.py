@@ -26,6 +26,7 @@ import checker  # noqa: E402
 import client  # noqa: E402
 import e2e  # noqa: E402
 import nemesis  # noqa: E402
+import removals  # noqa: E402
 
 NODES = 5
 FORM_BOUND_S = 60.0
@@ -119,6 +120,16 @@ def collect_final(c, views, workload, names):
             "records": got.get("records", {}), "asked": got.get("asked", {}), "records_at": records_at}
 
 
+def member_removals(c):
+    """Group member removals from the node logs (removals.py), as dicts."""
+    out = []
+    for n in c.nodes:
+        for t, g, member, what, premature in removals.removals(n.log_path):
+            out.append({"time": round(t, 3), "leader": n.name, "group": g, "member": member,
+                        "gossip_said": what, "premature": premature})
+    return sorted(out, key=lambda r: r["time"])
+
+
 def write_report(out, report, line, seed, duration, faults):
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(dict(report, seed=seed, duration_s=duration, plan=[x.to_json() for x in faults]), f, indent=1)
@@ -134,6 +145,11 @@ def write_report(out, report, line, seed, duration, faults):
             f.write(f"\n{k}: {len(items)}\n")
             for it in items[:50]:
                 f.write("  " + json.dumps(it) + "\n")
+        rm = report["stats"].get("member_removals", [])
+        f.write(f"\ngroup member removals (from the node logs; premature: the leader's gossip had not "
+                f"called the member dead for 10 s): {len(rm)}\n")
+        for r in rm:
+            f.write("  " + json.dumps(r) + "\n")
 
 
 class Stopped(Exception):
@@ -227,6 +243,8 @@ def main():
         with open(os.path.join(out, "final.json"), "w") as f:
             json.dump(final, f)
         report = checker.check(*checker.load_run(out), known=args.known)
+        report["stats"]["member_removals"] = member_removals(c)
+        report["stats"]["premature_removals"] = sum(r["premature"] for r in report["stats"]["member_removals"])
         line = checker.summary_line(report, seed, args.duration)
         write_report(out, report, line, seed, args.duration, faults)
         print(line, flush=True)

@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checker  # noqa: E402
+import removals  # noqa: E402
 
 FAULTS = ["kill", "pause", "term", "partition", "bridge", "oneway", "disk"]
 SHORT = {"lost": "lost", "overlapping_attempts": "overlap", "outlived_record": "outlived",
@@ -17,7 +18,7 @@ SHORT = {"lost": "lost", "overlapping_attempts": "overlap", "outlived_record": "
          "node_crashes": "crashes"}
 
 
-def row(report):
+def row(report, run_dir):
     s = report["stats"]
     f = s["faults"]
     ops = s["operations"]
@@ -26,6 +27,9 @@ def row(report):
     cells = [str(report.get("seed")), str(ops), str(s["tasks_known"]), str(s["attempts"]), str(lease)]
     cells += [str(f.get(k, 0)) for k in FAULTS]
     cells += [str(report["counts"][k]) for k in checker.KINDS]
+    rm = [r for log in sorted(os.listdir(run_dir)) if log.endswith(".log")
+          for r in removals.removals(os.path.join(run_dir, log))]
+    cells += [f"{len(rm)} ({sum(r[4] for r in rm)})"]
     gap = s.get("min_gap_between_attempts_s")
     cells += ["-" if gap is None else f"{gap:.2f}", "-" if s.get("quiet_s") is None else f"{s['quiet_s']:.0f}"]
     return "| " + " | ".join(cells) + " |"
@@ -33,12 +37,12 @@ def row(report):
 
 def main():
     head = (["seed", "ops", "tasks", "attempts", "lost to lease"] + FAULTS +
-            [SHORT[k] for k in checker.KINDS] + ["min gap s", "quiet s"])
+            [SHORT[k] for k in checker.KINDS] + ["removals (premature)", "min gap s", "quiet s"])
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for d in sys.argv[1:]:
         with open(os.path.join(d, "report.json")) as f:
-            print(row(json.load(f)))
+            print(row(json.load(f), d))
 
 
 if __name__ == "__main__":
