@@ -24,6 +24,11 @@ Violations, each a list of findings:
   stale_reads           a node whose list, after the quiet period, still shows a task behind
                         its leader's record (e.g. `running` when it has ended: DESIGN §1.6,
                         "what a node says is true")
+  kill_as_failure       an attempt recorded `failed` by a signal: the workload's tasks never
+                        die of a signal of their own, so the system killed it (a lease, the
+                        watchdog) and counted that against max_attempts, where an attempt
+                        ended by its node's trouble is `lost` and does not count
+                        (docs/DESIGN.md, "Lost attempts do not count against max_attempts")
   node_crashes          a node process that exited without being told to
 
     python3 tests/nemesis/checker.py OUT_DIR [KNOWN_KIND...]    # re-checks a saved run
@@ -43,7 +48,7 @@ OPEN = {"running", "none", "", None}             # an attempt's outcome while it
 STALE_AFTER_S = 5.0   # a node's list may lag its leader's by this much
 TOLERANCE_S = 0.05
 KINDS = ["lost", "overlapping_attempts", "outlived_record", "two_outcomes", "not_ended", "stale_reads",
-         "node_crashes"]
+         "kill_as_failure", "node_crashes"]
 
 
 def iso_s(iso):
@@ -318,6 +323,19 @@ def check_agreement(lists, leaders, at):
     return contra, stale
 
 
+def check_kills_as_failures(recs, tasks):
+    out = []
+    for tid in sorted(tasks):
+        t = recs[tid]
+        for a in t.get("attempts", []):
+            if a.get("outcome") == "failed" and a.get("signal"):
+                out.append({"id": tid, "attempt": a["number"], "node": a.get("node"), "signal": a["signal"],
+                            "task_state": t["state"],
+                            "why": f"attempt {a['number']} recorded failed by signal {a['signal']}; "
+                                   f"the task ended {t['state']}"})
+    return out
+
+
 def check_cancels(ops, recs, restarted_after):
     """An acknowledged cancel with no restart of the task invoked after it: the task must
     end cancelled."""
@@ -395,6 +413,7 @@ def check(history, observations, beats, final, known=()):
     tasks = {tid for tid in acked if tid in recs} | {t["id"] for t in recs.values() if t.get("name") in submitted_names}
     v["not_ended"] = [{"id": tid, "state": recs[tid]["state"], "why": "not ended after the quiet period"}
                       for tid in sorted(tasks) if recs[tid]["state"] not in ENDED]
+    v["kill_as_failure"] = check_kills_as_failures(recs, tasks)
     v["node_crashes"] = [{"node": r.get("node"), "exit": r.get("exit"), "why": "exited on its own"}
                          for r in history if r.get("process") == "nemesis" and r.get("f") == "crash"]
 

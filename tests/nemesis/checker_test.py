@@ -21,9 +21,9 @@ def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def attempt(n, node, start, end, outcome, restarted_from=None):
+def attempt(n, node, start, end, outcome, restarted_from=None, signal=None):
     return {"number": n, "node": node, "started_at": iso(start), "ended_at": iso(end) if end else None,
-            "outcome": outcome, "restarted_from": restarted_from}
+            "outcome": outcome, "restarted_from": restarted_from, "signal": signal}
 
 
 def task(tid, name, state, attempts, **kw):
@@ -276,6 +276,21 @@ class CheckerTest(unittest.TestCase):
         run.op("submit", "info", name="t-9", after=[])
         run.add_task(task("g9-1", "t-9", "ready", []))
         self.only(run.check(), "not_ended")
+
+    def test_kill_recorded_as_failure(self):
+        run = Run()
+        for t in run.views("g1-2"):
+            t["attempts"][0]["outcome"] = "failed"
+            t["attempts"][0]["signal"] = 9
+        r = run.check()
+        self.only(r, "kill_as_failure")
+        self.assertEqual(r["violations"]["kill_as_failure"][0]["attempt"], 1)
+
+    def test_cancelled_attempt_killed_by_a_signal_is_no_failure(self):
+        run = Run()
+        for t in run.views("g2-1"):
+            t["attempts"][0]["signal"] = 9   # cancelled: killed, and recorded as cancelled
+        self.assertEqual(sum(run.check()["counts"].values()), 0)
 
     def test_node_crash(self):
         run = Run()

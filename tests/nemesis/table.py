@@ -15,7 +15,7 @@ import removals  # noqa: E402
 FAULTS = ["kill", "pause", "term", "partition", "bridge", "oneway", "disk"]
 SHORT = {"lost": "lost", "overlapping_attempts": "overlap", "outlived_record": "outlived",
          "two_outcomes": "2 outcomes", "not_ended": "not ended", "stale_reads": "stale reads",
-         "node_crashes": "crashes"}
+         "kill_as_failure": "kill as failure", "node_crashes": "crashes"}
 
 
 def row(report, run_dir):
