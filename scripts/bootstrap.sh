@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev procps
   libcpp-httplib-dev python3-prometheus-client libsodium-dev libtomlplusplus-dev
   chromium fonts-dejavu-core
+  iptables  # scripts/nemesis: partitions and one-way loss inside its network namespaces
 )
 bench_packages=(python3-distributed python3-dask gnuplot-nox parallel)
 for arg in "$@"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests, end-to-end tests with the real
-# binaries on loopback, the outside acceptance tests whose features exist, and a bounded
-# fuzzing run. Prints one closing "N passed, M failed" line.
+# binaries on loopback, the outside acceptance tests whose features exist, a two-minute
+# nemesis run (five nodes in network namespaces under faults), and a bounded fuzzing run.
+# Prints one closing "N passed, M failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -45,6 +46,15 @@ if [ -d "$acceptance" ]; then
 else
   echo "== acceptance tests skipped: $acceptance not found"
 fi
+
+echo "== nemesis: five real nodes in network namespaces under a seeded fault schedule, about 2 minutes (docs/nemesis.md)"
+# A new seed each run (it is printed; scripts/nemesis --seed N --duration 100 replays the
+# schedule). stale_reads and kill_as_failure are diagnosed magpie violations not yet fixed
+# (docs/nemesis.md, "Findings" 1 and 3): still counted and printed, they do not fail this
+# run; drop each --known once it is fixed.
+MAGPIE_BIN_DIR="$bin" scripts/nemesis --seed "${MAGPIE_NEMESIS_SEED:-$(( $(date +%s) % 1000000 ))}" \
+  --duration 100 --out build/nemesis --known stale_reads --known kill_as_failure
+record nemesis $?
 
 echo "== fuzzing every decoder of untrusted bytes, each target for a bounded time (scripts/fuzz.sh)"
 scripts/fuzz.sh "${MAGPIE_FUZZ_SECONDS:-15}"
