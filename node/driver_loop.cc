@@ -19,6 +19,7 @@ void DriverLoop::Turn(Instant now) {
   if (writing_) return;  // the core waits for its write, as the real node's thread would
   CheckWatchdog(now);
   FeedExecutorEvents(now);
+  now = std::max(now, io_->Now());  // the tick judges leases by the clock as it is now
   core_->Tick(now);
   Flush(now);
 }
@@ -37,7 +38,10 @@ void DriverLoop::CheckWatchdog(Instant now) {
 }
 
 void DriverLoop::FeedExecutorEvents(Instant now) {
-  for (const ExecutorEvent& ev : io_->TakeExecutorEvents(now)) core_->OnExecutorEvent(now, ev);
+  std::vector<ExecutorEvent> events = io_->TakeExecutorEvents(now);
+  if (events.empty()) return;
+  now = std::max(now, io_->Now());
+  for (const ExecutorEvent& ev : events) core_->OnExecutorEvent(now, ev);
 }
 
 void DriverLoop::Flush(Instant now) {

@@ -28,6 +28,11 @@ class DriverIo {
  public:
   virtual ~DriverIo() = default;
 
+  // The clock, read afresh. The loop is handed `now` once per turn; it reads the clock
+  // again before it hands the core the ends of processes, so that an end is never stamped
+  // before it happened (the node may have been stopped, SIGSTOP, since the turn began).
+  virtual Instant Now() = 0;
+
   // The disk. Stores `batch`, durably if `sync`. Returns Ok once stored; an error if the
   // disk refused it (the loop stalls); or Ok with *pending set when the write completes
   // later (a simulated fsync): the loop then waits for DriverLoop::WriteDone.

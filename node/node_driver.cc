@@ -68,6 +68,8 @@ class NodeDriver::Io : public DriverIo {
  public:
   explicit Io(NodeDriver* d) : d_(d) {}
 
+  Instant Now() override { return d_->clock_.Now(); }
+
   Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
     *pending = false;
     auto write_start = std::chrono::steady_clock::now();

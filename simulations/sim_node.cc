@@ -29,6 +29,8 @@ class SimNode::Io : public DriverIo {
  public:
   explicit Io(SimNode* n) : n_(n) {}
 
+  Instant Now() override { return n_->clock_.LocalAt(n_->now_); }
+
   Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
     *pending = false;
     if (n_->disk_full_) return Status::IOError("No space left on device (simulated)");

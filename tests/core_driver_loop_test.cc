@@ -12,6 +12,7 @@ namespace {
 
 class TestIo : public DriverIo {
  public:
+  Instant Now() override { return clock; }
   Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
     *pending = false;
     if (disk_full) return Status::IOError("No space left on device");
@@ -28,6 +29,7 @@ class TestIo : public DriverIo {
   std::vector<ExecutorEvent> TakeExecutorEvents(Instant) override { return std::exchange(events, {}); }
   bool WatchdogAlive() override { return watchdog_alive; }
 
+  Instant clock;  // what Now() reads: tests move it as a stall would
   MemoryStorage storage;
   bool disk_full = false;
   bool watchdog_alive = true;
@@ -121,6 +123,26 @@ TEST_F(DriverLoopTest, ANodeWhoseWatchdogDiedStopsAndKillsItsAttempts) {
     now_ = now_ + Duration::Millis(50);
   }
   EXPECT_TRUE(loop_->Done(now_));
+}
+
+// A turn reads the clock once; the node may be stopped (SIGSTOP) before it reaps a process
+// that ended meanwhile. The end is stamped with the clock read when it is handed over,
+// never with the turn's older reading.
+TEST_F(DriverLoopTest, AnEndIsNeverStampedBeforeItHappened) {
+  Submit("sleep");
+  Settle();
+  ASSERT_EQ(io_.starts.size(), 1u);
+  const std::string id = io_.starts[0].task_id;
+  const Instant turn_began = now_;
+  io_.clock = now_ + Duration::Seconds(5);  // stopped for 5 s after the turn read the clock
+  io_.events.push_back(ExecutorEvent{ExecutorEvent::Kind::kExited, id, 1, 0, 0, "", "", ""});
+  loop_->Turn(turn_began);
+  now_ = io_.clock;
+  Settle();
+  const Task* t = core_->LookupTask(id);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->attempts.size(), 1u);
+  EXPECT_GE(t->attempts[0].ended_ms, (turn_began + Duration::Seconds(5)).unix_millis());
 }
 
 TEST_F(DriverLoopTest, AGracefulStopIsDoneOnceTheCoreHasStopped) {

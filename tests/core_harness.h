@@ -144,6 +144,7 @@ class CoreHarness {
   class Io : public DriverIo {
    public:
     explicit Io(CoreHarness* h) : h_(h) {}
+    Instant Now() override { return h_->now_; }
     Status Write(const WriteBatch& batch, bool sync, bool* pending) override {
       *pending = false;
       const size_t synced_before = h_->storage_.synced_writes();
