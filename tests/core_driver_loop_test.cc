@@ -138,7 +138,7 @@ TEST_F(DriverLoopTest, AnEndIsNeverStampedBeforeItHappened) {
   io_.events.push_back(ExecutorEvent{ExecutorEvent::Kind::kExited, id, 1, 0, 0, "", "", ""});
   loop_->Turn(turn_began);
   now_ = io_.clock;
-  Settle();
+  for (int i = 0; i < 10; ++i) Settle();
   const Task* t = core_->LookupTask(id);
   ASSERT_NE(t, nullptr);
   ASSERT_EQ(t->attempts.size(), 1u);
