@@ -58,7 +58,7 @@ const Variant kVariants[] = {
     {"overfill_slots", kSlotsBound, 3,
      "a leader grants itself twice its free slots: more processes run than the node has slots"},
     // Raft.
-    {"raft_ack_before_durable", kLogMatching, 6,
+    {"raft_ack_before_durable", kLogMatching, 10,
      "followers answer appends and votes before their fsync: a crash takes back a vote, two "
      "leaders share a term, and two entries are applied at one index"},
     {"raft_commit_old_term", "", 0,
@@ -87,10 +87,10 @@ const Variant kVariants[] = {
     {"thief_forgets_backoff", kNodeContract, 6,
      "a thief that does not ask leaves its next look in the past: NextDeadline stays there"},
     // The driver loop's faults.
-    {"grant_during_transfer", kNodeContract, 1,
-     "a leader handing its group over still counts as granting: it cannot propose its lease "
-     "expiries and spins",
-     "--seed 78 --nodes 3 --duration 40 --faults stop,partition,delay --workload long --replication 3"},
+    {"grant_during_transfer", "", 0,
+     "a leader handing its group over still grants and acknowledges renewals: a second "
+     "attempt needs the old leader cut off from its successor within the transfer's first "
+     "second, which no seed of 140 (stop, partition, delay) has shown"},
     {"ignore_dead_watchdog", kOneAttempt, 1,
      "a node goes on running tasks after its watchdog died, then is paused past its leases: "
      "another node re-grants beside its processes",
