@@ -10,6 +10,7 @@
 #include "gossip/gossip_codec.h"
 #include "gossip/peer_envelope.h"
 #include "node/client_protocol.h"
+#include "node/name_lookup.h"
 #include "node/raft/raft_messages.h"
 #include "node/steal_messages.h"
 #include "tests/fuzz/core_world.h"
@@ -55,6 +56,12 @@ void CheckOutgoing(const PeerMessage& m) {
     MustUnpack<UpstreamQuery>(m.payload, "upstream query");
   } else if (m.type == kUpstreamAnswerType) {
     MustUnpack<UpstreamAnswer>(m.payload, "upstream answer");
+  } else if (m.type == kNameQueryType) {
+    MustUnpack<NameQuery>(m.payload, "name query");
+  } else if (m.type == kNameAnswerType) {
+    MustUnpack<NameAnswer>(m.payload, "name answer");
+  } else if (m.type == kTakeBackType) {
+    MustUnpack<TakeBack>(m.payload, "take back");
   } else {
     fuzz::Fail("the node sent a message of an unknown type", std::to_string(static_cast<int>(m.type)));
   }
