@@ -1,7 +1,8 @@
 // Deliberate faults in the product code, after FoundationDB's BUGGIFY: each switch breaks
-// one promise on purpose so the simulator's checkers can prove they catch it. They exist
-// only in the simulator's build of the core, Raft and gossip (MAGPIE_BUGGIFY); in every
-// other build each site is the constant false and compiles away.
+// one promise on purpose so the simulator's checkers can prove they catch it. Every build
+// has the sites, as FoundationDB's does, so magpie-sim runs the very code magpie-node runs;
+// only magpie-sim's --buggify (and the tests) ever turns a switch on: magpie-node has no
+// way to, and an off switch costs one predictable branch on a bool.
 #ifndef MAGPIE_BASE_BUGGIFY_H_
 #define MAGPIE_BASE_BUGGIFY_H_
 
@@ -57,6 +58,9 @@ struct BuggifySwitches {
   // running tasks.
   bool grant_during_transfer = false;
   bool ignore_dead_watchdog = false;
+  // The driver loop starts an attempt whose lease ran out while its Ready was held (a
+  // read-only stall, a slow write).
+  bool start_after_lease = false;
 };
 
 // Every switch by the name --buggify takes.
@@ -87,15 +91,14 @@ inline constexpr BuggifySwitchName kBuggifySwitchNames[] = {
     {"thief_forgets_backoff", &BuggifySwitches::thief_forgets_backoff},
     {"grant_during_transfer", &BuggifySwitches::grant_during_transfer},
     {"ignore_dead_watchdog", &BuggifySwitches::ignore_dead_watchdog},
+    {"start_after_lease", &BuggifySwitches::start_after_lease},
 };
 
-#ifdef MAGPIE_BUGGIFY
-// The simulator is single-threaded and sets these before a run.
-BuggifySwitches& Buggify();
-#define MAGPIE_BUGGIFY_ON(name) (::magpie::Buggify().name)
-#else
-#define MAGPIE_BUGGIFY_ON(name) false
-#endif
+// The process's switches, all off. Only the simulator (single-threaded) and tests set them,
+// before a run.
+inline BuggifySwitches buggify_switches;
+inline BuggifySwitches& Buggify() { return buggify_switches; }
+#define MAGPIE_BUGGIFY_ON(name) (::magpie::buggify_switches.name)
 
 }  // namespace magpie
 

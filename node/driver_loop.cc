@@ -85,11 +85,42 @@ void DriverLoop::Deliver(Instant now, Ready& rd) {
   for (const auto& r : rd.replies) io_->Reply(r.to, r.frame);
   for (const auto& k : rd.kills) io_->Kill(k);
   for (const auto& e : rd.extends) io_->Extend(e);
-  for (const auto& sp : rd.starts) io_->Start(now, sp);
+  std::vector<ExecutorEvent> not_started;
+  if (!rd.starts.empty()) {
+    // A start carried out after its lease ran out could run beside the attempt its leader
+    // granted since (a Ready held through a read-only stall, or behind a slow write): such
+    // an attempt is never started; it ends lost and runs again. One that still has lease
+    // left starts: the watchdog ends it at its deadline.
+    const Instant clock = std::max(now, io_->Now());
+    for (const auto& sp : rd.starts) {
+      if (LeaseRanOut(rd, sp, clock)) {
+        ExecutorEvent ev;
+        ev.kind = ExecutorEvent::Kind::kNotStarted;
+        ev.task_id = sp.task_id;
+        ev.attempt = sp.attempt;
+        ev.error = "not started: its lease ran out before this node could start it (its disk "
+                   "was read-only or slow)";
+        not_started.push_back(std::move(ev));
+        continue;
+      }
+      io_->Start(now, sp);
+    }
+  }
   core_->Advance(now);
+  for (const ExecutorEvent& ev : not_started) core_->OnExecutorEvent(std::max(now, io_->Now()), ev);
   // Built-ins finish at once, and a start can fail at once: feed them back in this turn,
   // so they batch with the rest.
   FeedExecutorEvents(now);
+}
+
+bool DriverLoop::LeaseRanOut(const Ready& rd, const StartProcess& sp, Instant clock) {
+  if (MAGPIE_BUGGIFY_ON(start_after_lease)) return false;
+  Instant deadline = sp.kill_deadline;
+  if (deadline == Instant::Never()) return false;
+  for (const auto& e : rd.extends) {
+    if (e.task_id == sp.task_id && e.attempt == sp.attempt) deadline = std::max(deadline, e.kill_deadline);
+  }
+  return clock >= deadline;
 }
 
 void DriverLoop::Stall(Instant now, Ready rd, const Status& why) {

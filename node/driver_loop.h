@@ -108,6 +108,8 @@ class DriverLoop {
   // After a Ready's write: messages, replies, kills, extends, starts, Advance, then the
   // executor's events (built-ins end at once and batch with the rest).
   void Deliver(Instant now, Ready& rd);
+  // Whether `sp`'s lease (as `rd` leaves it) ran out by `clock`: it must not start.
+  static bool LeaseRanOut(const Ready& rd, const StartProcess& sp, Instant clock);
   void RetryStalledWrite(Instant now);
   void Stall(Instant now, Ready rd, const Status& why);
   void FeedExecutorEvents(Instant now);

@@ -40,13 +40,15 @@ struct ExtendDeadline {
 };
 
 struct ExecutorEvent {
-  enum class Kind : uint8_t { kExited = 0, kStartFailed = 1 };
+  // kNotStarted: the driver did not start it because its lease had run out by the time it
+  // could (the node was read-only, or its write slow): the attempt is lost, not failed.
+  enum class Kind : uint8_t { kExited = 0, kStartFailed = 1, kNotStarted = 2 };
   Kind kind = Kind::kExited;
   std::string task_id;
   uint32_t attempt = 0;
   int32_t exit_code = -1;  // when it exited normally
   int32_t signal = 0;      // when a signal ended it
-  std::string error;       // kStartFailed: why it could not start ("no such file: foo")
+  std::string error;       // kStartFailed, kNotStarted: why it did not start ("no such file: foo")
   std::string stdout_tail;  // last kMaxOutputTailBytes of each stream
   std::string stderr_tail;
   int64_t stdout_bytes = -1;  // each stream's size when the process ended (-1: not known)

@@ -364,7 +364,8 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   LocalAttempt la = it->second;
   local_.erase(it);
   used_slots_ -= la.slots;
-  if (la.started_ms > 0 && ev.kind != ExecutorEvent::Kind::kStartFailed) {
+  const bool ran = ev.kind == ExecutorEvent::Kind::kExited;
+  if (la.started_ms > 0 && ran) {
     const int64_t ran_ms = std::max<int64_t>(0, now.unix_millis() - la.started_ms);
     run_ms_average_ = run_ms_average_ < 0 ? ran_ms : run_ms_average_ + (ran_ms - run_ms_average_) / 8;
   }
@@ -377,11 +378,14 @@ void NodeCore::OnExecutorEvent(Instant now, const ExecutorEvent& ev) {
   f.ended_ms = now.unix_millis();
   f.stdout_tail = ev.stdout_tail;
   f.stderr_tail = ev.stderr_tail;
-  if (ev.kind != ExecutorEvent::Kind::kStartFailed) f.started_ms = la.started_ms;
+  if (ran) f.started_ms = la.started_ms;
   f.stdout_bytes = ev.stdout_bytes;
   f.stderr_bytes = ev.stderr_bytes;
   if (ev.kind == ExecutorEvent::Kind::kStartFailed) {
     f.outcome = Outcome::kFailed;
+    f.reason = ev.error;
+  } else if (ev.kind == ExecutorEvent::Kind::kNotStarted) {
+    f.outcome = Outcome::kLost;
     f.reason = ev.error;
   } else if (la.killed_for == Outcome::kTimedOut) {
     f.outcome = Outcome::kTimedOut;

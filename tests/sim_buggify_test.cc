@@ -95,6 +95,11 @@ const Variant kVariants[] = {
      "a node goes on running tasks after its watchdog died, then is paused past its leases: "
      "another node re-grants beside its processes",
      "--seed 1 --nodes 5 --duration 60 --faults watchdog --workload long --replication 3"},
+    {"start_after_lease", kFencing, 1,
+     "a node read-only on a full disk starts, once the disk takes writes again, a stolen "
+     "attempt whose lease ran out meanwhile: its leader has granted a later one",
+     "--seed 5024 --nodes 6 --duration 92 --faults drop,reorder,delay,drift,stop,disk "
+     "--workload dag --replication 3 --schedules 3"},
 };
 
 RunReport RunQuietly(const SimOptions& o) {
