@@ -1,6 +1,8 @@
 #include "simulations/liveness_checker.h"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "node/log_entry.h"
 
@@ -66,6 +68,38 @@ std::string DescribeDifference(const std::string& before, const std::string& aft
   Field(&out, "end_reason", a->end_reason, b->end_reason);
   Field(&out, "output tails", a->stdout_tail + a->stderr_tail, b->stdout_tail + b->stderr_tail);
   Field(&out, "restart_of", a->restart_of, b->restart_of);
+  Field(&out, "started_ms", a->started_ms, b->started_ms);
+  Field(&out, "met_upstreams", a->met_upstreams, b->met_upstreams);
+  Field(&out, "cached_from", a->cached_from, b->cached_from);
+  if (a->history.size() != b->history.size()) {
+    const auto& longer = a->history.size() > b->history.size() ? a->history : b->history;
+    const TaskEvent& e = longer[std::min(a->history.size(), b->history.size())];
+    if (!out.empty()) out += "; ";
+    out += "history " + std::to_string(a->history.size()) + " -> " + std::to_string(b->history.size()) +
+           " events (first unmatched: " + e.kind + " at index " + std::to_string(e.index) + ", '" + e.detail + "')";
+  }
+  for (size_t i = 0; i < a->history.size() && i < b->history.size(); ++i) {
+    const TaskEvent& x = a->history[i];
+    const TaskEvent& y = b->history[i];
+    if (EncodePayload(x) == EncodePayload(y)) continue;
+    if (!out.empty()) out += "; ";
+    out += "history[" + std::to_string(i) + "] " + x.kind + " at " + std::to_string(x.at_ms) + " '" + x.detail +
+           "' -> " + y.kind + " at " + std::to_string(y.at_ms) + " '" + y.detail + "'";
+    break;
+  }
+  Field(&out, "children", a->children, b->children);
+  Field(&out, "children_open", a->children_open, b->children_open);
+  Field(&out, "merging", a->merging, b->merging);
+  Field(&out, "progress", std::make_tuple(a->progress_percent, a->progress_message, a->progress_ms, a->progress_attempt),
+        std::make_tuple(b->progress_percent, b->progress_message, b->progress_ms, b->progress_attempt));
+  Field(&out, "last_slot_ms", a->last_slot_ms, b->last_slot_ms);
+  Field(&out, "fired", a->fired, b->fired);
+  Field(&out, "skipped", a->skipped, b->skipped);
+  Field(&out, "last_fired", a->last_fired, b->last_fired);
+  Field(&out, "paused", a->paused, b->paused);
+  Field(&out, "fired_by", a->fired_by, b->fired_by);
+  Field(&out, "slot_ms", a->slot_ms, b->slot_ms);
+  Field(&out, "spec", EncodePayload(a->spec), EncodePayload(b->spec));
   return out.empty() ? "other fields differ" : out;
 }
 

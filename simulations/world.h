@@ -153,6 +153,8 @@ class World : public NodeHooks, public ProcessObserver, public ClientHooks, publ
   // until_converged; false when a violation or the step bound stops it.
   bool RunUntil(SimTime limit, bool until_converged);
   void CheckReplay();
+  // Runs the world until `n` has no Ready in flight (bounded); false if the run must end.
+  bool RunUntilIdle(SimNode& n);
   size_t Outstanding() const;
   bool Failed() const {
     return !safety_->violations().empty() || !membership_->violations().empty() ||
