@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "node/http_metrics.h"
@@ -164,6 +166,7 @@ HttpResponse HttpApi::ListTasks(const Query& query) {
   Json tasks = Json::array();
   std::string next_cursor;  // empty: nothing after these
   size_t count = 0;
+  std::set<std::string> left_out;
   for (int page = 0; page < kMaxScanPages; ++page) {
     auto reply = (*client)->List(req);
     if (!reply.ok()) {
@@ -171,6 +174,7 @@ HttpResponse HttpApi::ListTasks(const Query& query) {
       // An unknown cursor is the caller's mistake, not a missing resource.
       return ErrorResponse(s, s.code() == Status::Code::kNotFound ? 400 : 0);
     }
+    left_out.insert(reply->groups_left_out.begin(), reply->groups_left_out.end());
     std::string last_seen;
     bool full = false;
     for (const Task& t : reply->tasks) {
@@ -196,6 +200,9 @@ HttpResponse HttpApi::ListTasks(const Query& query) {
   Json out = Json::object();
   out["tasks"] = std::move(tasks);
   out["next_cursor"] = next_cursor.empty() ? Json(nullptr) : Json(next_cursor);
+  // Groups whose tasks this node left out: its replica has not heard from their leader
+  // lately and may be behind (another node lists them).
+  out["groups_left_out"] = Json(std::vector<std::string>(left_out.begin(), left_out.end()));
   return JsonResponse(200, out);
 }
 

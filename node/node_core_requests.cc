@@ -482,6 +482,12 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
   size_t scanned = 0;
   for (const auto& [g, r] : replicas_) {
     if (!after_group.empty() && g < after_group) continue;
+    // What a node says is true (DESIGN §1): a replica out of touch with its leader is
+    // left out, and said to be, rather than shown as the group's present.
+    if (!r->raft.HeardFromLeader(last_now_)) {
+      reply.groups_left_out.push_back(g);
+      continue;
+    }
     bool more = true;
     auto visit = [&](const Task& t) {
       if (state && t.state != *state) return more = ++scanned < 1000000;

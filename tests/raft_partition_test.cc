@@ -223,5 +223,34 @@ TEST(RaftPartition, AfterALeaderCrashANewOneLeadsWithinTwoElectionTimeouts) {
   EXPECT_GT(ms.front(), 900) << "and not before T: followers stay loyal that long";
 }
 
+// `list` shows a replica's tasks only while HeardFromLeader: one cut off, or removed from
+// the group without learning it (its leader stops sending to it), trails by any amount.
+TEST(RaftPartition, AReplicaOutOfTouchWithItsLeaderSaysSoUntilItHearsAgain) {
+  RaftNet net(Opts(3));
+  const Duration timeout = net.group("n1").config().election_timeout;
+  const std::string leader = Settle(net);
+  for (const auto& id : net.ids()) EXPECT_TRUE(net.group(id).HeardFromLeader(net.now())) << id;
+  const std::vector<std::string> followers = Others(net, {leader});
+
+  net.Isolate(followers[0]);
+  net.RunFor(timeout + Duration::Millis(100));
+  EXPECT_FALSE(net.group(followers[0]).HeardFromLeader(net.now()));
+  EXPECT_TRUE(net.group(leader).HeardFromLeader(net.now()));
+  EXPECT_TRUE(net.group(followers[1]).HeardFromLeader(net.now()));
+  net.Heal();
+  ASSERT_TRUE(net.RunUntil([&] { return net.group(followers[0]).HeardFromLeader(net.now()); },
+                           Duration::Seconds(5)));
+
+  // Removed: nobody sends to it again, and it never counts as current.
+  const std::string current = net.Leader();
+  const std::string removed = Others(net, {current})[0];
+  ASSERT_TRUE(net.RunUntil([&] {
+    return net.group(current).ProposeMembershipChange(net.now(), RaftChangeKind::kRemove, RaftMember{removed, ""}).ok();
+  }, Duration::Seconds(2)));
+  net.RunFor(Duration::Seconds(10));
+  EXPECT_EQ(net.Leader(), current);
+  EXPECT_FALSE(net.group(removed).HeardFromLeader(net.now()));
+}
+
 }  // namespace
 }  // namespace magpie

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "node/duration.h"
 #include "node/logs_reader.h"
@@ -94,12 +96,14 @@ int RunList(const ListFlags& f, const GlobalOptions& global) {
   if (!client.ok()) return ReportError(client.status());
 
   std::vector<Task> tasks;
+  std::set<std::string> left_out;
   for (int page = 0; page < kMaxListPages; ++page) {
     req.limit = kListPageSize;
     if (f.limit > 0) req.limit = std::min<uint32_t>(kListPageSize, f.limit - tasks.size());
     auto reply = (*client)->List(req, global.call_timeout);
     if (!reply.ok()) return ReportError(reply.status());
     for (Task& t : reply->tasks) tasks.push_back(std::move(t));
+    left_out.insert(reply->groups_left_out.begin(), reply->groups_left_out.end());
     bool full = f.limit > 0 && tasks.size() >= f.limit;
     if (!reply->truncated || reply->tasks.empty() || full) break;
     req.after_id = tasks.back().id;
@@ -108,6 +112,15 @@ int RunList(const ListFlags& f, const GlobalOptions& global) {
     std::cout << DumpJson(TasksToJson(tasks)) << std::endl;
   } else {
     std::cout << RenderTaskTable(tasks, now_ms) << std::flush;
+  }
+  if (!left_out.empty()) {
+    std::string groups;
+    for (const auto& g : left_out) groups += (groups.empty() ? "" : ", ") + g;
+    std::cerr << "note: the tasks of group" << (left_out.size() > 1 ? "s " : " ") << groups
+              << " are left out: this node has not heard from " << (left_out.size() > 1 ? "their" : "its")
+              << " leader lately (it is cut off, or no longer a member), so its copy may be "
+                 "behind; list on another node to see them"
+              << std::endl;
   }
   return kExitOk;
 }

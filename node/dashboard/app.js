@@ -163,6 +163,11 @@ async function refreshTasks() {
   shownTasks = page.tasks;
   cursor = page.next_cursor;
   document.getElementById("more").disabled = !cursor;
+  const leftOut = page.groups_left_out || [];
+  const note = document.getElementById("left-out");
+  note.hidden = leftOut.length === 0;
+  note.textContent = "Not shown: the tasks of " + leftOut.join(", ") + ". This node has not heard " +
+    "from those groups' leaders lately (it is cut off, or no longer a member); another node lists them.";
   fill("tasks", page.tasks, (row, t) => {
     row.className = "click";
     row.onclick = () => { selected = t.id; refreshDetail(); };

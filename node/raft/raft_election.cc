@@ -36,6 +36,11 @@ void RaftGroup::CampaignInternal(Instant now, CampaignKind kind) {
   Tally(now);
 }
 
+bool RaftGroup::HeardFromLeader(Instant now) const {
+  if (role_ == RaftRole::kLeader) return true;
+  return !leader_id_.empty() && now - last_leader_contact_ < config_.election_timeout;
+}
+
 bool RaftGroup::InLease(Instant now) const {
   if (now < quiet_until_) return true;
   if (role_ == RaftRole::kLeader) return HasQuorumContact(now);

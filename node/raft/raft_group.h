@@ -209,6 +209,10 @@ class RaftGroup {
   // answered refuse votes for an election timeout, across restarts too); with clock drift δ
   // the caller must allow for it (docs/raft.md, "Leases").
   bool HasQuorumContact(Instant now) const;
+  // Whether this replica's view of the group is current: it leads, or it heard from the
+  // leader within an election timeout. One that is not (cut off, or removed from the group
+  // without having learnt it) may trail its group by any amount.
+  bool HeardFromLeader(Instant now) const;
   std::vector<RaftPeerStatus> Peers() const;
   const RaftCounters& counters() const { return counters_; }
 
