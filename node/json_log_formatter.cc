@@ -32,7 +32,7 @@ void JsonLogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memor
   std::time_t t = static_cast<std::time_t>(secs.count());
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char time[40];
+  char time[96];  // room for any int the seven fields could hold, so nothing is ever cut
   std::snprintf(time, sizeof(time), "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis.count()));

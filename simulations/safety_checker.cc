@@ -308,6 +308,13 @@ std::string SafetyChecker::Note(const Entry& e, std::set<std::string>* restarts)
       restarted_.insert(r->task_id);
       return r->task_id;
     }
+    // These change no task's outcome or attempts by themselves: nothing to note.
+    case EntryType::kUpstream:
+    case EntryType::kProgress:
+    case EntryType::kFire:
+    case EntryType::kSchedulePause:
+    case EntryType::kStarted:
+      return "";
   }
   return "";
 }
@@ -337,9 +344,9 @@ void SafetyChecker::CheckOutcome(SimTime now, int node, View& v, const Task* t,
     return;
   }
   if (t->state == it->second.state) {
-    // Restarted and succeeded again within one batch: a new success all the same (seed 856
-    // of the fourth R=3 swarm: a downstream submitted in that batch, between the restart
-    // and the new success, was granted in the next).
+    // Restarted and succeeded again within one batch: a new success all the same (a
+    // downstream submitted in that batch, between the restart and the new success, may be
+    // granted in the next).
     if (restarted && t->state == TaskState::kSucceeded) v.last_success[id] = now;
     return;
   }
@@ -476,11 +483,11 @@ void SafetyChecker::OnCommitted(SimTime now, int node, const std::string& group,
       }
       // Nothing before it in the batch: its end state before the batch, which the table
       // still shows unless a restart later in the batch changed it.
-      // Without a history it is unknown: not judged (seed 421 of an R=3 swarm, when the
-      // checker took a leader's no-op, which it was not shown, for a gap).
+      // Without a history it is unknown: not judged (a leader's no-op, which the checker
+      // is not shown, is not a gap).
       const bool restarted_later = r != restart_index.end() && r->second > index;
-      // Nor when no batch touched it since the story began here (seed 532 of an R=3 swarm:
-      // a snapshot dropped the history of an upstream that had succeeded long before).
+      // Nor when no batch touched it since the story began here (a snapshot drops the
+      // history of an upstream that succeeded long before).
       const bool unknown_then = story_starts_here || v.seen.count(up) == 0;
       const bool succeeded_then = restarted_later &&
                                   ((before != v.ended.end() && before->second.state == TaskState::kSucceeded) ||
@@ -580,8 +587,7 @@ void SafetyChecker::OnRecovered(SimTime now, int node) {
     CheckAckedPresent(now, node, group, *r, "after it recovered");
     auto last = v.last_index.find(group);
     // Skipped ahead (a snapshot), or came back behind what it had applied: a snapshot
-    // installed, or a commit index learned, whose fsync the crash cut short (seed 779 of
-    // the third R=3 swarm, K11). The log it replays was checked when first applied; the
+    // installed, or a commit index learned, whose fsync the crash cut short. The log it replays was checked when first applied; the
     // table's story here starts afresh.
     // (A snapshot being installed shows in the table before applied_index moves.)
     const uint64_t reflects = std::max(r->raft.applied_index(), r->raft.snapshot_index());

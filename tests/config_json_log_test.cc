@@ -38,7 +38,9 @@ TEST(JsonLog, AwkwardMessagesStayOneValidObjectPerLine) {
     const std::string time = j.at("time");
     EXPECT_EQ(time.size(), 24u) << time;  // 2026-12-06T09:30:00.123Z
     EXPECT_EQ(time.back(), 'Z');
-    if (n < 4) EXPECT_EQ(j.at("msg"), messages[n]);
+    if (n < 4) {
+      EXPECT_EQ(j.at("msg"), messages[n]);
+    }
     ++n;
   }
   EXPECT_EQ(n, std::size(messages));

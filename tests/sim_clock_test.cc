@@ -71,7 +71,9 @@ TEST(SimClock, TrueAtIsTheEarliestInstantTheClockReachesALocalTime) {
                          Duration::Micros(prng.Between(0, 3));
     const SimTime t = c.TrueAt(want);
     ASSERT_GE(c.LocalAt(t), want);
-    if (t > SimTime::Zero()) ASSERT_LT(c.LocalAt(t - Duration::Micros(1)), want);
+    if (t > SimTime::Zero()) {
+      ASSERT_LT(c.LocalAt(t - Duration::Micros(1)), want);
+    }
   }
   SimClock c(0, 0);
   EXPECT_EQ(c.TrueAt(Instant::Never()), SimTime::Never());
