@@ -205,9 +205,9 @@ TEST(RaftCodec, MalformedMessagesAreRefusedWithAReason) {
   }
 }
 
-TEST(RaftCodec, EntriesAsGroupLogWroteThemStillDecode) {
+TEST(RaftCodec, EntriesInTheEncodeEntryFormatDecode) {
   Entry e{12, 3, EntryType::kFinish, "payload"};
-  auto d = DecodeRaftEntry(EncodePayload(e));  // GroupLog's format: msgpack of Entry
+  auto d = DecodeRaftEntry(EncodePayload(e));  // EncodeEntry's format: msgpack of Entry
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->index, 12u);
   EXPECT_EQ(d->term, 3u);

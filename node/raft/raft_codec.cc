@@ -91,7 +91,7 @@ Entry ReadEntry(const msgpack::object& o) {
   e.index = f[0].as<uint64_t>();
   e.term = f[1].as<uint64_t>();
   e.type = static_cast<EntryType>(f[2].as<uint8_t>());
-  e.payload = f[3].as<std::string>();  // bin, or str as GroupLog wrote it
+  e.payload = f[3].as<std::string>();  // bin, or str as EncodeEntry (node/log_entry.h) writes it
   return e;
 }
 

@@ -6,8 +6,8 @@
 // Indexes, in order:  snapshot_index < first_index ≤ ... ≤ last_index
 //   applied ≤ delivered ≤ min(committed, durable) ≤ last_index; durable ≤ written ≤ last.
 //
-// Keys (Column::kLog): `<group>/<big-endian index>`, as GroupLog wrote them, so the byte
-// order of keys is the order of the log and one DeleteRange drops a prefix or a suffix.
+// Keys (Column::kLog): `<group>/<big-endian index>`, so the byte order of keys is the
+// order of the log and one DeleteRange drops a prefix or a suffix.
 #ifndef MAGPIE_NODE_RAFT_RAFT_LOG_H_
 #define MAGPIE_NODE_RAFT_RAFT_LOG_H_
 

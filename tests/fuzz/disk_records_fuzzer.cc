@@ -1,6 +1,6 @@
 // libFuzzer target: the records a node reads back from its store — Raft log entries, hard
-// state, snapshot metadata and membership changes (node/raft/raft_messages.h), the older
-// GroupLog entry format (node/log_entry.h), task records and snapshot data (msgpack of
+// state, snapshot metadata and membership changes (node/raft/raft_messages.h), the
+// EncodeEntry format (node/log_entry.h), task records and snapshot data (msgpack of
 // Task, std::vector<Task>), applied indexes and incarnations, and the payloads of committed
 // entries. The first byte picks the decoder; the last choice builds a whole store from
 // records (fuzz_util.h: the kind picks the key) and recovers a NodeCore from it.
@@ -78,7 +78,7 @@ void SnapshotMeta(std::string_view bytes) {
              "snapshot metadata round trip");
 }
 
-void GroupLogEntry(std::string_view bytes) {
+void EncodeEntryRecord(std::string_view bytes) {
   auto e = Explained(DecodeEntry(bytes));
   if (!e.ok()) return;
   auto back = DecodeEntry(EncodeEntry(*e));
@@ -177,7 +177,7 @@ constexpr Decoder kDecoders[] = {
     ConfigChange,
     HardState,
     SnapshotMeta,
-    GroupLogEntry,
+    EncodeEntryRecord,
     TaskRecord,
     SnapshotData,
     [](std::string_view b) { (void)PayloadRoundTrip<uint64_t>(b); },  // applied, incarnation
