@@ -12,7 +12,7 @@ struct BuggifySwitches {
   bool ack_before_durable = false;      // answer a submit before its entry is synced
   bool grant_running_task = false;      // grant a new attempt while the current one runs
   bool forget_lost_on_recover = false;  // after a restart, leave dead attempts "running"
-  // Replica groups (DESIGN §4): the three broken variants issue 5 names.
+  // Replica groups (DESIGN §4).
   bool regrant_without_lease_wait = false;  // a new leader re-grants at once
   bool ack_before_quorum = false;  // answer a submit once durable here, not on a quorum
   bool accept_stale_finish = false;  // a finish of an older attempt closes the current one

@@ -39,7 +39,7 @@ Status NodeCore::StartGossip(const Storage& storage, Instant now) {
   // Sequence numbers that peers echo back (forwarded requests, steal requests, renewals)
   // must not repeat across lives: an answer meant for the previous life, arriving after a
   // restart, would otherwise be taken for one of ours -- a forwarded submit's reply relayed
-  // to another client's request (K8). The life in the high bits, a random salt below it
+  // to another client's request. The life in the high bits, a random salt below it
   // for a node whose disk (and so its count of lives) was wiped.
   const uint64_t base = (life_ << 40) | ((prng_.Next() & 0xFFFF) << 24);
   next_forward_seq_ = base + 1;
@@ -225,7 +225,7 @@ void NodeCore::OnApplied(Instant now, Replica& r, const Entry& entry, const Appl
         if (!res.task->spec.idempotency_key.empty()) r.inflight_keys.erase(res.task->spec.idempotency_key);
       } else if (auto e = DecodePayload<SubmitEntry>(entry.payload); e.ok()) {
         // Refused (its id is taken): forget it as in flight, and never acknowledge the
-        // request it belongs to (K8) -- the client's retry gets a fresh id.
+        // request it belongs to: the client's retry gets a fresh id.
         r.inflight_ids.erase(e->id);
         if (auto it = r.inflight_names.find(e->spec.name); it != r.inflight_names.end() && it->second == e->id) {
           r.inflight_names.erase(it);
@@ -675,7 +675,7 @@ Instant NodeCore::NextDeadline() const {
     next = std::min(next, r->raft.NextDeadline());
     if (r->serving) next = std::min(next, r->next_membership_check);
     // What only a leader in contact with its quorum does: while it is not, the deadlines
-    // below would stay in the past and spin the loop (K6); Raft's own timers and the next
+    // below would stay in the past and spin the loop; Raft's own timers and the next
     // message bring the core back.
     if (CanGrant(*r, last_now_)) {
       if (!r->table.ForeignWaits().empty()) next = std::min(next, r->next_upstream_poll);

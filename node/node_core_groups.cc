@@ -273,8 +273,7 @@ void NodeCore::TakeRaftReady(Replica& r, Ready& rd) {
   // Snapshots of the table, for a peer or for compaction, are taken before this Ready's
   // entries are applied: until then the table reflects exactly raft.applied_index(), which
   // moves only at Advance. Taken after, they labelled records with an index they were
-  // ahead of, and a replay from it re-applied entries to records that already held them
-  // (seed 859 of the fourth R=3 swarm: a restarted task stayed ready after recovery).
+  // ahead of, and a replay from it re-applied entries to records that already held them.
   if (rr.snapshot_requested) {
     // Encoded one record at a time (the table's ended records are read back from disk one
     // at a time), as the msgpack array of Task that InstallSnapshot decodes.

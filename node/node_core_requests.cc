@@ -339,7 +339,7 @@ void NodeCore::HandleSubmit(Instant now, Replica& r, const ReplyTo& from, const 
   if (fresh == 0) {
     // Every task matched by key; if one of them only matched a proposal still in flight,
     // its id is not committed yet (a leader change can still lose it): answering now
-    // would acknowledge it before a quorum has it (magpie-sim --seed 1, R=3).
+    // would acknowledge it before a quorum has it.
     for (size_t i = 0; i < specs.size(); ++i) {
       if (r.inflight_ids.count(ids[i]) != 0) {
         return ReplyError(from, kType,

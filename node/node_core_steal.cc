@@ -229,7 +229,7 @@ void NodeCore::OnStealReply(Instant now, const std::string& from, const StealRep
     const bool fits_ahead = st.spec.slots <= options_.slots &&
                             held_slots_ + st.spec.slots <= options_.steal_prefetch_slots;
     // Start only within the first half of the lease counted from the asking, the rule
-    // StartHeld keeps: an answer read that late (the thief was paused, K12) may meet a
+    // StartHeld keeps: an answer read that late (the thief was paused) may meet a
     // leader whose clock ran fast beyond max_drift and re-granted already. Half the lease
     // keeps this safe to about 35 % relative drift instead of max_drift alone.
     if (!known || now >= asked_at + HolderLease() / 2 || stopping_ || running != local_.end() ||
@@ -321,7 +321,7 @@ void NodeCore::StartHeld(Instant now) {
       continue;
     }
     // Start only within the first half of the lease as last confirmed: the leader's
-    // clock may run fast beyond max_drift (K10), and work held that long is better
+    // clock may run fast beyond max_drift, and work held that long is better
     // handed back for someone free now.
     if (now >= la->second.lease_base + HolderLease() / 2) {
       DropHeld(now, id, Outcome::kLost, "stolen ahead but not started within half its lease");

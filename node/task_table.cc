@@ -870,7 +870,7 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   if (was_succeeded) {
     // Downstream that has not started must wait for the new run too. This comes before
     // resolving t's own upstream: if that blocks t, End() must find them pending to block
-    // them with it (found by the simulator, seed 256: they were left waiting forever).
+    // them with it, or they wait forever.
     if (auto it = dependents_.find(t.id); it != dependents_.end()) {
       for (const auto& d : it->second) {
         Task& dt = At(d);
@@ -879,9 +879,8 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
         } else if (dt.state == TaskState::kReady) {
           // Counted afresh, as a recovery from the stored records would count it: a task
           // ready again after a lost or failed attempt may wait on other upstreams that were
-          // restarted while it ran (seed 955 of the fourth R=3 swarm: assuming 1 here let
-          // it be granted before its other upstream succeeded again, on the live replica
-          // only).
+          // restarted while it ran; assuming 1 here would let it be granted before those
+          // succeeded again, on the live replica only (a recovered one counts them).
           SetState(dt, TaskState::kPending);
           unmet_[d] = CountUnmet(dt) + 1;  // + t, which still shows succeeded here
         }
@@ -890,8 +889,7 @@ ApplyResult TaskTable::ApplyRestart(const RestartEntry& e) {
   }
   // A new run waits for the outcome its upstreams in other groups have now, learned again
   // through Upstream entries, as it does for those in this group: an old success of an
-  // upstream restarted since must not release it (an R=3 swarm, seed 8: a downstream ran
-  // after its upstream in another group had been restarted and then cancelled).
+  // upstream restarted since (and perhaps cancelled) must not release it.
   t.met_upstreams.clear();
   ResolveDependencies(t);
   if (t.state != TaskState::kBlocked) UnblockDownstream(t);

@@ -1,4 +1,4 @@
-// The gossip figures of issue 4, measured in magpie-sim: real NodeCores (gossip wired in
+// The gossip figures (docs/gossip.md), measured in magpie-sim: real NodeCores (gossip wired in
 // as magpie-node runs it) on the simulator's network, with its latencies, loss and crash.
 //
 //   detection      a random node crashes once the cluster has converged; when does each

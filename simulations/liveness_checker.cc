@@ -106,7 +106,7 @@ std::string DescribeDifference(const std::string& before, const std::string& aft
 bool LivenessChecker::WaitsOnALostGroup(const TaskTable& table, const Task& t, int depth) const {
   // An `after` naming a task of another group is resolved by that group's leader; a lost
   // group never answers, so what waits on it (directly, or through pending upstreams in
-  // this group or in other, surviving groups: seed 379 of the third R=3 swarm) may wait for
+  // this group or in other, surviving groups) may wait for
   // good: DESIGN §1.1 promises nothing past a majority's disks.
   if (depth > 64) return false;
   for (const auto& up : t.spec.after) {

@@ -1,4 +1,4 @@
-// The gossip promises (DESIGN §5, issue 4), checked in every run:
+// The gossip promises (DESIGN §5), checked in every run:
 //
 //   no-false-death       a member is declared dead (its suspicion ran out at some node) only
 //                        if the fault record shows it was disturbed within `window` before:

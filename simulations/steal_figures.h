@@ -1,5 +1,5 @@
-// The work-stealing figure of issue 6, measured in magpie-sim: real NodeCores (stealing,
-// gossip and replica groups as magpie-node runs them) on the simulator's network and disk,
+// The work-stealing figure (docs/DESIGN.md, "Work stealing"), measured in magpie-sim: real
+// NodeCores (stealing, gossip and replica groups as magpie-node runs them) on the simulator's network and disk,
 // without faults. N nodes join and gossip converges; every node has K slots; then one
 // client submits N·K·M tasks of `@sleep D ms`, all to node 0, and the figure is
 //
