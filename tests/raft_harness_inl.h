@@ -63,8 +63,8 @@ inline std::string RaftNet::Summarize(const RaftMessage& m) {
 }
 
 inline void ExpectGolden(const std::vector<std::string>& lines, const std::string& name) {
-  std::string dir = __FILE__;
-  dir = dir.substr(0, dir.find_last_of('/')) + "/raft_testdata/";
+  // The source tree's path from the build (__FILE__ may be relative to the build tree).
+  std::string dir = std::string(MAGPIE_SOURCE_DIR) + "/tests/raft_testdata/";
   std::string got;
   for (const auto& l : lines) got += l + "\n";
   if (std::getenv("MAGPIE_UPDATE_GOLDEN") != nullptr) {

@@ -15,8 +15,7 @@ namespace magpie {
 namespace {
 
 std::vector<KnownBug> LoadKnownBugs() {
-  std::string path = __FILE__;
-  path = path.substr(0, path.rfind('/')) + "/../simulations/known_bugs.txt";
+  std::string path = std::string(MAGPIE_SOURCE_DIR) + "/simulations/known_bugs.txt";
   std::ifstream f(path);
   std::stringstream text;
   text << f.rdbuf();
