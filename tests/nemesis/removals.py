@@ -2,10 +2,9 @@
 """Every removal of a member from a replica group in a saved nemesis run, with what the
 removing leader's gossip said of that member at the time (from the nodes' logs).
 
-A leader replaces a member that gossip has called dead (or left) for `replace_after`, 10 s
-(docs/replication.md). A removal is listed as premature when the leader's gossip, in its
-current life (since its last start), had not heard of the member at all, or had called it
-dead or left for less than that.
+A leader replaces a member that gossip has called dead (or left) for `replace_after`, 10 s,
+or has not heard of at all for that long since the leader's node started
+(docs/replication.md). A removal is listed as premature when neither holds.
 
     python3 tests/nemesis/removals.py OUT_DIR...
 """
@@ -36,15 +35,18 @@ def stamp(line):
 
 def removals(log_path):
     """[(time, group, member, what gossip said, premature)] from one node's log."""
-    out, seen = [], {}
+    out, seen, life_began = [], {}, None
     with open(log_path, errors="replace") as f:
         for line in f:
             if line.startswith("==== harness: start"):
                 seen = {}   # a new life: its gossip starts empty
+                life_began = None
                 continue
             t = stamp(line)
             if t is None:
                 continue
+            if life_began is None:
+                life_began = t
             for pat, state in STATES:
                 m = pat.search(line)
                 if m:
@@ -54,10 +56,10 @@ def removals(log_path):
             m = REMOVING.search(line)
             if m:
                 g, member = m.group(1), m.group(2)
-                state, since = seen.get(member, ("unknown", None))
-                age = None if since is None else t - since
-                premature = state not in ("dead", "left") or age < REPLACE_AFTER_S
-                what = "not heard of since this node started" if state == "unknown" else \
+                state, since = seen.get(member, ("unknown", life_began))
+                age = t - since
+                premature = state not in ("dead", "left", "unknown") or age < REPLACE_AFTER_S
+                what = f"not heard of in the {age:.1f} s since this node started" if state == "unknown" else \
                     f"{state} for {age:.1f} s"
                 out.append((t, g, member, what, premature))
     return out
