@@ -5,6 +5,7 @@
 
 #include "base/buggify.h"
 #include "gossip/gossip_codec.h"
+#include "node/leader_lease.h"
 #include "node/node_core.h"
 #include "node/stored_task_records.h"
 
@@ -201,19 +202,9 @@ std::string NodeCore::LeaderAddress(const std::string& group, const std::string&
 }
 
 bool NodeCore::CanGrant(const Replica& r, Instant now) const {
-  // Grant or renew only while no other leader can exist, allowing for clock drift
-  // (docs/raft.md "Leases"): within T(1-d)/(1+d) of the last quorum contact. Never once a
-  // leadership transfer has begun: the transferee may win an election that bypasses
-  // stickiness as soon as it is told to (HasQuorumContact turns false then), and until
-  // then the group takes no proposals, so nothing granted could be recorded anyway.
-  if (MAGPIE_BUGGIFY_ON(grant_during_transfer)) {
-    if (!r.serving || !r.raft.is_leader()) return false;
-  } else if (!r.serving || !r.raft.HasQuorumContact(now) || !r.raft.transferee().empty()) {
-    return false;
-  }
-  const Duration window = options_.election_timeout.Scaled(100 - options_.max_drift_percent,
-                                                           100 + options_.max_drift_percent);
-  return now - r.raft.QuorumContactSince() < window;
+  // Grant or renew only while no other leader can exist (node/leader_lease.h). During a
+  // transfer the group takes no proposals either, so nothing granted could be recorded.
+  return r.serving && HoldsLeaderLease(r.raft, now, options_.election_timeout, options_.max_drift_percent);
 }
 
 Result<uint64_t> NodeCore::Propose(Replica& r, EntryType type, std::string payload) {

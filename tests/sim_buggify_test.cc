@@ -90,7 +90,8 @@ const Variant kVariants[] = {
     {"grant_during_transfer", "", 0,
      "a leader handing its group over still grants and acknowledges renewals: a second "
      "attempt needs the old leader cut off from its successor within the transfer's first "
-     "second, which no seed of 140 (stop, partition, delay) has shown"},
+     "second, which no seed of 140 (stop, partition, delay) has shown; "
+     "core_leader_lease_test shows the rule itself"},
     {"ignore_dead_watchdog", kOneAttempt, 1,
      "a node goes on running tasks after its watchdog died, then is paused past its leases: "
      "another node re-grants beside its processes",
