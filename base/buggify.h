@@ -61,6 +61,8 @@ struct BuggifySwitches {
   // The driver loop starts an attempt whose lease ran out while its Ready was held (a
   // read-only stall, a slow write).
   bool start_after_lease = false;
+  // A holder remembers only its last 64 lease renewals, whatever the number of groups.
+  bool forget_renewals_past_64 = false;
 };
 
 // Every switch by the name --buggify takes.
@@ -92,6 +94,7 @@ inline constexpr BuggifySwitchName kBuggifySwitchNames[] = {
     {"grant_during_transfer", &BuggifySwitches::grant_during_transfer},
     {"ignore_dead_watchdog", &BuggifySwitches::ignore_dead_watchdog},
     {"start_after_lease", &BuggifySwitches::start_after_lease},
+    {"forget_renewals_past_64", &BuggifySwitches::forget_renewals_past_64},
 };
 
 // The process's switches, all off. Only the simulator (single-threaded) and tests set them,

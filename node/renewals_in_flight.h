@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "base/buggify.h"
 #include "base/time.h"
 #include "node/steal_messages.h"
 
@@ -24,7 +25,12 @@ struct RenewalSent {
 
 class RenewalsInFlight {
  public:
-  void Sent(uint64_t seq, RenewalSent renewal) { sent_[seq] = std::move(renewal); }
+  void Sent(uint64_t seq, RenewalSent renewal) {
+    sent_[seq] = std::move(renewal);
+    if (MAGPIE_BUGGIFY_ON(forget_renewals_past_64)) {
+      while (sent_.size() > 64) sent_.erase(sent_.begin());  // the old bound, by count
+    }
+  }
   // The renewal an answer is for, once: nullopt for an unknown, repeated or forgotten one.
   std::optional<RenewalSent> TakeAnswered(uint64_t seq) {
     auto it = sent_.find(seq);

@@ -3,6 +3,7 @@
 // forgotten.
 #include <gtest/gtest.h>
 
+#include "base/buggify.h"
 #include "node/renewals_in_flight.h"
 
 namespace magpie {
@@ -26,6 +27,18 @@ TEST(RenewalsInFlight, EveryAnswerOfARoundFindsItsRenewalHoweverManyGroups) {
     EXPECT_EQ(got->group, "g" + std::to_string(g));
   }
   EXPECT_EQ(r.size(), 0u);
+}
+
+// The old bound (the switch keeps it): the same round loses every answer but the last 64's.
+TEST(RenewalsInFlight, TheOldBoundOfSixtyFourDropsTheRestOfARound) {
+  Buggify().forget_renewals_past_64 = true;
+  RenewalsInFlight r;
+  const Instant now = Instant::FromMicros(1'000'000'000);
+  for (int g = 0; g < 500; ++g) r.Sent(g + 1, SentAt(now, g));
+  int found = 0;
+  for (int g = 499; g >= 0; --g) found += r.TakeAnswered(g + 1).has_value();
+  Buggify() = BuggifySwitches{};
+  EXPECT_EQ(found, 64) << "436 attempts would be killed as lost at their lease's end";
 }
 
 TEST(RenewalsInFlight, AnAnswerIsTakenOnce) {

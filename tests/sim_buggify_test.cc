@@ -96,6 +96,9 @@ const Variant kVariants[] = {
      "a node goes on running tasks after its watchdog died, then is paused past its leases: "
      "another node re-grants beside its processes",
      "--seed 1 --nodes 5 --duration 60 --faults watchdog --workload long --replication 3"},
+    {"forget_renewals_past_64", "", 0,
+     "a holder remembers only its last 64 renewals: the simulator's clusters of up to 6 "
+     "nodes never have 64 in flight; core_renewals_test shows the answers it drops"},
     {"start_after_lease", kFencing, 1,
      "a node read-only on a full disk starts, once the disk takes writes again, a stolen "
      "attempt whose lease ran out meanwhile: its leader has granted a later one",
