@@ -77,8 +77,9 @@ struct ListReply {
   std::vector<Task> tasks;
   bool truncated = false;
   // Groups this node holds a replica of but whose tasks it left out: its replica has not
-  // heard from the group's leader within an election timeout (this node is cut off from
-  // it, or was removed from the group), so what it holds may be behind by any amount.
+  // heard from a leader of the group within five election timeouts, longer than a
+  // failover takes (this node is cut off from it, or was removed from the group), so what
+  // it holds may be behind by any amount.
   std::vector<std::string> groups_left_out;
   MSGPACK_DEFINE_MAP(tasks, truncated, groups_left_out);
 };

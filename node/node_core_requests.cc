@@ -482,9 +482,10 @@ void NodeCore::HandleList(const ReplyTo& from, const std::string& body) {
   size_t scanned = 0;
   for (const auto& [g, r] : replicas_) {
     if (!after_group.empty() && g < after_group) continue;
-    // What a node says is true (DESIGN §1): a replica out of touch with its leader is
-    // left out, and said to be, rather than shown as the group's present.
-    if (!r->raft.HeardFromLeader(last_now_)) {
+    // What a node says is true (DESIGN §1): a replica out of touch with its group's
+    // leaders for longer than an ordinary failover takes (a leader is elected within two
+    // election timeouts) is left out, and said to be, rather than shown as the present.
+    if (!r->raft.HeardFromLeader(last_now_, options_.election_timeout.Scaled(5, 1))) {
       reply.groups_left_out.push_back(g);
       continue;
     }

@@ -36,9 +36,10 @@ void RaftGroup::CampaignInternal(Instant now, CampaignKind kind) {
   Tally(now);
 }
 
-bool RaftGroup::HeardFromLeader(Instant now) const {
+bool RaftGroup::HeardFromLeader(Instant now, Duration within) const {
   if (role_ == RaftRole::kLeader) return true;
-  return !leader_id_.empty() && now - last_leader_contact_ < config_.election_timeout;
+  // A follower between leaders (an election under way) still counts its last contact.
+  return last_leader_contact_ != Instant() && now - last_leader_contact_ < within;
 }
 
 bool RaftGroup::InLease(Instant now) const {

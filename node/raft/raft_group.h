@@ -209,10 +209,10 @@ class RaftGroup {
   // answered refuse votes for an election timeout, across restarts too); with clock drift δ
   // the caller must allow for it (docs/raft.md, "Leases").
   bool HasQuorumContact(Instant now) const;
-  // Whether this replica's view of the group is current: it leads, or it heard from the
-  // leader within an election timeout. One that is not (cut off, or removed from the group
-  // without having learnt it) may trail its group by any amount.
-  bool HeardFromLeader(Instant now) const;
+  // Whether this replica's view of the group is current to within `within`: it leads, or
+  // it heard from a leader that recently. One that has not for long (cut off, or removed
+  // from the group without having learnt it) may trail its group by any amount.
+  bool HeardFromLeader(Instant now, Duration within) const;
   std::vector<RaftPeerStatus> Peers() const;
   const RaftCounters& counters() const { return counters_; }
 
@@ -311,7 +311,7 @@ class RaftGroup {
   RaftRole role_ = RaftRole::kFollower;
   std::string leader_id_;
   Instant election_deadline_;
-  Instant last_leader_contact_;  // a follower last heard from leader_id_
+  Instant last_leader_contact_;  // a follower last heard from leader_id_ (or stopped leading)
   Instant quiet_until_;          // no votes before this (stickiness across a restart)
 
   // Candidates.

@@ -17,6 +17,7 @@ void RaftGroup::BecomeFollower(Instant now, uint64_t term, const std::string& le
   }
   if (role_ == RaftRole::kLeader) {
     logger_->info("group {}: no longer leader (term {})", config_.group_id, term_);
+    last_leader_contact_ = now;  // it was the leader until now (HeardFromLeader)
   }
   role_ = RaftRole::kFollower;
   leader_id_ = leader;
